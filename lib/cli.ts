@@ -1,0 +1,240 @@
+// The command line (CONTRACT §6). Exit status: 0 success, 2 bad usage, 1 failure, each
+// failure one line on stderr. Never loaded on the CGI path.
+import yargs from 'yargs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { loadSettings, SettingsError } from './config.js';
+import type { Settings } from './config.js';
+import { openStore, UnavailableError } from './store.js';
+import type { Store, QueueRow } from './store.js';
+import { isoTime, sqlTime } from './time.js';
+import { log } from './log.js';
+
+/** A failure the user caused or can fix, reported as one line with exit 1. */
+class CommandError extends Error {}
+
+type Args = ArgumentsCamelCase<Record<string, unknown>>;
+
+function settingsFrom(args: Args): Settings {
+  return loadSettings(
+    {
+      db: args.db,
+      maxUrls: args.maxUrls,
+      maxBody: args.maxBody,
+      retryAfter: args.retryAfter,
+      listen: args.listen,
+      maxRequests: args.maxRequests,
+      maxConns: args.maxConns,
+      maxReqs: args.maxReqs,
+      poolSize: args.poolSize,
+    },
+    process.env,
+    (line) => process.stderr.write(`adrater: warning: ${line}\n`),
+  );
+}
+
+async function withStore<T>(args: Args, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(settingsFrom(args).db);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function queueLine(row: QueueRow): string {
+  return JSON.stringify({
+    domain: row.domain,
+    priority: row.priority,
+    first_requested: isoTime(row.firstRequested),
+    last_requested: isoTime(row.lastRequested),
+    requests: row.requests,
+    source_ip: row.sourceIp,
+  });
+}
+
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve) => (text === '' ? resolve() : process.stdout.write(text, () => resolve())));
+}
+
+function nonNegative(name: string) {
+  return (value: unknown) => {
+    if (value === undefined) return value;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new Error(`--${name} must be a whole number`);
+    }
+    return value;
+  };
+}
+
+function globalOptions(y: Argv): Argv {
+  return y
+    .option('db', { type: 'string', describe: 'database: mysql://user:pass@host:port/db or sqlite:PATH (default: embedded SQLite in var/)' })
+    .option('max-urls', { type: 'number', describe: 'most url parameters in one request (default 100)' })
+    .option('max-body', { type: 'number', describe: 'largest request body in bytes (default 65536)' })
+    .option('retry-after', { type: 'number', describe: 'Retry-After seconds on 503 (default 5)' })
+    .coerce('max-urls', nonNegative('max-urls'))
+    .coerce('max-body', nonNegative('max-body'))
+    .coerce('retry-after', nonNegative('retry-after'));
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const parser = globalOptions(yargs(argv))
+    .scriptName('adrater')
+    .usage('$0 [command]\n\nSite-rating look-ups over CGI or FastCGI, and the rater\'s tools.\nWith no command: a CGI request (or FastCGI when fd 0 is a listening socket).')
+    .command('cgi', 'answer one CGI request from the environment and stdin', {}, async (args) => {
+      const { runCgi } = await import('./cgi.js');
+      await runCgi(process.env, settingsFrom(args), []);
+    })
+    .command(
+      'fcgi',
+      'run a persistent FastCGI responder (fd 0, or --listen)',
+      (y) =>
+        y
+          .option('listen', { type: 'string', describe: 'HOST:PORT or /path.sock to listen on (default: the listening socket on fd 0)' })
+          .option('max-requests', { type: 'number', describe: 'exit cleanly after N requests (0: never)' })
+          .option('max-conns', { type: 'number', describe: 'most web-server connections at once (default 64)' })
+          .option('max-reqs', { type: 'number', describe: 'most requests in flight; more get 503 at once (default 256)' })
+          .option('pool-size', { type: 'number', describe: 'MySQL connections held open (default 4)' })
+          .coerce('max-requests', nonNegative('max-requests'))
+          .coerce('max-conns', nonNegative('max-conns'))
+          .coerce('max-reqs', nonNegative('max-reqs'))
+          .coerce('pool-size', nonNegative('pool-size')),
+      async (args) => {
+        const { runFastCgi } = await import('./fcgi-server.js');
+        await runFastCgi(settingsFrom(args));
+      },
+    )
+    .command('db <action>', 'manage the schema: init (create) or migrate (upgrade)', (y) =>
+      y.positional('action', { choices: ['init', 'migrate'] as const, describe: 'init or migrate' }),
+      async (args) => {
+        await withStore(args, async (store) => {
+          const { from, to } = await store.migrate();
+          const what = from === to ? `schema already at version ${to}` : `schema version ${from} -> ${to}`;
+          process.stderr.write(`adrater: ${store.kind}: ${what}\n`);
+        });
+      },
+    )
+    .command(
+      'import <file>',
+      'load ratings from CSV (domain,rating,info,rated_at,expires_at) or JSON lines; - is stdin',
+      (y) =>
+        y
+          .positional('file', { type: 'string', describe: 'CSV or JSON-lines file, or - for stdin' })
+          .option('format', { choices: ['csv', 'jsonl'] as const, describe: 'input format (default: by extension; .jsonl/.ndjson/.json are JSON lines)' })
+          .option('force', { type: 'boolean', default: false, describe: 'replace ratings even when the stored one is newer' })
+          .option('strict', { type: 'boolean', default: false, describe: 'refuse the whole file at its first bad row, writing nothing' })
+          .option('batch', { type: 'number', default: 2000, describe: 'rows per transaction' })
+          .coerce('batch', (v: number) => {
+            if (!Number.isSafeInteger(v) || v < 1) throw new Error('--batch must be a whole number of 1 or more');
+            return v;
+          }),
+      async (args) => {
+        const { importRatings, formatOf } = await import('./importer.js');
+        const file = String(args.file);
+        const tty = process.stderr.isTTY;
+        let lastProgress = 0;
+        const summary = await withStore(args, (store) =>
+          importRatings(store, {
+            file,
+            format: formatOf(file, args.format as string | undefined),
+            force: Boolean(args.force),
+            strict: Boolean(args.strict),
+            batchSize: Number(args.batch),
+            onRefused: (line, reason) => process.stderr.write(`adrater: line ${line}: refused: ${reason}\n`),
+            onProgress: tty
+              ? (read) => {
+                  if (Date.now() - lastProgress < 500) return;
+                  lastProgress = Date.now();
+                  process.stderr.write(`\radrater: ${read} rows read…`);
+                }
+              : undefined,
+          }),
+        );
+        if (tty && lastProgress) process.stderr.write('\r\x1b[K');
+        process.stderr.write(
+          `adrater: ${summary.read} rows read, ${summary.taken} taken, ${summary.older} ignored as older, ${summary.refused} refused\n`,
+        );
+        if (summary.refused > 0) process.exitCode = 1;
+      },
+    )
+    .command(
+      'queue',
+      'list the rating queue by priority then age, as JSON lines',
+      (y) =>
+        y
+          .option('limit', { type: 'number', default: 100, describe: 'most rows to list' })
+          .option('claim', { type: 'boolean', default: false, describe: 'remove the rows printed (safe with concurrent claimers)' })
+          .option('min-priority', { type: 'number', default: 0, describe: 'only rows of at least this priority' })
+          .coerce('limit', nonNegative('limit'))
+          .coerce('min-priority', nonNegative('min-priority')),
+      async (args) => {
+        const query = { limit: Number(args.limit), minPriority: Number(args.minPriority) };
+        const rows = await withStore(args, (store) => (args.claim ? store.claimQueue(query) : store.listQueue(query)));
+        await writeOut(rows.map((r) => queueLine(r) + '\n').join(''));
+      },
+    )
+    .command(
+      'rating <domain> <rating>',
+      'set one rating by hand',
+      (y) =>
+        y
+          .positional('domain', { type: 'string' })
+          .positional('rating', { type: 'string' })
+          .option('info', { type: 'string', describe: 'text shown with the rating' })
+          .option('rated', { type: 'string', describe: 'when it was rated (ISO 8601; default now)' })
+          .option('expires', { type: 'string', describe: 'when it expires (ISO 8601; default never)' })
+          .option('force', { type: 'boolean', default: false, describe: 'replace a newer stored rating' }),
+      async (args) => {
+        const { ratingRow } = await import('./ratings.js');
+        const row = ratingRow({
+          domain: args.domain,
+          rating: args.rating,
+          info: args.info,
+          rated_at: args.rated ?? sqlTime(new Date()),
+          expires_at: args.expires,
+        });
+        if (typeof row === 'string') throw new CommandError(row);
+        const result = await withStore(args, (store) => store.writeRatings([row], Boolean(args.force)));
+        if (result.older > 0) throw new CommandError(`${row.domain} has a newer rating; use --force to replace it`);
+        process.stderr.write(`adrater: ${row.domain} rated ${row.rating}\n`);
+      },
+    )
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, err) => {
+      if (err) throw err;
+      throw new UsageError(message);
+    });
+
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    process.exitCode = exitFor(err);
+  }
+}
+
+class UsageError extends Error {}
+
+function exitFor(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`adrater: ${err.message.split('\n')[0]} (see adrater --help)\n`);
+    return 2;
+  }
+  if (err instanceof SettingsError) {
+    process.stderr.write(`adrater: ${err.message}\n`);
+    return 2;
+  }
+  const e = err as Error;
+  if (err instanceof CommandError || err instanceof UnavailableError || e?.constructor?.name === 'ImportError') {
+    process.stderr.write(`adrater: ${e.message.split('\n')[0]}\n`);
+    return 1;
+  }
+  // Unexpected: one line for the user, the stack for whoever reads the log.
+  log(`error: ${e?.stack ?? String(err)}`);
+  process.stderr.write(`adrater: ${e?.message ?? String(err)}\n`);
+  return 1;
+}
