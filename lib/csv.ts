@@ -28,9 +28,9 @@ export function csvParser(onRecord: (record: CsvRecord) => void) {
     afterQuote = false;
   };
   const endRecord = () => {
+    const blank = fields.length === 0 && field === '' && !wasQuoted && !error; // a blank line is no record
     endField();
-    // A blank line is no record.
-    if (!(fields.length === 1 && fields[0] === '' && !error)) onRecord({ line: recordLine, fields, error });
+    if (!blank) onRecord({ line: recordLine, fields, error });
     fields = [];
     error = undefined;
   };

@@ -39,7 +39,7 @@ export async function rateSites(
       rating: row.rating,
       rated: isoTime(row.ratedAt),
       expires: row.expiresAt === null ? undefined : isoTime(row.expiresAt),
-      info: row.info ?? undefined,
+      info: row.info || undefined, // an empty info says nothing: leave it out
     };
   });
 }

@@ -1,7 +1,7 @@
 // Embedded SQLite back end (better-sqlite3). The file and its schema are created on first
 // use, so a fresh clone answers at once. WAL and a busy timeout let concurrent CGI runs
 // and the rater's tools share the file.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, LATEST_VERSION, VERSION_TABLE } from './schema.js';
@@ -54,7 +54,8 @@ function chunks<T>(items: T[], size: number): T[][] {
 export function openSqlite(path: string): Store {
   let db: Database.Database;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    // Creates the file's own directory (the default var/), never a chain of them.
+    if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -67,7 +68,8 @@ export function openSqlite(path: string): Store {
     }
     if (current < LATEST_VERSION) migrate(db);
   } catch (err) {
-    throw unavailable(err);
+    // A file we cannot create or open is a database we cannot reach.
+    throw new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
   }
 
   const run = <T>(work: () => T): Promise<T> => {

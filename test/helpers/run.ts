@@ -1,0 +1,71 @@
+// Spawns the real bin the way a web server or a user would, with only the environment
+// given (never the test runner's: NODE_EXTRA_CA_CERTS and friends stay out).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BIN = ROOT + 'bin/adrater';
+// What Apache and nginx give a CGI script (tap puts a node shim first on its own PATH).
+export const WEB_SERVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface Run {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function run(args: string[], env: Record<string, string>, input?: Buffer | string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // env -i: tap injects its loader into children's environments; a web server would not.
+    const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...env }).map(([k, v]) => `${k}=${v}`);
+    const child = spawn('/usr/bin/env', ['-i', ...assignments, BIN, ...args]);
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    child.stdin.on('error', () => {}); // the child may exit without reading everything
+    child.stdin.end(input ?? '');
+  });
+}
+
+export interface CgiAnswer {
+  code: number | null;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  stderr: string;
+}
+
+export function parseCgi(raw: Buffer): { status: number; headers: Record<string, string>; body: string } {
+  const text = raw.toString('utf8');
+  const split = text.indexOf('\r\n\r\n');
+  if (split < 0) throw new Error(`no CGI header block in: ${JSON.stringify(text.slice(0, 200))}`);
+  const headers: Record<string, string> = {};
+  for (const line of text.slice(0, split).split('\r\n')) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(headers.status?.split(' ')[0] ?? 200), headers, body: text.slice(split + 4) };
+}
+
+/** One CGI request: method, query and body as a web server would pass them. */
+export async function cgi(
+  db: string,
+  request: { method?: string; query?: string; body?: string | Buffer; type?: string; env?: Record<string, string>; args?: string[] },
+): Promise<CgiAnswer> {
+  const body = request.body === undefined ? undefined : Buffer.from(request.body);
+  const env: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    REQUEST_METHOD: request.method ?? 'GET',
+    QUERY_STRING: request.query ?? '',
+    REMOTE_ADDR: '192.0.2.7',
+    ADRATER_DB: db,
+    ...(body ? { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: request.type ?? 'application/x-www-form-urlencoded' } : {}),
+    ...request.env,
+  };
+  const result = await run(request.args ?? [], env, body);
+  return { code: result.code, stderr: result.stderr, ...parseCgi(result.stdout) };
+}

@@ -1,0 +1,90 @@
+// Scratch databases for a test run: a SQLite file in a temp dir, and a throw-away
+// database on the real MariaDB at 127.0.0.1:3306. Under CI, MariaDB being unreachable
+// fails the test; elsewhere it skips with a loud message.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import Database from 'better-sqlite3';
+import type { Test } from 'tap';
+import { run } from './run.js';
+
+export const MYSQL_ADMIN = process.env.ADRATER_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export interface ScratchStore {
+  name: 'sqlite' | 'mysql';
+  url: string;
+  /** Runs SQL against the store directly, for arranging and checking rows. */
+  sql(query: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+
+export async function sqliteStore(): Promise<ScratchStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-test-'));
+  const url = `sqlite:${join(dir, 'ratings.sqlite')}`;
+  const init = await run(['db', 'init', '--db', url], {});
+  if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+  const db = new Database(url.slice('sqlite:'.length), { timeout: 5000 });
+  return {
+    name: 'sqlite',
+    url,
+    async sql(query, params = []) {
+      const statement = db.prepare(query);
+      return statement.reader ? (statement.all(...params) as Record<string, unknown>[]) : (statement.run(...params), []);
+    },
+    async close() {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh database on the real MariaDB, or null (skip) when it is unreachable outside CI. */
+export async function mysqlStore(): Promise<ScratchStore | null> {
+  let admin;
+  try {
+    admin = await mysql.createConnection(MYSQL_ADMIN);
+  } catch (err) {
+    if (process.env.CI) throw new Error(`MariaDB at ${MYSQL_ADMIN} is unreachable under CI: ${(err as Error).message}`);
+    process.stderr.write(`\n*** SKIPPING MySQL tests: MariaDB at ${MYSQL_ADMIN} is unreachable (${(err as Error).message}) ***\n\n`);
+    return null;
+  }
+  const name = `adrater_t${process.pid}_${++seq}_${Date.now().toString(36)}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const base = new URL(MYSQL_ADMIN);
+  base.pathname = '/' + name;
+  const url = base.toString();
+  const init = await run(['db', 'init', '--db', url], {});
+  if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+  const conn = await mysql.createConnection({ uri: url, dateStrings: true });
+  return {
+    name: 'mysql',
+    url,
+    async sql(query, params = []) {
+      const [rows] = await conn.query(query, params);
+      return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+    },
+    async close() {
+      await conn.end();
+      await admin.query(`DROP DATABASE ${name}`);
+      await admin.end();
+    },
+  };
+}
+
+/** Runs the same tests against each store, cleaning up after each. */
+export async function eachStore(
+  t: Test,
+  body: (t: Test, store: ScratchStore) => Promise<void>,
+): Promise<void> {
+  for (const open of [sqliteStore, mysqlStore]) {
+    const store = await open();
+    if (!store) continue;
+    await t.test(store.name, async (t) => {
+      t.teardown(() => store.close());
+      await body(t, store);
+    });
+  }
+}
