@@ -1,0 +1,117 @@
+// Real web servers for the tests, each on a free loopback port with its own directory,
+// started by the test that needs it and stopped by it.
+import { spawn, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, chownSync, rmSync, existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './run.js';
+
+export const MODULES = '/usr/lib/apache2/modules';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, ms = 15000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => (s.end(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listening on 127.0.0.1:${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A scratch directory the web server's user (www-data) can read. */
+export function serverDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** The config file as the README says to install it: 640, group www-data. */
+export function writeConfig(dir: string, settings: Record<string, unknown>): string {
+  const path = join(dir, 'adrater.json');
+  writeFileSync(path, JSON.stringify(settings));
+  chmodSync(path, 0o640);
+  const gid = Number(execFileSync('id', ['-g', 'www-data']).toString().trim());
+  chownSync(path, 0, gid);
+  return path;
+}
+
+export interface Server {
+  port: number;
+  dir: string;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess, dir: string, signal: NodeJS.Signals = 'SIGTERM') {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill(signal);
+    }).then(() => {
+      if (!process.env.ADRATER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+    });
+}
+
+/** Apache in the foreground with the given MPM and site configuration. */
+export async function startApache(mpm: 'event' | 'prefork', site: string, modules: string[]): Promise<Server> {
+  const dir = serverDir('adrater-apache-');
+  const port = await freePort();
+  const conf = [
+    `ServerRoot ${dir}`,
+    `ServerName 127.0.0.1`,
+    `Listen 127.0.0.1:${port}`,
+    `PidFile ${dir}/httpd.pid`,
+    `DefaultRuntimeDir ${dir}`,
+    `ErrorLog ${dir}/error.log`,
+    `LogLevel warn`,
+    `User www-data`,
+    `Group www-data`,
+    `LoadModule mpm_${mpm}_module ${MODULES}/mod_mpm_${mpm}.so`,
+    ...['authz_core', 'alias', 'env', ...modules].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
+    mpm === 'prefork' ? 'StartServers 2\nMinSpareServers 1\nMaxSpareServers 4' : 'StartServers 1\nThreadsPerChild 16',
+    modules.includes('cgid') ? `ScriptSock ${dir}/cgid.sock` : '',
+    site,
+  ].join('\n');
+  writeFileSync(join(dir, 'httpd.conf'), conf + '\n');
+  const child = spawn('/usr/sbin/apache2', ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true, // its own process group: Apache signals its whole group on shutdown
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
+  });
+  const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`apache2 exited (${code}): ${readLog(dir)}`))));
+  await Promise.race([waitForPort(port), exited]);
+  return { port, dir, errorLog: () => readLog(dir), stop: stopper(child, dir, 'SIGTERM') };
+}
+
+function readLog(dir: string): string {
+  const path = join(dir, 'error.log');
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** The shipped example configuration with the checkout's and the test's paths put in. */
+export function exampleConfig(name: string, replacements: Record<string, string>): string {
+  let text = readFileSync(join(ROOT, 'cgi-bin', name), 'utf8');
+  for (const [from, to] of Object.entries(replacements)) text = text.split(from).join(to);
+  return text;
+}
