@@ -30,7 +30,7 @@ export function newRequestId(): string {
   return `${process.pid.toString(36)}-${Date.now().toString(36)}-${(++requestSeq).toString(36)}`;
 }
 
-function refusalResponse(refusal: Refusal, format: Format, head: boolean, requestId?: string): Response {
+export function refusalResponse(refusal: Refusal, format: Format, head: boolean, requestId?: string): Response {
   const doc = renderError(refusal, format, requestId);
   return {
     status: refusal.status,

@@ -1,0 +1,144 @@
+// FastCGI 1.0 records (the spec's section 3 and 8): an 8-byte header, content, padding.
+// Bytes in, records out; no sockets here.
+
+export const VERSION = 1;
+export const HEADER_LENGTH = 8;
+export const MAX_CONTENT = 0xffff;
+
+export const Type = {
+  BeginRequest: 1,
+  AbortRequest: 2,
+  EndRequest: 3,
+  Params: 4,
+  Stdin: 5,
+  Stdout: 6,
+  Stderr: 7,
+  Data: 8,
+  GetValues: 9,
+  GetValuesResult: 10,
+  UnknownType: 11,
+} as const;
+
+export const Role = {
+  Responder: 1,
+} as const;
+
+export const ProtocolStatus = {
+  RequestComplete: 0,
+  CantMpxConn: 1,
+  Overloaded: 2,
+  UnknownRole: 3,
+} as const;
+
+export const FLAG_KEEP_CONN = 1;
+
+export interface FcgiRecord {
+  type: number;
+  requestId: number;
+  content: Buffer;
+}
+
+/** The peer broke the protocol: that connection is closed, nothing else. */
+export class ProtocolError extends Error {
+  name = 'ProtocolError';
+}
+
+/** Reassembles records from a byte stream split anywhere. */
+export function recordReader() {
+  let pending: Buffer = Buffer.alloc(0);
+  return function* read(chunk: Buffer): Generator<FcgiRecord> {
+    let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let offset = 0;
+    while (buf.length - offset >= HEADER_LENGTH) {
+      const version = buf[offset];
+      if (version !== VERSION) throw new ProtocolError(`record version ${version}, expected ${VERSION}`);
+      const contentLength = buf.readUInt16BE(offset + 4);
+      const total = HEADER_LENGTH + contentLength + buf[offset + 6];
+      if (buf.length - offset < total) break;
+      const start = offset + HEADER_LENGTH;
+      yield {
+        type: buf[offset + 1],
+        requestId: buf.readUInt16BE(offset + 2),
+        // A copy: the caller may keep it after the next chunk arrives.
+        content: Buffer.from(buf.subarray(start, start + contentLength)),
+      };
+      offset += total;
+    }
+    pending = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
+    buf = pending;
+  };
+}
+
+function header(type: number, requestId: number, contentLength: number, padding: number): Buffer {
+  const h = Buffer.alloc(HEADER_LENGTH);
+  h[0] = VERSION;
+  h[1] = type;
+  h.writeUInt16BE(requestId, 2);
+  h.writeUInt16BE(contentLength, 4);
+  h[6] = padding;
+  return h;
+}
+
+/** One or more records carrying `content` (split at 65535 bytes, padded to 8). */
+export function encodeStream(type: number, requestId: number, content: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < content.length; offset += MAX_CONTENT) {
+    const part = content.subarray(offset, offset + MAX_CONTENT);
+    const padding = (8 - (part.length % 8)) % 8;
+    out.push(header(type, requestId, part.length, padding), part);
+    if (padding) out.push(Buffer.alloc(padding));
+  }
+  return out;
+}
+
+export function encodeRecord(type: number, requestId: number, content: Buffer = Buffer.alloc(0)): Buffer {
+  const padding = (8 - (content.length % 8)) % 8;
+  return Buffer.concat([header(type, requestId, content.length, padding), content, Buffer.alloc(padding)]);
+}
+
+export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt32BE(appStatus >>> 0, 0);
+  body[4] = protocolStatus;
+  return encodeRecord(Type.EndRequest, requestId, body);
+}
+
+/** Name-value pairs (spec 3.4): lengths of 1 byte, or 4 with the high bit set. */
+export function decodePairs(content: Buffer): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  let offset = 0;
+  const length = () => {
+    if (offset >= content.length) throw new ProtocolError('truncated name-value pair');
+    if (content[offset] < 0x80) return content[offset++];
+    if (offset + 4 > content.length) throw new ProtocolError('truncated name-value pair length');
+    const n = content.readUInt32BE(offset) & 0x7fffffff;
+    offset += 4;
+    return n;
+  };
+  while (offset < content.length) {
+    const nameLength = length();
+    const valueLength = length();
+    if (offset + nameLength + valueLength > content.length) throw new ProtocolError('name-value pair longer than its record');
+    const name = content.toString('utf8', offset, offset + nameLength);
+    offset += nameLength;
+    pairs.push([name, content.toString('utf8', offset, offset + valueLength)]);
+    offset += valueLength;
+  }
+  return pairs;
+}
+
+export function encodePairs(pairs: Array<[string, string]>): Buffer {
+  const parts: Buffer[] = [];
+  const length = (n: number) => {
+    if (n < 0x80) return Buffer.from([n]);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE((n | 0x80000000) >>> 0);
+    return b;
+  };
+  for (const [name, value] of pairs) {
+    const n = Buffer.from(name, 'utf8');
+    const v = Buffer.from(value, 'utf8');
+    parts.push(length(n.length), length(v.length), n, v);
+  }
+  return Buffer.concat(parts);
+}
