@@ -91,6 +91,7 @@ export async function startApache(mpm: 'event' | 'prefork', site: string, module
     ...['authz_core', 'alias', 'env', ...modules].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
     mpm === 'prefork' ? 'StartServers 2\nMinSpareServers 1\nMaxSpareServers 4' : 'StartServers 1\nThreadsPerChild 16',
     modules.includes('cgid') ? `ScriptSock ${dir}/cgid.sock` : '',
+    modules.includes('fcgid') ? `FcgidIPCDir ${dir}/fcgid\nFcgidProcessTableFile ${dir}/fcgid_shm` : '',
     site,
   ].join('\n');
   writeFileSync(join(dir, 'httpd.conf'), conf + '\n');
@@ -114,4 +115,27 @@ export function exampleConfig(name: string, replacements: Record<string, string>
   let text = readFileSync(join(ROOT, 'cgi-bin', name), 'utf8');
   for (const [from, to] of Object.entries(replacements)) text = text.split(from).join(to);
   return text;
+}
+
+/** nginx in the foreground with the given http {} contents. */
+export async function startNginx(http: string, port: number): Promise<Server> {
+  const dir = serverDir('adrater-nginx-');
+  const conf = [
+    'user root;',
+    'worker_processes 1;',
+    'daemon off;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 256; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi'].map((n) => `  ${n}_temp_path ${dir}/${n};`),
+    http,
+    '}',
+  ].join('\n');
+  writeFileSync(join(dir, 'nginx.conf'), conf + '\n');
+  const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`nginx exited (${code}): ${readLog(dir)}`))));
+  await Promise.race([waitForPort(port), exited]);
+  return { port, dir, errorLog: () => readLog(dir), stop: stopper(child, dir, 'SIGQUIT') };
 }
