@@ -1,0 +1,68 @@
+// A private mariadbd for drills that stop, kill and restart the database: its own data
+// directory and loopback port, so the shared server is never disturbed.
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { freePort } from './servers.js';
+
+const run = promisify(execFile);
+
+export interface PrivateMariadb {
+  port: number;
+  url(db: string): string;
+  start(): Promise<void>;
+  /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
+  stop(signal: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function privateMariadb(): Promise<PrivateMariadb> {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-mariadb-'));
+  const port = await freePort();
+  await run('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
+  let child: ChildProcess | null = null;
+
+  async function start() {
+    child = spawn('/usr/sbin/mariadbd', [
+      '--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
+      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, '--skip-grant-tables', '--skip-log-bin',
+      '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', `--log-error=${dir}/error.log`,
+    ], { stdio: 'ignore', detached: true });
+    const until = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
+        await conn.end();
+        return;
+      } catch {
+        if (Date.now() > until) throw new Error('private mariadbd did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async function stop(signal: NodeJS.Signals) {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+  }
+
+  await start();
+  return {
+    port,
+    url: (db) => `mysql://root@127.0.0.1:${port}/${db}`,
+    start,
+    stop,
+    async destroy() {
+      await stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
