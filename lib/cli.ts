@@ -130,7 +130,8 @@ export async function runCli(argv: string[]): Promise<void> {
           }),
       async (args) => {
         const { importRatings, formatOf } = await import('./importer.js');
-        const file = String(args.file);
+        // yargs-parser turns a lone "-" positional into "" (or true): that is stdin.
+        const file = args.file === '' || (args.file as unknown) === true ? '-' : String(args.file);
         const tty = process.stderr.isTTY;
         let lastProgress = 0;
         const summary = await withStore(args, (store) =>
@@ -206,8 +207,9 @@ export async function runCli(argv: string[]): Promise<void> {
     .version(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, err) => {
-      if (err) throw err;
-      throw new UsageError(message);
+      // yargs reports its own parse and coerce failures as YError: those are usage errors.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(message || err.message);
     });
 
   try {

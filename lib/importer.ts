@@ -110,11 +110,10 @@ export async function importRatings(store: Store, options: ImportOptions): Promi
 
   let stream;
   try {
-    stream = createReadStream(options.file === '-' ? '' : options.file, {
-      encoding: 'utf8',
-      fd: options.file === '-' ? 0 : undefined,
-      highWaterMark: 256 * 1024,
-    });
+    stream =
+      options.file === '-'
+        ? process.stdin.setEncoding('utf8')
+        : createReadStream(options.file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
     for await (const chunk of stream) {
       reader.write(chunk as string);
       if (batch.length >= options.batchSize) {

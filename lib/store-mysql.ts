@@ -84,12 +84,13 @@ function mysqlStore(db: Queryable): Store {
   /** Runs work in one transaction on one connection, retried on deadlock. */
   async function transaction<T>(work: (conn: Connection) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let conn: Connection | PoolConnection;
+      let pooled: PoolConnection | null = null;
       try {
-        conn = 'getConnection' in db ? await (db as Pool).getConnection() : (db as Connection);
+        if ('getConnection' in db) pooled = await (db as Pool).getConnection();
       } catch (err) {
         throw unavailable(err);
       }
+      const conn: Connection = pooled ?? (db as Connection);
       try {
         await conn.query('START TRANSACTION');
         const result = await work(conn);
@@ -100,7 +101,7 @@ function mysqlStore(db: Queryable): Store {
         if ((err as { code?: string }).code === DEADLOCK && attempt < 5) continue;
         throw unavailable(err);
       } finally {
-        if ('release' in conn) (conn as PoolConnection).release();
+        pooled?.release();
       }
     }
   }
