@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { loadSettings, SettingsError } from './config.js';
 import type { Settings } from './config.js';
-import { openStore, UnavailableError } from './store.js';
+import { openStore, isUnavailable } from './store.js';
 import type { Store, QueueRow } from './store.js';
 import { isoTime, sqlTime } from './time.js';
 import { log } from './log.js';
@@ -231,7 +231,7 @@ function exitFor(err: unknown): number {
     return 2;
   }
   const e = err as Error;
-  if (err instanceof CommandError || err instanceof UnavailableError || e?.constructor?.name === 'ImportError') {
+  if (err instanceof CommandError || isUnavailable(err) || e?.constructor?.name === 'ImportError') {
     process.stderr.write(`adrater: ${e.message.split('\n')[0]}\n`);
     return 1;
   }

@@ -4,7 +4,7 @@ import { parseLookup, isRefusal, refuseEarly, requestedFormat } from './request.
 import type { Env, Limits, Refusal, Format } from './request.js';
 import { renderRatings, renderError } from './render.js';
 import { rateSites } from './lookup.js';
-import { UnavailableError } from './store.js';
+import { isUnavailable } from './store.js';
 import type { Store } from './store.js';
 
 export interface Response {
@@ -74,7 +74,7 @@ export async function handleRequest(env: Env, body: Uint8Array, ctx: HandlerCont
     return { status: 200, headers, body: doc.body, head: request.head };
   } catch (err) {
     const requestId = newRequestId();
-    if (err instanceof UnavailableError) {
+    if (isUnavailable(err)) {
       ctx.log(`req=${requestId} 503 database unavailable: ${err.message}`);
       const response = refusalResponse(
         { status: 503, code: 'unavailable', message: 'the rating database is unavailable; try again later' },

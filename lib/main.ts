@@ -1,7 +1,11 @@
 // Which life this run lives: FastCGI when fd 0 is a listening socket, CGI when a web
 // server set GATEWAY_INTERFACE (argv then holds ISINDEX words, never options) or when no
-// arguments were given, the command line otherwise. Only the chosen path is loaded.
+// arguments were given, the command line otherwise. This module and what it imports are
+// the CGI path: bundled into dist/cgi/ so that a CGI run loads one file (see bin/adrater).
 import { readFileSync, readlinkSync } from 'node:fs';
+import { runCgi, cgiFailure } from './cgi.js';
+import { loadSettings, SettingsError } from './config.js';
+import { log } from './log.js';
 
 /**
  * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on
@@ -36,34 +40,30 @@ export function stdinIsListening(): boolean {
   return false;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const started = performance.now();
+/** cgi: one request; fcgi: a web server spawned us on a listening socket; cli: a command. */
+export function chooseLife(argv: string[], env: NodeJS.ProcessEnv): 'cgi' | 'fcgi' | 'cli' {
+  if (env.GATEWAY_INTERFACE === undefined && argv.length > 0) return 'cli';
+  return stdinIsListening() ? 'fcgi' : 'cgi';
+}
+
+/** One CGI request; `started` is when the bin began (ms since the process started). */
+export async function runCgiMain(started: number): Promise<void> {
   const env = process.env;
-  const asWebServerChild = env.GATEWAY_INTERFACE !== undefined || argv.length === 0;
-  if (asWebServerChild && !stdinIsListening()) {
-    const [{ runCgi }, { loadSettings, SettingsError }, { log }] = await Promise.all([
-      import('./cgi.js'),
-      import('./config.js'),
-      import('./log.js'),
-    ]);
-    let settings;
-    try {
-      settings = loadSettings({}, env, log);
-    } catch (err) {
-      if (!(err instanceof SettingsError)) throw err;
-      log(`configuration error: ${err.message}`);
-      const { cgiFailure } = await import('./cgi.js');
-      await cgiFailure(env);
-      return;
-    }
-    await import(settings.db.startsWith('sqlite:') ? './store-sqlite.js' : './store-mysql.js');
-    const timing: Array<[string, number]> = [
-      ['startup', started],
-      ['load', performance.now() - started],
-    ];
-    await runCgi(env, settings, timing);
+  let settings;
+  try {
+    settings = loadSettings({}, env, log);
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    log(`configuration error: ${err.message}`);
+    await cgiFailure(env);
     return;
   }
-  const { runCli } = await import('./cli.js');
-  await runCli(asWebServerChild ? ['fcgi'] : argv);
+  // The driver is loaded here so that its cost shows as load, not connect.
+  if (settings.db.startsWith('sqlite:')) await import('./store-sqlite.js');
+  else await import('./store-mysql.js');
+  const timing: Array<[string, number]> = [
+    ['startup', started],
+    ['load', performance.now() - started],
+  ];
+  await runCgi(env, settings, timing);
 }

@@ -3,12 +3,16 @@
 // and the rater's tools share the file.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, LATEST_VERSION, VERSION_TABLE } from './schema.js';
 import { UnavailableError, selectWrites } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueQuery } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
+// The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
+// package, which probes a dozen paths on every CGI run.
+const ADDON = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
 // The largest number of ? in one statement on every SQLite build we support.
 const MAX_PARAMS = 999;
 
@@ -56,7 +60,7 @@ export function openSqlite(path: string): Store {
   try {
     // Creates the file's own directory (the default var/), never a chain of them.
     if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: ADDON });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // One cheap read per open: create the schema the first time the file is used.

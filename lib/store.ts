@@ -72,6 +72,11 @@ export function selectWrites(
   return { writes: [...chosen.values()], older };
 }
 
+/** By name, not instanceof: each bundle of the CGI path carries its own copy of this class. */
+export function isUnavailable(err: unknown): err is UnavailableError {
+  return err instanceof Error && err.name === 'UnavailableError';
+}
+
 export interface OpenOptions {
   /** Keep a pool for the life of the process (FastCGI) rather than one connection (CGI). */
   persistent?: boolean;
