@@ -200,6 +200,39 @@ export async function runCli(argv: string[]): Promise<void> {
         process.stderr.write(`adrater: ${row.domain} rated ${row.rating}\n`);
       },
     )
+    .command(
+      'bench',
+      'CGI against FastCGI on the same scratch database and requests, and where a CGI run spends its time',
+      (y) =>
+        y
+          .option('requests', { type: 'number', default: 200, describe: 'most CGI requests per CGI phase (the FastCGI phase runs for --duration)' })
+          .option('duration', { type: 'number', default: 10, describe: 'most seconds per phase' })
+          .option('concurrency', { type: 'number', default: 16, describe: 'CGI runs at once in the concurrent CGI phase; FastCGI keep-alive connections' })
+          .option('rows', { type: 'number', default: 10000, describe: 'synthetic ratings seeded into the scratch database' })
+          .option('urls', { type: 'number', default: 3, describe: 'URLs per request: all but one rated, one never seen' })
+          .option('soak', { type: 'number', describe: 'instead: drive the FastCGI responder for N requests and report its RSS every 100,000' })
+          .option('json', { type: 'string', describe: 'also write the numbers to this JSON file' })
+          .coerce(['requests', 'duration', 'concurrency', 'rows', 'urls', 'soak'], (v: unknown) => {
+            if (v === undefined) return v;
+            if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error('bench counts must be whole numbers of 1 or more');
+            return v;
+          })
+          .epilog('The database is a scratch copy: an SQLite file in a temporary directory, or with --db mysql://… a scratch database on that server (created and dropped; needs CREATE and DROP). CGI runs get a web server\'s environment (CGI variables, PATH, ADRATER_DB), never the caller\'s.'),
+      async (args) => {
+        const { runBench } = await import('./bench.js');
+        await runBench({
+          db: (args.db as string | undefined) ?? process.env.ADRATER_DB,
+          rows: Number(args.rows),
+          requests: Number(args.requests),
+          duration: Number(args.duration),
+          concurrency: Number(args.concurrency),
+          urls: Number(args.urls),
+          soak: args.soak as number | undefined,
+          json: args.json as string | undefined,
+          progress: Boolean(process.stderr.isTTY),
+        });
+      },
+    )
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

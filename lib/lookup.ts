@@ -57,5 +57,5 @@ function enqueueMissing(
     const row = ratings.get(d);
     return !row || !isFresh(row);
   });
-  return store.enqueue(missing, request.priority, request.sourceIp, now);
+  return store.enqueue(missing.map((domain) => ({ domain, priority: request.priority, sourceIp: request.sourceIp, now })));
 }

@@ -130,10 +130,13 @@ function mysqlStore(db: Queryable): Store {
       }));
     },
 
-    async enqueue(domains, priority, sourceIp, now) {
-      if (domains.length === 0) return;
-      // Sorted keys: concurrent batches lock rows in the same order and rarely deadlock.
-      const values = [...domains].sort().map((d) => [d, priority, now, now, 1, sourceIp]);
+    async enqueue(items) {
+      if (items.length === 0) return;
+      // Sorted keys (a stable sort: one domain's rows keep their order): concurrent
+      // statements lock rows in the same order and rarely deadlock.
+      const values = [...items]
+        .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0))
+        .map((i) => [i.domain, i.priority, i.now, i.now, 1, i.sourceIp]);
       const sql =
         'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ? ' +
         'ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + 1, ' +

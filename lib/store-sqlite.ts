@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, LATEST_VERSION, VERSION_TABLE } from './schema.js';
 import { UnavailableError, selectWrites } from './store.js';
-import type { Store, RatingRow, QueueRow, QueueQuery } from './store.js';
+import type { Store, RatingRow, QueueRow, QueueQuery, QueueItem } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 // The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
@@ -100,8 +100,8 @@ export function openSqlite(path: string): Store {
     `SELECT domain, priority, first_requested AS firstRequested, last_requested AS lastRequested, requests, source_ip AS sourceIp ${queueOrder}`,
   );
 
-  const enqueueAll = db.transaction((domains: string[], priority: number, sourceIp: string | null, now: string) => {
-    for (const domain of domains) upsertQueue.run(domain, priority, now, now, sourceIp);
+  const enqueueAll = db.transaction((items: QueueItem[]) => {
+    for (const i of items) upsertQueue.run(i.domain, i.priority, i.now, i.now, i.sourceIp);
   });
 
   return {
@@ -125,9 +125,9 @@ export function openSqlite(path: string): Store {
       });
     },
 
-    enqueue(domains, priority, sourceIp, now) {
+    enqueue(items) {
       return run(() => {
-        if (domains.length > 0) enqueueAll.immediate(domains, priority, sourceIp, now);
+        if (items.length > 0) enqueueAll.immediate(items);
       });
     },
 

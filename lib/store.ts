@@ -19,6 +19,14 @@ export interface QueueRow {
   sourceIp: string | null;
 }
 
+/** One site to queue, as one request asked for it. */
+export interface QueueItem {
+  domain: string;
+  priority: number;
+  sourceIp: string | null;
+  now: string;
+}
+
 export interface QueueQuery {
   limit: number;
   minPriority: number;
@@ -33,8 +41,11 @@ export interface Store {
   readonly kind: 'mysql' | 'sqlite';
   /** Ratings for these domains (those that have one), in one query. */
   lookup(domains: string[]): Promise<RatingRow[]>;
-  /** Queues each domain once, merging with a queued row per CONTRACT §5. */
-  enqueue(domains: string[], priority: number, sourceIp: string | null, now: string): Promise<void>;
+  /**
+   * Queues the items in one statement or transaction, each merged with a queued row per
+   * CONTRACT §5 (a domain may appear once per request that asked for it).
+   */
+  enqueue(items: QueueItem[]): Promise<void>;
   /** Applies pending migrations; returns the versions before and after. */
   migrate(): Promise<{ from: number; to: number }>;
   /** Upserts ratings in one transaction (newer rated_at wins unless force); rated domains leave the queue. */
