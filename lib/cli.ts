@@ -56,25 +56,32 @@ function writeOut(text: string): Promise<void> {
   return new Promise((resolve) => (text === '' ? resolve() : process.stdout.write(text, () => resolve())));
 }
 
-function nonNegative(name: string) {
-  return (value: unknown) => {
-    if (value === undefined) return value;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new Error(`--${name} must be a whole number`);
-    }
-    return value;
-  };
+/**
+ * Number options that must be whole and at least `min`: a usage error (exit 2) otherwise.
+ * Each is described by its help text, or [help text, default].
+ */
+function wholeNumbers(y: Argv, options: Record<string, string | [string, number]>, min = 0): Argv {
+  for (const [name, spec] of Object.entries(options)) {
+    const [describe, fallback] = typeof spec === 'string' ? [spec, undefined] : spec;
+    y = y.option(name, { type: 'number', describe, default: fallback }).coerce(name, (value: unknown) => {
+      if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)) {
+        throw new Error(`--${name} must be a whole number${min > 0 ? ` of ${min} or more` : ''}`);
+      }
+      return value;
+    });
+  }
+  return y;
 }
 
 function globalOptions(y: Argv): Argv {
-  return y
-    .option('db', { type: 'string', describe: 'database: mysql://user:pass@host:port/db or sqlite:PATH (default: embedded SQLite in var/)' })
-    .option('max-urls', { type: 'number', describe: 'most url parameters in one request (default 100)' })
-    .option('max-body', { type: 'number', describe: 'largest request body in bytes (default 65536)' })
-    .option('retry-after', { type: 'number', describe: 'Retry-After seconds on 503 (default 5)' })
-    .coerce('max-urls', nonNegative('max-urls'))
-    .coerce('max-body', nonNegative('max-body'))
-    .coerce('retry-after', nonNegative('retry-after'));
+  return wholeNumbers(
+    y.option('db', { type: 'string', describe: 'database: mysql://user:pass@host:port/db or sqlite:PATH (default: embedded SQLite in var/)' }),
+    {
+      'max-urls': 'most url parameters in one request (default 100)',
+      'max-body': 'largest request body in bytes (default 65536)',
+      'retry-after': 'Retry-After seconds on 503 (default 5)',
+    },
+  );
 }
 
 export async function runCli(argv: string[]): Promise<void> {
@@ -88,17 +95,15 @@ export async function runCli(argv: string[]): Promise<void> {
     .command(
       'fcgi',
       'run a persistent FastCGI responder (fd 0, or --listen)',
-      (y) =>
-        y
-          .option('listen', { type: 'string', describe: 'HOST:PORT or /path.sock to listen on (default: the listening socket on fd 0)' })
-          .option('max-requests', { type: 'number', describe: 'exit cleanly after N requests (0: never)' })
-          .option('max-conns', { type: 'number', describe: 'most web-server connections at once (default 64)' })
-          .option('max-reqs', { type: 'number', describe: 'most requests in flight; more get 503 at once (default 256)' })
-          .option('pool-size', { type: 'number', describe: 'MySQL connections held open (default 4)' })
-          .coerce('max-requests', nonNegative('max-requests'))
-          .coerce('max-conns', nonNegative('max-conns'))
-          .coerce('max-reqs', nonNegative('max-reqs'))
-          .coerce('pool-size', nonNegative('pool-size')),
+      (y) => {
+        y.option('listen', { type: 'string', describe: 'HOST:PORT or /path.sock to listen on (default: the listening socket on fd 0)' });
+        wholeNumbers(y, { 'max-requests': 'exit cleanly after N requests (0: never)' });
+        return wholeNumbers(y, {
+          'max-conns': 'most web-server connections at once (default 64)',
+          'max-reqs': 'most requests in flight; more get 503 at once (default 256)',
+          'pool-size': 'MySQL connections held open (default 4)',
+        }, 1);
+      },
       async (args) => {
         const { runFastCgi } = await import('./fcgi-server.js');
         await runFastCgi(settingsFrom(args));
@@ -118,16 +123,12 @@ export async function runCli(argv: string[]): Promise<void> {
       'import <file>',
       'load ratings from CSV (domain,rating,info,rated_at,expires_at) or JSON lines; - is stdin',
       (y) =>
-        y
+        wholeNumbers(y
           .positional('file', { type: 'string', describe: 'CSV or JSON-lines file, or - for stdin' })
           .option('format', { choices: ['csv', 'jsonl'] as const, describe: 'input format (default: by extension; .jsonl/.ndjson/.json are JSON lines)' })
           .option('force', { type: 'boolean', default: false, describe: 'replace ratings even when the stored one is newer' })
-          .option('strict', { type: 'boolean', default: false, describe: 'refuse the whole file at its first bad row, writing nothing' })
-          .option('batch', { type: 'number', default: 2000, describe: 'rows per transaction' })
-          .coerce('batch', (v: number) => {
-            if (!Number.isSafeInteger(v) || v < 1) throw new Error('--batch must be a whole number of 1 or more');
-            return v;
-          }),
+          .option('strict', { type: 'boolean', default: false, describe: 'refuse the whole file at its first bad row, writing nothing' }),
+          { batch: ['rows per transaction', 2000] }, 1),
       async (args) => {
         const { importRatings, formatOf } = await import('./importer.js');
         // yargs-parser turns a lone "-" positional into "" (or true): that is stdin.
@@ -162,12 +163,10 @@ export async function runCli(argv: string[]): Promise<void> {
       'queue',
       'list the rating queue by priority then age, as JSON lines',
       (y) =>
-        y
-          .option('limit', { type: 'number', default: 100, describe: 'most rows to list' })
-          .option('claim', { type: 'boolean', default: false, describe: 'remove the rows printed (safe with concurrent claimers)' })
-          .option('min-priority', { type: 'number', default: 0, describe: 'only rows of at least this priority' })
-          .coerce('limit', nonNegative('limit'))
-          .coerce('min-priority', nonNegative('min-priority')),
+        wholeNumbers(y.option('claim', { type: 'boolean', default: false, describe: 'remove the rows printed (safe with concurrent claimers)' }), {
+          limit: ['most rows to list', 100],
+          'min-priority': ['only rows of at least this priority', 0],
+        }),
       async (args) => {
         const query = { limit: Number(args.limit), minPriority: Number(args.minPriority) };
         const rows = await withStore(args, (store) => (args.claim ? store.claimQueue(query) : store.listQueue(query)));
@@ -204,19 +203,14 @@ export async function runCli(argv: string[]): Promise<void> {
       'bench',
       'CGI against FastCGI on the same scratch database and requests, and where a CGI run spends its time',
       (y) =>
-        y
-          .option('requests', { type: 'number', default: 200, describe: 'most CGI requests per CGI phase (the FastCGI phase runs for --duration)' })
-          .option('duration', { type: 'number', default: 10, describe: 'most seconds per phase' })
-          .option('concurrency', { type: 'number', default: 16, describe: 'CGI runs at once in the concurrent CGI phase; FastCGI keep-alive connections' })
-          .option('rows', { type: 'number', default: 10000, describe: 'synthetic ratings seeded into the scratch database' })
-          .option('urls', { type: 'number', default: 3, describe: 'URLs per request: all but one rated, one never seen' })
-          .option('soak', { type: 'number', describe: 'instead: drive the FastCGI responder for N requests and report its RSS every 100,000' })
-          .option('json', { type: 'string', describe: 'also write the numbers to this JSON file' })
-          .coerce(['requests', 'duration', 'concurrency', 'rows', 'urls', 'soak'], (v: unknown) => {
-            if (v === undefined) return v;
-            if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error('bench counts must be whole numbers of 1 or more');
-            return v;
-          })
+        wholeNumbers(y.option('json', { type: 'string', describe: 'also write the numbers to this JSON file' }), {
+          requests: ['most CGI requests per CGI phase (the FastCGI phase runs for --duration)', 200],
+          duration: ['most seconds per phase', 10],
+          concurrency: ['CGI runs at once in the concurrent CGI phase; FastCGI keep-alive connections', 16],
+          rows: ['synthetic ratings seeded into the scratch database', 10000],
+          urls: ['URLs per request: all but one rated, one never seen', 3],
+          soak: 'instead: drive the FastCGI responder for N requests and report its RSS every 100,000',
+        }, 1)
           .epilog('The database is a scratch copy: an SQLite file in a temporary directory, or with --db mysql://… a scratch database on that server (created and dropped; needs CREATE and DROP). CGI runs get a web server\'s environment (CGI variables, PATH, ADRATER_DB), never the caller\'s.'),
       async (args) => {
         const { runBench } = await import('./bench.js');

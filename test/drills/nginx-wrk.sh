@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Requests per second through nginx (fastcgi_pass, kept connections) to one adrater
+# FastCGI responder on MariaDB, as issue 3 measures it: wrk -t2 -c16, 3 URLs per request
+# (2 rated, 1 new), a table of ROWS ratings. Prints wrk's figures and the responder's RSS.
+# Usage: nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rows=${1:-100000}
+seconds=${2:-10}
+server=${3:-mysql://root@127.0.0.1:3306}
+work=$(mktemp -d)
+chmod 755 "$work"
+name=adrater_wrk_$$
+url="$server/$name"
+fcgi_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+http_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cleanup() {
+  [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -n "${responder:-}" ] && kill -TERM "$responder" 2>/dev/null && wait "$responder" 2>/dev/null || true
+  mysql --protocol=tcp -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $name" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mysql --protocol=tcp -h127.0.0.1 -uroot -e "CREATE DATABASE $name"
+bin/adrater db init --db "$url" 2>/dev/null
+node -e '
+  const n = Number(process.argv[1]); const out = ["domain,rating,info,rated_at,expires_at"];
+  for (let i = 0; i < n; i++) out.push(`rated-site${i}.com,${"ABCDF"[i % 5]},synthetic,2026-01-01,`);
+  require("fs").writeFileSync(process.argv[2], out.join("\n") + "\n");' "$rows" "$work/ratings.csv"
+bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
+
+env -i PATH=/usr/bin:/bin ADRATER_DB="$url" bin/adrater fcgi --listen "127.0.0.1:$fcgi_port" 2>"$work/responder.log" &
+responder=$!
+cat > "$work/nginx.conf" <<CONF
+user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/b; fastcgi_temp_path $work/f; proxy_temp_path $work/p; uwsgi_temp_path $work/u; scgi_temp_path $work/s;
+  upstream adrater { server 127.0.0.1:$fcgi_port; keepalive 32; }
+  server { listen 127.0.0.1:$http_port; location = /adrater { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass adrater; } }
+}
+CONF
+nginx -c "$work/nginx.conf"
+cat > "$work/requests.lua" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919) % $rows) .. ".com/&url=rated-site" .. ((n * 104729) % $rows) .. ".com&url=new-" .. n .. "-" .. math.random(1e9) .. ".org")
+LUA
+echo "end" >> "$work/requests.lua"
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
+curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | grep -c 'status="rated"\|status="queued"' >/dev/null
+wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
+echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
+echo "queued rows: $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
