@@ -57,6 +57,7 @@ function chunks<T>(items: T[], size: number): T[][] {
 
 export function openSqlite(path: string): Store {
   let db: Database.Database;
+  let versionAtOpen = 0; // the file migrates on open: `db migrate` reports from this version
   try {
     // Creates the file's own directory (the default var/), never a chain of them.
     if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
@@ -70,6 +71,7 @@ export function openSqlite(path: string): Store {
     } catch {
       current = 0;
     }
+    versionAtOpen = current ?? 0;
     if (current < LATEST_VERSION) migrate(db);
   } catch (err) {
     // A file we cannot create or open is a database we cannot reach.
@@ -132,7 +134,7 @@ export function openSqlite(path: string): Store {
     },
 
     migrate() {
-      return run(() => migrate(db));
+      return run(() => ({ ...migrate(db), from: versionAtOpen }));
     },
 
     writeRatings(rows, force) {
