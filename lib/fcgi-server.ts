@@ -117,10 +117,13 @@ export async function runFastCgi(settings: Settings): Promise<void> {
         FCGI_MPXS_CONNS: '1',
       },
       send: (bytes) => {
-        if (!socket.destroyed) socket.write(bytes);
+        if (!socket.writableEnded && !socket.destroyed) socket.write(bytes);
       },
       onAbort: () => {},
       onRequest: (request) => {
+        // A request that reaches a connection we have already ended (shutting down) is not
+        // taken: its answer could not be sent, and the web server sees the close instead.
+        if (socket.writableEnded || socket.destroyed) return;
         inFlight++;
         answer(request)
           .catch((err): Response => {
