@@ -30,7 +30,7 @@ node -e '
   require("fs").writeFileSync(process.argv[2], out.join("\n") + "\n");' "$rows" "$work/ratings.csv"
 bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
 
-env -i PATH=/usr/bin:/bin ADRATER_DB="$url" bin/adrater fcgi --listen "127.0.0.1:$fcgi_port" 2>"$work/responder.log" &
+env -i PATH=/usr/bin:/bin ADRATER_DB="$url" node --max-semi-space-size=2 bin/adrater fcgi --listen "127.0.0.1:$fcgi_port" 2>"$work/responder.log" &
 responder=$!
 cat > "$work/nginx.conf" <<CONF
 user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
@@ -45,13 +45,17 @@ CONF
 nginx -c "$work/nginx.conf"
 cat > "$work/requests.lua" <<LUA
 local n = 0
+local id = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("id", threads) end
+init = function() id = wrk.thread:get("id") end
 request = function()
   n = n + 1
-  return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919) % $rows) .. ".com/&url=rated-site" .. ((n * 104729) % $rows) .. ".com&url=new-" .. n .. "-" .. math.random(1e9) .. ".org")
+  return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919) % $rows) .. ".com/&url=rated-site" .. ((n * 104729) % $rows) .. ".com&url=new-" .. id .. "-" .. n .. ".org")
 LUA
 echo "end" >> "$work/requests.lua"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | grep -c 'status="rated"\|status="queued"' >/dev/null
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
-echo "queued rows: $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
+echo "queued rows (one per request that got an answer): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
