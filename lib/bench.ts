@@ -201,7 +201,8 @@ async function scratchDatabase(db: string | undefined, rows: number) {
   };
 }
 
-function rssMb(pid: number): number {
+/** A process's resident set, in MB (Linux). */
+export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }

@@ -3,25 +3,19 @@
 // what is asserted is what must always hold.
 import t from 'tap';
 import mysql from 'mysql2/promise';
-import { readFileSync } from 'node:fs';
-import { run } from './helpers/run.js';
+import { rssMb } from '../lib/bench.js';
 import { startResponder } from './helpers/fcgi.js';
 import { privateMariadb } from './helpers/mariadb.js';
 import { sqliteStore, mysqlStore } from './helpers/stores.js';
 import { startLoad, countBy } from './helpers/load.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const seconds = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
 
 t.test('kill -9 of the database mid-load: nothing acknowledged is lost', async (t) => {
   const db = await privateMariadb();
   t.teardown(() => db.destroy());
-  const admin = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root' });
-  await admin.query('CREATE DATABASE faults');
-  await admin.end();
-  const url = db.url('faults');
-  t.equal((await run(['db', 'init', '--db', url], {})).code, 0);
+  const url = await db.database('faults');
   const responder = await startResponder({ db: url });
   t.teardown(() => responder.stop());
 
@@ -62,7 +56,7 @@ t.test('overload: past the bound, fast 503s; then normal again', async (t) => {
   const responder = await startResponder({ db: store.url, args: ['--max-reqs', '4'] });
   t.teardown(() => responder.stop());
   const pid = responder.child.pid!;
-  const before = rss(pid);
+  const before = rssMb(pid);
   // 64 connections, each with 4 requests multiplexed at a time, against a bound of 4.
   const loads = Array.from({ length: 4 }, (_, k) => startLoad(responder.port!, 16, (n) => ({ q: `url=over-${k}-${n}.org`, domain: '' })));
   await sleep(seconds * 1000);
@@ -73,7 +67,7 @@ t.test('overload: past the bound, fast 503s; then normal again', async (t) => {
   t.ok(busy.length > 0, 'over the bound: 503');
   t.ok((counts[200] ?? 0) > 0, 'within the bound: 200');
   t.notOk(counts.truncated || counts.closed || counts[500], 'nothing dropped or broken');
-  const after = rss(pid);
+  const after = rssMb(pid);
   t.ok(after < before + 60, `memory: ${before.toFixed(1)} -> ${after.toFixed(1)} MB`);
   const calm = startLoad(responder.port!, 2, (n) => ({ q: `url=calm-${n}.org`, domain: '' }));
   await sleep(500);

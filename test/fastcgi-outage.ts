@@ -4,7 +4,7 @@
 import t from 'tap';
 import mysql from 'mysql2/promise';
 import { connectFcgi } from '../lib/fastcgi/client.js';
-import { parseCgi, run, cgi } from './helpers/run.js';
+import { parseCgi, cgi } from './helpers/run.js';
 import { startResponder } from './helpers/fcgi.js';
 import { privateMariadb } from './helpers/mariadb.js';
 import { errorOf, sites } from './helpers/xml.js';
@@ -12,11 +12,7 @@ import { errorOf, sites } from './helpers/xml.js';
 t.test('the database goes away and comes back', async (t) => {
   const db = await privateMariadb();
   t.teardown(() => db.destroy());
-  const admin = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root' });
-  await admin.query('CREATE DATABASE drill');
-  await admin.end();
-  const url = db.url('drill');
-  t.equal((await run(['db', 'init', '--db', url], {})).code, 0);
+  const url = await db.database('drill');
 
   const responder = await startResponder({ db: url });
   t.teardown(() => responder.stop());

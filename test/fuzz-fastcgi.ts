@@ -2,7 +2,7 @@
 // connection opened before the attack keeps being served, and its memory stays bounded.
 import t from 'tap';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { rssMb } from '../lib/bench.js';
 import { connectFcgi, encodeRequest } from '../lib/fastcgi/client.js';
 import { encodeRecord, Type } from '../lib/fastcgi/record.js';
 import { parseCgi } from './helpers/run.js';
@@ -56,7 +56,6 @@ function send(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 t.test('hostile FastCGI streams', async (t) => {
   const store = await sqliteStore();
@@ -65,7 +64,7 @@ t.test('hostile FastCGI streams', async (t) => {
   t.teardown(() => responder.stop());
   const control = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
   t.equal(parseCgi((await control.request(params('url=control.example'))).stdout).status, 200);
-  const before = rss(responder.child.pid!);
+  const before = rssMb(responder.child.pid!);
 
   const rounds = Number(process.env.ADRATER_FUZZ_STREAMS ?? 600);
   for (let round = 0; round < rounds; round += 20) {
@@ -74,7 +73,7 @@ t.test('hostile FastCGI streams', async (t) => {
     if (answer.status !== 200) t.fail(`control connection got ${answer.status} after ${round + 20} streams`);
   }
   t.equal(responder.child.exitCode, null, `alive after ${rounds} hostile streams`);
-  const after = rss(responder.child.pid!);
+  const after = rssMb(responder.child.pid!);
   t.ok(after < before + 60, `memory bounded: RSS ${before.toFixed(1)} -> ${after.toFixed(1)} MB`);
   t.notMatch(responder.stderr(), /internal error|TypeError|RangeError/, 'no internal errors logged');
   control.close();

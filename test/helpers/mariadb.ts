@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { freePort } from './servers.js';
+import { run as runBin } from './run.js';
 
 const run = promisify(execFile);
 
 export interface PrivateMariadb {
   port: number;
+  /** The URL of a database `name` on this server, created, with adrater's schema. */
+  database(name: string): Promise<string>;
   url(db: string): string;
   start(): Promise<void>;
   /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
@@ -55,9 +58,18 @@ export async function privateMariadb(): Promise<PrivateMariadb> {
   }
 
   await start();
+  const url = (db: string) => `mysql://root@127.0.0.1:${port}/${db}`;
   return {
     port,
-    url: (db) => `mysql://root@127.0.0.1:${port}/${db}`,
+    url,
+    async database(name) {
+      const admin = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      const init = await runBin(['db', 'init', '--db', url(name)], {});
+      if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+      return url(name);
+    },
     start,
     stop,
     async destroy() {
