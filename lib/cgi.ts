@@ -40,7 +40,7 @@ function writeStdout(bytes: Buffer): Promise<void> {
   });
 }
 
-/** One CGI request; `startup` carries the phases measured before the handler was loaded. */
+/** One CGI request; `timing` holds the phases measured before it (startup, load) and gets the rest. */
 export async function runCgi(env: Env, settings: Settings, timing: Array<[string, number]>): Promise<void> {
   const limits = { maxUrls: settings.maxUrls, maxBody: settings.maxBody };
   const declared = contentLength(env);

@@ -1,12 +1,13 @@
 // The real bin as a FastCGI responder, driven over real sockets.
 import t from 'tap';
 import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
 import { statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../lib/fastcgi/client.js';
 import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../lib/fastcgi/record.js';
-import { parseCgi } from './helpers/run.js';
+import { parseCgi, BIN } from './helpers/run.js';
 import { sqliteStore } from './helpers/stores.js';
 import { startResponder } from './helpers/fcgi.js';
 import type { Responder } from './helpers/fcgi.js';
@@ -187,6 +188,26 @@ t.test('life cycle', async (t) => {
     const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
     for (let i = 0; i < 3; i++) t.equal(parseCgi((await client.request(params('url=n.example'))).stdout).status, 200);
     t.equal(await responder.exited, 0);
+  });
+
+  await t.test('with no command, a listening TCP socket on fd 0 makes a FastCGI responder', async (t) => {
+    // As mod_fastcgi (or a supervisor) would start it: the socket is bound and listening,
+    // then the bin is exec'd with it as fd 0 and no arguments.
+    const script = [
+      'import os, socket, sys',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+      'print(s.getsockname()[1], flush=True)',
+      'os.dup2(s.fileno(), 0)',
+      'os.execve(sys.argv[1], [sys.argv[1]], {"PATH": "/usr/bin:/bin", "ADRATER_DB": sys.argv[2]})',
+    ].join('\n');
+    const child = spawn('python3', ['-c', script, BIN, store.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => child.kill('SIGTERM'));
+    const port = await new Promise<number>((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    const answer = parseCgi((await client.request(params('url=fd0.example'))).stdout);
+    t.equal(answer.status, 200);
+    t.same(sites(answer.body).map((s) => s.domain), ['fd0.example']);
+    client.close();
   });
 
   await t.test('FCGI_WEB_SERVER_ADDRS limits TCP peers', async (t) => {
