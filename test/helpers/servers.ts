@@ -73,8 +73,18 @@ function stopper(child: ChildProcess, dir: string, signal: NodeJS.Signals = 'SIG
     });
 }
 
+/** Fails clearly when www-data, which Apache runs the bin as, cannot reach the checkout. */
+function checkReachable(): void {
+  try {
+    execFileSync('runuser', ['-u', 'www-data', '--', 'test', '-x', join(ROOT, 'bin', 'adrater')]);
+  } catch {
+    throw new Error(`www-data cannot reach ${ROOT}: give o+x to its parent directories (.ci/run does)`);
+  }
+}
+
 /** Apache in the foreground with the given MPM and site configuration. */
 export async function startApache(mpm: 'event' | 'prefork', site: string, modules: string[]): Promise<Server> {
+  checkReachable();
   const dir = serverDir('adrater-apache-');
   const port = await freePort();
   const conf = [
