@@ -279,6 +279,11 @@ export async function runBench(options: BenchOptions): Promise<void> {
   progress(`seeding ${options.rows} ratings…`, true);
   const scratch = await scratchDatabase(options.db, options.rows);
   const env: Record<string, string> = { PATH: WEB_SERVER_PATH, ADRATER_DB: scratch.url };
+  // Interrupted (Ctrl-C): the scratch database goes too, and the run ends as interrupted.
+  const interrupted = (signal: NodeJS.Signals) => {
+    void scratch.dispose().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     if (options.soak) return await soak(env, options, progress, say);
     const cgiEnv = (n: number) => ({
@@ -347,6 +352,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
       writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, db: kind, rows: options.rows, urlsPerRequest: options.urls, modes, ratio, fastcgiRssMb: fast.rss, breakdown, cgiWallMs: wall, bareNodeMs: bareMedian }, null, 2) + '\n');
     }
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await scratch.dispose();
   }
 }

@@ -1,7 +1,7 @@
 // adrater under real Apache, configured from cgi-bin/apache-cgi.conf: Debian's default
 // (mpm_event + mod_cgid, which hands the script a socket as stdin) and mpm_prefork + mod_cgi.
 import t from 'tap';
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from './helpers/run.js';
 import { eachStore } from './helpers/stores.js';
@@ -24,6 +24,7 @@ for (const setup of setups) {
         for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
       }
       const configDir = serverDir('adrater-config-');
+      t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
       const configPath = writeConfig(configDir, { db: store.url, maxUrls: 10 });
       const site = exampleConfig('apache-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath });
       const apache = await startApache(setup.mpm, site, [...setup.modules]);
