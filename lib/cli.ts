@@ -92,6 +92,18 @@ export async function runCli(argv: string[]): Promise<void> {
       const { runCgi } = await import('./cgi.js');
       await runCgi(process.env, settingsFrom(args), []);
     })
+    .command('$0', false, {}, async (args) => {
+      // Options but no command (adrater --db …): still a CGI request, or a FastCGI
+      // responder when fd 0 is a listening socket.
+      const { stdinIsListening } = await import('./main.js');
+      if (stdinIsListening()) {
+        const { runFastCgi } = await import('./fcgi-server.js');
+        await runFastCgi(settingsFrom(args));
+      } else {
+        const { runCgi } = await import('./cgi.js');
+        await runCgi(process.env, settingsFrom(args), []);
+      }
+    })
     .command(
       'fcgi',
       'run a persistent FastCGI responder (fd 0, or --listen)',
@@ -227,7 +239,6 @@ export async function runCli(argv: string[]): Promise<void> {
         });
       },
     )
-    .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()
     .alias('help', 'h')

@@ -141,6 +141,9 @@ t.test('a shell invocation works too', (t) =>
     t.same(sites(result.stdout.toString().split('\r\n\r\n')[1]).map((s) => s.status), ['queued']);
     const viaCommand = await run(['cgi', '--db', store.url], { QUERY_STRING: 'url=shell.example' });
     t.match(viaCommand.stdout.toString(), /status="queued"/);
+    const optionsOnly = await run(['--db', store.url], { QUERY_STRING: 'url=shell.example' });
+    t.equal(optionsOnly.code, 0, 'options without a command: still a CGI request');
+    t.match(optionsOnly.stdout.toString(), /^Status: 200 OK\r\n[\s\S]*status="queued"/);
   }),
 );
 
