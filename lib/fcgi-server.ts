@@ -12,7 +12,7 @@ import type { Response } from './handler.js';
 import { requestedFormat } from './request.js';
 import { openStore } from './store.js';
 import type { Store } from './store.js';
-import { groupCommit } from './group-commit.js';
+import { grouped } from './grouping.js';
 import type { Settings } from './config.js';
 import { log } from './log.js';
 
@@ -40,12 +40,12 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-/** The store, opened on first use and again after a failed open; a pool on MySQL, queue writes group-committed. */
+/** The store, opened on first use and again after a failed open; a pool on MySQL, look-ups and queue writes grouped. */
 function heldStore(settings: Settings) {
   let opening: Promise<Store> | null = null;
   return {
     get(): Promise<Store> {
-      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize }).then(groupCommit, (err) => {
+      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize }).then(grouped, (err) => {
         opening = null;
         throw err;
       });
