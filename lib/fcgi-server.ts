@@ -45,10 +45,15 @@ function heldStore(settings: Settings) {
   let opening: Promise<Store> | null = null;
   return {
     get(): Promise<Store> {
-      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize }).then(grouped, (err) => {
-        opening = null;
-        throw err;
-      });
+      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize }).then(
+        // Only MySQL gains: SQLite answers synchronously inside the event loop, so there is
+        // nothing to overlap, and merged IN-lists of varying length defeat statement reuse.
+        (opened) => (opened.kind === 'mysql' ? grouped(opened) : opened),
+        (err) => {
+          opening = null;
+          throw err;
+        },
+      );
       return opening;
     },
     async close(): Promise<void> {
@@ -65,7 +70,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   let inFlight = 0;
   let served = 0;
   let stopping = false;
-  let requestSeq = 0;
+  let finishing = false;
 
   const server = createServer();
   server.maxConnections = settings.maxConns;
@@ -90,7 +95,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     return handleRequest(env, request.stdin, {
       limits,
       retryAfter: settings.retryAfter,
-      log: (line) => log(`fcgi#${++requestSeq} ${line}`),
+      log,
       timing: [],
       store: () => store.get(),
     });
@@ -158,7 +163,8 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   });
 
   async function maybeFinish() {
-    if (connections.size > 0 || inFlight > 0) return;
+    if (finishing || connections.size > 0 || inFlight > 0) return;
+    finishing = true;
     await store.close();
     if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
     log(`stopped after ${served} requests`);
