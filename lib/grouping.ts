@@ -7,60 +7,51 @@ import type { QueueItem, RatingRow, Store } from './store.js';
 
 const MAX_BATCH_ROWS = 2000;
 
-export function grouped(store: Store): Store {
-  let waiting: Array<{ items: QueueItem[]; done(err?: unknown): void }> = [];
-  let writing = false;
+/**
+ * Calls `run` with the asks of every waiting caller, one batch at a time (at most
+ * MAX_BATCH_ROWS rows, but never fewer than one ask), and gives each caller its answer.
+ */
+function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>): (ask: Row[]) => Promise<Answer> {
+  let waiting: Array<{ ask: Row[]; resolve(answer: Answer): void; reject(err: unknown): void }> = [];
+  let running = false;
 
-  async function writeAll(): Promise<void> {
-    writing = true;
+  async function drain(): Promise<void> {
+    running = true;
     while (waiting.length > 0) {
       let rows = 0;
       let take = 0;
-      while (take < waiting.length && (take === 0 || rows + waiting[take].items.length <= MAX_BATCH_ROWS)) rows += waiting[take++].items.length;
+      while (take < waiting.length && (take === 0 || rows + waiting[take].ask.length <= MAX_BATCH_ROWS)) rows += waiting[take++].ask.length;
       const batch = waiting.slice(0, take);
       waiting = waiting.slice(take);
       try {
-        await store.enqueue(batch.flatMap((b) => b.items));
-        for (const b of batch) b.done();
+        const answers = await run(batch.map((w) => w.ask));
+        batch.forEach((w, i) => w.resolve(answers[i]));
       } catch (err) {
-        for (const b of batch) b.done(err);
+        for (const w of batch) w.reject(err);
       }
     }
-    writing = false;
+    running = false;
   }
 
-  let lookupsWaiting: Array<{ domains: string[]; done(rows?: RatingRow[], err?: unknown): void }> = [];
-  let looking = false;
-  async function lookAll(): Promise<void> {
-    looking = true;
-    while (lookupsWaiting.length > 0) {
-      const batch = lookupsWaiting;
-      lookupsWaiting = [];
-      try {
-        const found = new Map((await store.lookup([...new Set(batch.flatMap((b) => b.domains))])).map((r) => [r.domain, r]));
-        for (const b of batch) b.done(b.domains.flatMap((d) => (found.has(d) ? [found.get(d)!] : [])));
-      } catch (err) {
-        for (const b of batch) b.done(undefined, err);
-      }
-    }
-    looking = false;
-  }
+  return (ask) =>
+    new Promise<Answer>((resolve, reject) => {
+      waiting.push({ ask, resolve, reject });
+      if (!running) void drain();
+    });
+}
 
+export function grouped(store: Store): Store {
+  const lookup = batcher(async (asks: string[][]): Promise<RatingRow[][]> => {
+    const found = new Map((await store.lookup([...new Set(asks.flat())])).map((r) => [r.domain, r]));
+    return asks.map((domains) => domains.flatMap((d) => (found.has(d) ? [found.get(d)!] : [])));
+  });
+  const enqueue = batcher(async (asks: QueueItem[][]): Promise<void[]> => {
+    await store.enqueue(asks.flat());
+    return asks.map(() => undefined);
+  });
   return {
     ...store,
-    lookup(domains) {
-      if (domains.length === 0) return Promise.resolve([]);
-      return new Promise<RatingRow[]>((resolve, reject) => {
-        lookupsWaiting.push({ domains, done: (rows, err) => (rows ? resolve(rows) : reject(err)) });
-        if (!looking) void lookAll();
-      });
-    },
-    enqueue(items) {
-      if (items.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        waiting.push({ items, done: (err) => (err === undefined ? resolve() : reject(err)) });
-        if (!writing) void writeAll();
-      });
-    },
+    lookup: (domains) => (domains.length === 0 ? Promise.resolve([]) : lookup(domains)),
+    enqueue: (items) => (items.length === 0 ? Promise.resolve() : enqueue(items)),
   };
 }
