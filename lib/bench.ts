@@ -88,7 +88,8 @@ export function benchQuery(n: number, urls: number, rows: number): string {
   return parts.join('&') + '&priority=2';
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on loopback (for the responder; the tests use it too). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };

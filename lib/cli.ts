@@ -41,6 +41,11 @@ async function withStore<T>(args: Args, work: (store: Store) => Promise<T>): Pro
   }
 }
 
+async function cgiRequest(args: Args): Promise<void> {
+  const { runCgi } = await import('./cgi.js');
+  await runCgi(process.env, settingsFrom(args), []);
+}
+
 function queueLine(row: QueueRow): string {
   return JSON.stringify({
     domain: row.domain,
@@ -88,21 +93,14 @@ export async function runCli(argv: string[]): Promise<void> {
   const parser = globalOptions(yargs(argv))
     .scriptName('adrater')
     .usage('$0 [command]\n\nSite-rating look-ups over CGI or FastCGI, and the rater\'s tools.\nWith no command: a CGI request (or FastCGI when fd 0 is a listening socket).')
-    .command('cgi', 'answer one CGI request from the environment and stdin', {}, async (args) => {
-      const { runCgi } = await import('./cgi.js');
-      await runCgi(process.env, settingsFrom(args), []);
-    })
+    .command('cgi', 'answer one CGI request from the environment and stdin', {}, cgiRequest)
     .command('$0', false, {}, async (args) => {
       // Options but no command (adrater --db …): still a CGI request, or a FastCGI
       // responder when fd 0 is a listening socket.
       const { stdinIsListening } = await import('./main.js');
-      if (stdinIsListening()) {
-        const { runFastCgi } = await import('./fcgi-server.js');
-        await runFastCgi(settingsFrom(args));
-      } else {
-        const { runCgi } = await import('./cgi.js');
-        await runCgi(process.env, settingsFrom(args), []);
-      }
+      if (!stdinIsListening()) return cgiRequest(args);
+      const { runFastCgi } = await import('./fcgi-server.js');
+      await runFastCgi(settingsFrom(args));
     })
     .command(
       'fcgi',

@@ -3,23 +3,15 @@
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, chownSync, rmSync, existsSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './run.js';
+import { freePort } from '../../lib/bench.js';
+
+export { freePort };
 
 export const MODULES = '/usr/lib/apache2/modules';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitForPort(port: number, ms = 15000): Promise<void> {
   const until = Date.now() + ms;
