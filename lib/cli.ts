@@ -271,8 +271,9 @@ function exitFor(err: unknown): number {
     process.stderr.write(`adrater: ${e.message.split('\n')[0]}\n`);
     return 1;
   }
-  // Unexpected: one line for the user, the stack for whoever reads the log.
-  log(`error: ${e?.stack ?? String(err)}`);
-  process.stderr.write(`adrater: ${e?.message ?? String(err)}\n`);
+  // Unexpected: still one line (CONTRACT §6); the stack only when asked for.
+  if (process.env.ADRATER_DEBUG) log(`error: ${e?.stack ?? String(err)}`);
+  const hint = (err as { code?: string })?.code === 'ER_NO_SUCH_TABLE' ? ' (run adrater db init)' : '';
+  process.stderr.write(`adrater: ${(e?.message ?? String(err)).split('\n')[0]}${hint}\n`);
   return 1;
 }

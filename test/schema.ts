@@ -21,6 +21,13 @@ t.test('migrate from version 1', (t) =>
         : await store.sql("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'rating_queue_order'");
     t.same(index.map((r) => r.name ?? r.NAME), ['rating_queue_order'], 'version 2 adds the queue index');
     t.same(await store.sql('SELECT domain FROM rating_queue'), [{ domain: 'kept.example' }], 'data kept');
+    if (store.name === 'mysql') {
+      await store.sql('RENAME TABLE rating_queue TO rating_queue_away');
+      const missing = await run(['queue', '--db', store.url], {});
+      t.equal(missing.code, 1);
+      t.match(missing.stderr, /^adrater: Table '[^']+\.rating_queue' doesn't exist \(run adrater db init\)\n$/, 'one line, with the fix');
+      await store.sql('RENAME TABLE rating_queue_away TO rating_queue');
+    }
     for (const action of ['migrate', 'init']) {
       const again = await run(['db', action, '--db', store.url], {});
       t.equal(again.code, 0);
