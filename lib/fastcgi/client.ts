@@ -2,7 +2,7 @@
 // over real sockets, and by the tests. Requests may be multiplexed on one connection.
 import { connect } from 'node:net';
 import type { Socket, NetConnectOpts } from 'node:net';
-import { Type, Role, FLAG_KEEP_CONN, recordReader, encodeRecord, encodeStream, encodePairs, decodePairs } from './record.js';
+import { Type, Role, FLAG_KEEP_CONN, recordReader, encodeRecord, encodeStream, encodePairs } from './record.js';
 import type { FcgiRecord } from './record.js';
 
 export interface FcgiAnswer {
@@ -98,4 +98,3 @@ export function connectFcgi(address: NetConnectOpts): Promise<FcgiClient> {
   });
 }
 
-export { decodePairs };

@@ -1,9 +1,9 @@
 // FastCGI 1.0 records (the spec's section 3 and 8): an 8-byte header, content, padding.
 // Bytes in, records out; no sockets here.
 
-export const VERSION = 1;
-export const HEADER_LENGTH = 8;
-export const MAX_CONTENT = 0xffff;
+const VERSION = 1;
+const HEADER_LENGTH = 8;
+const MAX_CONTENT = 0xffff;
 
 export const Type = {
   BeginRequest: 1,

@@ -9,6 +9,9 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { freePort } from './servers.js';
 import { run as runBin } from './run.js';
+import { startResponder } from './fcgi.js';
+import type { Responder } from './fcgi.js';
+import type { Test } from 'tap';
 
 const run = promisify(execFile);
 
@@ -77,4 +80,14 @@ export async function privateMariadb(): Promise<PrivateMariadb> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A private mariadbd with a database `name` and a FastCGI responder on it, both ended with `t`. */
+export async function drillBed(t: Test, name: string): Promise<{ db: PrivateMariadb; url: string; responder: Responder }> {
+  const db = await privateMariadb();
+  t.teardown(() => db.destroy());
+  const url = await db.database(name);
+  const responder = await startResponder({ db: url });
+  t.teardown(() => responder.stop());
+  return { db, url, responder };
 }

@@ -2,11 +2,10 @@
 // given (never the test runner's: NODE_EXTRA_CA_CERTS and friends stay out).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BIN, WEB_SERVER_PATH } from '../../lib/bench/responder.js';
 
+export { BIN, WEB_SERVER_PATH };
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = ROOT + 'bin/adrater';
-// What Apache and nginx give a CGI script (tap puts a node shim first on its own PATH).
-export const WEB_SERVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface Run {
   code: number | null;

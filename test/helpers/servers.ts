@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './run.js';
-import { freePort } from '../../lib/bench.js';
+import { freePort } from '../../lib/bench/responder.js';
 
 export { freePort };
 

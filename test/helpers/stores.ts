@@ -1,6 +1,6 @@
 // Scratch databases for a test run: a SQLite file in a temp dir, and a throw-away
 // database on the real MariaDB at 127.0.0.1:3306. Under CI, MariaDB being unreachable
-// fails the test; elsewhere it skips with a loud message.
+// fails the test; elsewhere the MySQL half is a skipped subtest, counted in tap's summary.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ export interface ScratchStore {
 
 let seq = 0;
 
-export async function sqliteStore(): Promise<ScratchStore> {
+export async function sqliteStore(_t?: Test): Promise<ScratchStore> {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-test-'));
   const url = `sqlite:${join(dir, 'ratings.sqlite')}`;
   const init = await run(['db', 'init', '--db', url], {});
@@ -41,16 +41,24 @@ export async function sqliteStore(): Promise<ScratchStore> {
   };
 }
 
-/** A fresh database on the real MariaDB, or null (skip) when it is unreachable outside CI. */
-export async function mysqlStore(): Promise<ScratchStore | null> {
-  let admin;
+/**
+ * An admin connection to the real MariaDB; null outside CI when it is unreachable, after
+ * recording a skipped subtest in `t` that says so.
+ */
+export async function mysqlAdmin(t: Test): Promise<mysql.Connection | null> {
   try {
-    admin = await mysql.createConnection(MYSQL_ADMIN);
+    return await mysql.createConnection(MYSQL_ADMIN);
   } catch (err) {
     if (process.env.CI) throw new Error(`MariaDB at ${MYSQL_ADMIN} is unreachable under CI: ${(err as Error).message}`);
-    process.stderr.write(`\n*** SKIPPING MySQL tests: MariaDB at ${MYSQL_ADMIN} is unreachable (${(err as Error).message}) ***\n\n`);
+    await t.test('on MySQL', { skip: `MariaDB at ${MYSQL_ADMIN} is unreachable (${(err as Error).message})` }, async () => {});
     return null;
   }
+}
+
+/** A fresh database on the real MariaDB, or null (a skipped subtest in `t`) when it is unreachable outside CI. */
+export async function mysqlStore(t: Test): Promise<ScratchStore | null> {
+  const admin = await mysqlAdmin(t);
+  if (!admin) return null;
   const name = `adrater_t${process.pid}_${++seq}_${Date.now().toString(36)}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const base = new URL(MYSQL_ADMIN);
@@ -80,7 +88,7 @@ export async function eachStore(
   body: (t: Test, store: ScratchStore) => Promise<void>,
 ): Promise<void> {
   for (const open of [sqliteStore, mysqlStore]) {
-    const store = await open();
+    const store = await open(t);
     if (!store) continue;
     await t.test(store.name, async (t) => {
       t.teardown(() => store.close());

@@ -1,0 +1,250 @@
+// `adrater bench`: the same batch requests against the same (scratch) database, through
+// CGI (the real bin spawned per request, as a web server would) and through a persistent
+// FastCGI responder driven over real sockets. Also: where a CGI run spends its time (from
+// its Server-Timing header) and bare `node -e ''` start-up measured in the same run.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { progressLine } from '../core/log.js';
+import { connectFcgi } from '../fastcgi/client.js';
+import { BIN, WEB_SERVER_PATH, rssMb, startResponder } from './responder.js';
+import { scratchDatabase } from './scratch.js';
+import { storeKind } from '../store/open.js';
+import { median, parseServerTiming, summarize, table } from './stats.js';
+import type { ModeResult } from './stats.js';
+
+export interface BenchOptions {
+  db?: string;
+  rows: number;
+  requests: number;
+  duration: number;
+  concurrency: number;
+  urls: number;
+  soak?: number;
+  json?: string;
+}
+
+type Progress = ReturnType<typeof progressLine>;
+type Env = Record<string, string>;
+
+/** The query of request n: `rated` sites that have ratings, then one never seen before. */
+export function benchQuery(n: number, urls: number, rows: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < urls - 1; i++) parts.push(`url=${encodeURIComponent(`http://www.rated-site${(n * 7919 + i * 104729) % rows}.com/page`)}`);
+  parts.push(`url=new-${process.pid}-${n}.org`);
+  return parts.join('&') + '&priority=2';
+}
+
+/** One CGI run of the real bin; resolves with wall ms, status and Server-Timing. */
+function cgiRun(env: Env): Promise<{ ms: number; ok: boolean; timing: Record<string, number> }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(BIN, [], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.on('error', () => resolve({ ms: performance.now() - started, ok: false, timing: {} }));
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      const head = Buffer.concat(out).toString('latin1').split('\r\n\r\n')[0];
+      const timing = /^Server-Timing: (.*)$/m.exec(head)?.[1];
+      resolve({ ms, ok: code === 0 && head.startsWith('Status: 200'), timing: timing ? parseServerTiming(timing) : {} });
+    });
+  });
+}
+
+function bareNode(env: Env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['-e', ''], { env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', () => resolve(performance.now() - started));
+  });
+}
+
+/** Runs `work` from `concurrency` workers until `requests` are done or `seconds` pass. */
+async function drive(
+  concurrency: number,
+  requests: number,
+  seconds: number,
+  work: (n: number, worker: number) => Promise<{ ms: number; ok: boolean }>,
+  onProgress: (done: number) => void,
+): Promise<{ latencies: number[]; errors: number; seconds: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (issued < requests && performance.now() < deadline) {
+        const n = issued++;
+        const { ms, ok } = await work(n, worker);
+        if (ok) latencies.push(ms);
+        else errors++;
+        onProgress(latencies.length + errors);
+      }
+    }),
+  );
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+async function fastcgiPhase(
+  env: Env,
+  options: BenchOptions,
+  requests: number,
+  seconds: number,
+  progress: Progress,
+  onDone?: (done: number, pid: number) => void,
+): Promise<{ result: ModeResult; rss: number }> {
+  // Started as the README says a persistent responder should be: V8's young generation at 2 MB.
+  const responder = await startResponder({ env, args: ['--max-reqs', '1024'], nodeFlags: ['--max-semi-space-size=2'] });
+  try {
+    const clients = await Promise.all(Array.from({ length: options.concurrency }, () => connectFcgi({ host: '127.0.0.1', port: responder.port! })));
+    const params = (n: number) => ({
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      REQUEST_METHOD: 'GET',
+      SERVER_PROTOCOL: 'HTTP/1.1',
+      QUERY_STRING: benchQuery(n, options.urls, options.rows),
+      REMOTE_ADDR: '127.0.0.1',
+    });
+    const run = await drive(
+      options.concurrency,
+      requests,
+      seconds,
+      async (n, worker) => {
+        const started = performance.now();
+        try {
+          const answer = await clients[worker].request(params(n));
+          return { ms: performance.now() - started, ok: answer.stdout.subarray(0, 11).toString() === 'Status: 200' };
+        } catch {
+          return { ms: performance.now() - started, ok: false };
+        }
+      },
+      (done) => {
+        progress.show(`fastcgi (${options.concurrency}): ${done} requests…`);
+        onDone?.(done, responder.pid);
+      },
+    );
+    for (const c of clients) c.close();
+    const rss = rssMb(responder.pid);
+    return { result: summarize('fastcgi', options.concurrency, run.latencies, run.errors, run.seconds), rss };
+  } finally {
+    await responder.stop();
+  }
+}
+
+export async function runBench(options: BenchOptions): Promise<void> {
+  const progress = progressLine();
+  progress.show(`seeding ${options.rows} ratings…`, true);
+  const scratch = await scratchDatabase(options.db, options.rows);
+  const env: Env = { PATH: WEB_SERVER_PATH, ADRATER_DB: scratch.url };
+  // Interrupted (Ctrl-C): the scratch database goes too, and the run ends as interrupted.
+  const interrupted = (signal: NodeJS.Signals) => {
+    void scratch.dispose().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  try {
+    if (options.soak) return await soak(env, options, progress);
+    const cgi = await cgiPhases(env, options, progress);
+    const fast = await fastcgiPhase(env, options, Number.MAX_SAFE_INTEGER, options.duration, progress);
+    progress.clear();
+    report(options, scratch.url, [...cgi.modes, fast.result], fast.rss, cgi);
+  } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    await scratch.dispose();
+  }
+}
+
+interface CgiPhases {
+  modes: ModeResult[];
+  /** Bare `node -e ''` runs, ms. */
+  bare: number[];
+  /** Whole sequential CGI runs, ms, and each Server-Timing phase of them. */
+  walls: number[];
+  phases: Record<string, number[]>;
+}
+
+/** Bare node's start-up, then CGI runs one at a time and `concurrency` at a time. */
+async function cgiPhases(env: Env, options: BenchOptions, progress: Progress): Promise<CgiPhases> {
+  const cgiEnv = (n: number) => ({
+    ...env,
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    SERVER_SOFTWARE: 'adrater-bench',
+    REQUEST_METHOD: 'GET',
+    QUERY_STRING: benchQuery(n, options.urls, options.rows),
+    REMOTE_ADDR: '127.0.0.1',
+  });
+  const result: CgiPhases = { modes: [], bare: [], walls: [], phases: {} };
+  for (let i = 0; i < Math.min(20, options.requests); i++) {
+    result.bare.push(await bareNode({ PATH: WEB_SERVER_PATH }));
+    progress.show(`bare node -e '': ${i + 1}…`);
+  }
+  for (const concurrency of [...new Set([1, options.concurrency])]) {
+    const run = await drive(
+      concurrency,
+      options.requests,
+      options.duration,
+      async (n) => {
+        const r = await cgiRun(cgiEnv(n));
+        if (concurrency === 1 && r.ok) {
+          result.walls.push(r.ms);
+          for (const [name, ms] of Object.entries(r.timing)) (result.phases[name] ??= []).push(ms);
+        }
+        return r;
+      },
+      (done) => progress.show(`cgi (${concurrency}): ${done} requests…`),
+    );
+    result.modes.push(summarize('cgi', concurrency, run.latencies, run.errors, run.seconds));
+  }
+  return result;
+}
+
+/** The tables on stdout, and the JSON file if asked for. */
+function report(options: BenchOptions, url: string, modes: ModeResult[], rss: number, cgi: CgiPhases): void {
+  const say = (line = '') => process.stdout.write(line + '\n');
+  const fast = modes.find((m) => m.mode === 'fastcgi')!;
+  const ratio = fast.rps / modes.find((m) => m.mode === 'cgi' && m.concurrency === options.concurrency)!.rps;
+  const kind = storeKind(url) === 'sqlite' ? 'SQLite (embedded)' : 'MySQL';
+  say(`adrater bench: ${kind}, ${options.rows} ratings, ${options.urls} URLs per request (${options.urls - 1} rated, 1 new), ${cpus().length} CPUs, Node ${process.version}`);
+  say();
+  say(table(['mode', 'conc', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'], modes.map((m) => [m.mode, m.concurrency, m.requests, m.rps.toFixed(1), m.p50.toFixed(2), m.p90.toFixed(2), m.p99.toFixed(2), m.max.toFixed(2), m.errors])));
+  say();
+  say(`FastCGI / CGI throughput at concurrency ${options.concurrency}: ${ratio.toFixed(1)}x; FastCGI responder RSS after the run: ${rss.toFixed(1)} MB`);
+  say();
+  const breakdown: Record<string, number> = {};
+  for (const name of ['startup', 'load', 'connect', 'query', 'render']) if (cgi.phases[name]) breakdown[name] = median(cgi.phases[name]);
+  const wall = median(cgi.walls);
+  const accounted = Object.values(breakdown).reduce((a, b) => a + b, 0);
+  const bareMedian = median(cgi.bare);
+  say('Where a CGI run spends its time (medians of the sequential runs, ms):');
+  say(table(['phase', 'ms'], [
+    ...Object.entries(breakdown).map(([name, ms]) => [name, ms.toFixed(2)]),
+    ['spawn, exit, unmeasured', (wall - accounted).toFixed(2)],
+    ['wall (whole run)', wall.toFixed(2)],
+    ["bare node -e ''", bareMedian.toFixed(2)],
+    ['wall / bare node', `${(wall / bareMedian).toFixed(2)}x`],
+  ]));
+  if (options.json) {
+    writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, db: kind, rows: options.rows, urlsPerRequest: options.urls, modes, ratio, fastcgiRssMb: rss, breakdown, cgiWallMs: wall, bareNodeMs: bareMedian }, null, 2) + '\n');
+  }
+}
+
+/** A long FastCGI run: RSS after the first 100,000 requests and at the end (leak check). */
+async function soak(env: Env, options: BenchOptions, progress: Progress) {
+  const say = (line: string) => process.stdout.write(line + '\n');
+  const samples: Array<[number, number]> = [];
+  let next = 100_000;
+  const { result, rss } = await fastcgiPhase(env, options, options.soak!, Number.MAX_SAFE_INTEGER, progress, (done, pid) => {
+    if (done >= next) {
+      samples.push([done, rssMb(pid)]);
+      next += 100_000;
+    }
+  });
+  progress.clear();
+  samples.push([result.requests + result.errors, rss]);
+  say(table(['requests', 'RSS MB'], samples.map(([n, mb]) => [n, mb.toFixed(1)])));
+  const first = samples[0][1];
+  say(`soak: ${result.requests} requests, ${result.errors} errors, ${result.rps.toFixed(0)} req/s; RSS ${first.toFixed(1)} MB after ${samples[0][0]} -> ${rss.toFixed(1)} MB at the end (${(((rss - first) / first) * 100).toFixed(1)}%)`);
+  if (options.json) writeFileSync(options.json, JSON.stringify({ soak: samples, result }, null, 2) + '\n');
+}

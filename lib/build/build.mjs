@@ -1,0 +1,135 @@
+// The build (`npm run build`): type-check, bundle, warm the code cache. Each step stops the
+// build with its reason; nothing is hidden.
+//
+// It makes dist/lib/, CommonJS bundles that bin/adrater loads, all from the same sources in
+// one run:
+//   adrater.js   lib/main.ts and all it imports: the core, CGI, FastCGI, the store opener
+//   sqlite.js    the SQLite store and better-sqlite3; loaded when such a store is opened
+//   mysql.js     the MySQL store and mysql2; loaded when such a store is opened
+//   cli.js       the commands, yargs, the rater's tools, bench; loaded for a command only
+// A CGI run loads adrater.js and one driver, nothing else. Each module of lib/ lives in one
+// bundle: when sqlite.js, mysql.js or cli.js import a module of adrater.js, they get it from
+// the loaded adrater.js (its __modules table), so an error class or a piece of state exists
+// once per process and `instanceof` holds across bundles.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = join(ROOT, 'dist/lib');
+const MAIN = 'lib/main.ts';
+const LEAVES = { sqlite: 'lib/store/sqlite.ts', mysql: 'lib/store/mysql.ts', cli: 'lib/cli/cli.ts' };
+
+async function step(name, work) {
+  const started = performance.now();
+  try {
+    const result = await work();
+    console.log(`build: ${name} (${Math.round(performance.now() - started)} ms)`);
+    return result;
+  } catch (err) {
+    console.error(`build: ${name} FAILED\n${err.stdout ?? ''}${err.stderr ?? ''}${err.message ?? err}`);
+    process.exit(1);
+  }
+}
+
+/** The source file an import names: lib's sources import each other as .js. */
+function sourceOf(resolveDir, path) {
+  const target = resolve(resolveDir, path);
+  return target.endsWith('.js') && existsSync(target.slice(0, -3) + '.ts') ? target.slice(0, -3) + '.ts' : target;
+}
+
+/** esbuild options common to every bundle. */
+const common = (plugins) => ({
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  outdir: OUT,
+  absWorkingDir: ROOT,
+  supported: { 'dynamic-import': false }, // import() of a bundle becomes require(): one module system
+  define: { 'import.meta.url': '__import_meta_url' },
+  banner: { js: "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  external: ['*.node'],
+  logLevel: 'warning',
+  metafile: true,
+  plugins,
+});
+
+/** In any bundle: an import of another bundle's entry is a require() of that bundle. */
+const entriesExternal = {
+  name: 'entries-external',
+  setup(b) {
+    b.onResolve({ filter: /^\./ }, (args) => {
+      if (args.kind === 'entry-point') return undefined;
+      const source = relative(ROOT, sourceOf(args.resolveDir, args.path));
+      const name = Object.keys(LEAVES).find((key) => LEAVES[key] === source);
+      return name ? { path: `./${name}.js`, external: true } : undefined;
+    });
+  },
+};
+
+/** In a leaf bundle: a module that adrater.js holds comes from adrater.js's __modules. */
+function fromMain(mainModules) {
+  return {
+    name: 'from-main',
+    setup(b) {
+      b.onResolve({ filter: /^\./ }, (args) => {
+        if (args.namespace === 'main-module' || args.kind === 'entry-point') return undefined;
+        const source = relative(ROOT, sourceOf(args.resolveDir, args.path));
+        return mainModules.has(source) ? { path: source, namespace: 'main-module' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'main-module' }, (args) => ({
+        contents: `module.exports = require('./adrater.js').__modules[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^\.\/adrater\.js$/, namespace: 'main-module' }, () => ({ path: './adrater.js', external: true }));
+    },
+  };
+}
+
+await step('type-check (tsc --noEmit: lib and test)', () => execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', ROOT], { stdio: 'pipe' }));
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+
+// adrater.js, twice: once to learn which modules it holds, then with their table exported.
+const first = await build({ ...common([entriesExternal]), entryPoints: { adrater: MAIN }, write: false });
+const mainModules = new Set(Object.keys(first.metafile.inputs).filter((p) => p.startsWith('lib/')));
+const table = [...mainModules].map((p, i) => `import * as m${i} from ${JSON.stringify('./' + p)};`).join('\n');
+const keys = [...mainModules].map((p, i) => `${JSON.stringify(p)}: m${i}`).join(', ');
+await step('bundle adrater.js', () =>
+  build({
+    ...common([entriesExternal]),
+    stdin: { contents: `export * from './${MAIN}';\n${table}\nexport const __modules = { ${keys} };`, resolveDir: ROOT, sourcefile: 'adrater-entry.js', loader: 'js' },
+    outfile: join(OUT, 'adrater.js'),
+    outdir: undefined,
+  }),
+);
+
+// The leaves. cli.js leaves the drivers' npm packages to node_modules (bench opens its own
+// MySQL admin connection): the CGI path never loads cli.js.
+for (const [name, entry] of Object.entries(LEAVES)) {
+  const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
+  const result = await step(`bundle ${name}.js`, () =>
+    build({ ...common([fromMain(mainModules), entriesExternal]), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
+  );
+  const shared = Object.keys(result.metafile.inputs).filter((p) => mainModules.has(p));
+  if (shared.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${shared.join(', ')}`); });
+}
+writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
+
+// The code cache: a real CGI run of each store compiles what a CGI run uses and leaves
+// V8's cache of it beside each bundle (bin/adrater). SQLite in memory; MySQL against a
+// port where nothing listens, which loads and runs everything up to the connect.
+const cgiEnv = { PATH: process.env.PATH, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: 'url=example.com' };
+for (const [db, status] of [['sqlite::memory:', 'Status: 200'], ['mysql://warm@127.0.0.1:1/warm', 'Status: 503']]) {
+  await step(`warm the code cache (${db})`, () => {
+    const out = execFileSync(join(ROOT, 'bin/adrater'), [], { env: { ...cgiEnv, ADRATER_DB: db }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    if (!out.startsWith(status)) throw new Error(`expected ${status}, got: ${out.slice(0, 200)}`);
+  });
+}

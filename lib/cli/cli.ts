@@ -1,0 +1,58 @@
+// The command line (CONTRACT §6): each command in its own module. Exit status: 0 success,
+// 2 bad usage, 1 failure, each failure one line on stderr (ADRATER_DEBUG=1 adds the stack
+// of an unexpected one). Never loaded on the CGI path.
+import yargs from 'yargs';
+import { SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
+import { log } from '../core/log.js';
+import { globalOptions } from './options.js';
+import { serveCommands } from './serve.js';
+import type { Serve } from './serve.js';
+import { dbCommand } from './db.js';
+import { importCommand } from './import.js';
+import { queueCommand } from './queue.js';
+import { ratingCommand } from './rating.js';
+import { benchCommand } from './bench.js';
+
+export async function runCli(argv: string[], serve: Serve): Promise<void> {
+  const parser = globalOptions(yargs(argv))
+    .scriptName('adrater')
+    .usage("$0 [command]\n\nSite-rating look-ups over CGI or FastCGI, and the rater's tools.\nWith no command: a CGI request (or FastCGI when fd 0 is a listening socket).")
+    .command(serveCommands(serve))
+    .command([dbCommand, importCommand, queueCommand, ratingCommand, benchCommand])
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, err) => {
+      // yargs reports its own parse failures as YError, and a coerce's own error as itself.
+      if (err && err.name !== 'YError' && !(err instanceof UsageError)) throw err;
+      throw new UsageError(message || err.message);
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    process.exitCode = exitFor(err);
+  }
+}
+
+function exitFor(err: unknown): number {
+  const firstLine = (text: string) => text.split('\n')[0];
+  if (err instanceof UsageError) {
+    log(`${firstLine(err.message)} (see adrater --help)`);
+    return 2;
+  }
+  if (err instanceof SettingsError) {
+    log(err.message);
+    return 2;
+  }
+  if (err instanceof CommandError || err instanceof UnavailableError) {
+    log(firstLine(err.message));
+    return 1;
+  }
+  // Unexpected: still one line (CONTRACT §6); the stack only when asked for.
+  const e = err as Error & { code?: string };
+  if (process.env.ADRATER_DEBUG) log(`error: ${e?.stack ?? String(err)}`);
+  log(`${firstLine(e?.message ?? String(err))}${e?.code === 'ER_NO_SUCH_TABLE' ? ' (run adrater db init)' : ''}`);
+  return 1;
+}

@@ -1,0 +1,59 @@
+// The quick look-up of the 2009 program, kept: one query for the whole batch, every site
+// without a fresh rating queued, and never a wait for a rating to be made.
+import { siteKey } from './site.js';
+import { isoTime, sqlTime } from './time.js';
+import type { Store, RatingRow } from '../store/store.js';
+import type { SiteResult } from './render.js';
+import type { LookupRequest } from './request.js';
+
+export interface Progress {
+  /** Called after the database work so the handler can report where time went. */
+  mark(phase: string): void;
+  /** Aborted: the step not yet started (the look-up, the queue write) is not started. */
+  signal?: AbortSignal;
+}
+
+export async function rateSites(store: Store, request: LookupRequest, now: Date, progress: Progress): Promise<SiteResult[]> {
+  const keys = request.urls.map(siteKey);
+  const domains = [...new Set(keys.flatMap((k) => ('domain' in k ? [k.domain] : [])))];
+  const ratings = new Map<string, RatingRow>();
+  for (const row of await store.lookup(domains, progress.signal)) ratings.set(row.domain, row);
+
+  const nowText = sqlTime(now);
+  const isFresh = (row: RatingRow) => row.expiresAt === null || row.expiresAt > nowText;
+  await enqueueMissing(store, domains, ratings, isFresh, request, nowText, progress.signal);
+  progress.mark('query');
+
+  return keys.map((key, i): SiteResult => {
+    const url = request.urls[i];
+    if (!('domain' in key)) return { url, status: 'invalid', reason: key.reason };
+    const row = ratings.get(key.domain);
+    if (!row) return { url, domain: key.domain, status: 'queued' };
+    return {
+      url,
+      domain: key.domain,
+      status: isFresh(row) ? 'rated' : 'stale',
+      rating: row.rating,
+      rated: isoTime(row.ratedAt),
+      expires: row.expiresAt === null ? undefined : isoTime(row.expiresAt),
+      info: row.info || undefined, // an empty info says nothing: leave it out
+    };
+  });
+}
+
+/** Queues each domain of the batch that has no fresh rating, once per request. */
+function enqueueMissing(
+  store: Store,
+  domains: string[],
+  ratings: Map<string, RatingRow>,
+  isFresh: (row: RatingRow) => boolean,
+  request: LookupRequest,
+  now: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const missing = domains.filter((d) => {
+    const row = ratings.get(d);
+    return !row || !isFresh(row);
+  });
+  return store.enqueue(missing.map((domain) => ({ domain, priority: request.priority, sourceIp: request.sourceIp, now })), signal);
+}

@@ -1,0 +1,143 @@
+// Turns a CGI-style environment and body into a look-up request, or a refusal that says
+// exactly what was wrong. Everything a refusal needs is checked before any database work.
+import { parseForm } from './form.js';
+
+export type Env = Record<string, string | undefined>;
+export type Format = 'xml' | 'json';
+
+export interface Limits {
+  maxUrls: number;
+  maxBody: number;
+}
+
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Array<[string, string]>;
+  /** The format the client asked for, when it got that far; XML otherwise. */
+  format?: Format;
+}
+
+export interface LookupRequest {
+  urls: string[];
+  priority: number;
+  format: Format;
+  sourceIp: string | null;
+}
+
+const ALLOWED_METHODS = 'GET, HEAD, POST';
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+function requestMethod(env: Env): string {
+  return (env.REQUEST_METHOD || 'GET').toUpperCase();
+}
+
+/** The declared body length; NaN when CONTENT_LENGTH is present but not a length. */
+export function contentLength(env: Env): number {
+  const raw = env.CONTENT_LENGTH;
+  if (raw === undefined || raw === '') return 0;
+  return /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+}
+
+/** The format the answer (or the refusal) should use, from the query string alone. */
+export function requestedFormat(env: Env): Format {
+  let format: Format = 'xml';
+  for (const [name, value] of parseForm(env.QUERY_STRING || '')) {
+    if (name.toLowerCase() === 'format') format = value === 'json' ? 'json' : 'xml';
+  }
+  return format;
+}
+
+/**
+ * What can be refused from the environment alone: the method, the body's declared size
+ * and type. A transport calls this before it reads a single body byte.
+ */
+export function refuseEarly(env: Env, limits: Limits): Refusal | null {
+  const method = requestMethod(env);
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+    return {
+      status: 405,
+      code: 'method-not-allowed',
+      message: `method ${method.slice(0, 32)} not allowed; use GET, HEAD or POST`,
+      headers: [['Allow', ALLOWED_METHODS]],
+    };
+  }
+  const length = contentLength(env);
+  if (Number.isNaN(length)) {
+    return { status: 400, code: 'bad-content-length', message: 'CONTENT_LENGTH is not a byte count' };
+  }
+  if (length > limits.maxBody) {
+    return {
+      status: 413,
+      code: 'body-too-large',
+      message: `request body of ${length} bytes is over the limit of ${limits.maxBody} bytes`,
+    };
+  }
+  if (method === 'POST' && length > 0) {
+    const type = (env.CONTENT_TYPE || FORM_TYPE).split(';')[0].trim().toLowerCase();
+    if (type !== FORM_TYPE) {
+      return {
+        status: 415,
+        code: 'unsupported-media-type',
+        message: `POST body must be ${FORM_TYPE}`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Parses the parameters of a request that refuseEarly let through. */
+export function parseLookup(env: Env, body: Uint8Array, limits: Limits): LookupRequest | Refusal {
+  const method = requestMethod(env);
+  const pairs = parseForm(env.QUERY_STRING || '');
+  if (method === 'POST' && body.length > 0) pairs.push(...parseForm(body));
+
+  const urls: string[] = [];
+  let priorityText: string | null = null;
+  let formatText: string | null = null;
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    if (key === 'url') {
+      // Stop collecting past the limit: the answer is a refusal anyway.
+      if (urls.length <= limits.maxUrls) urls.push(value);
+    } else if (key === 'priority') {
+      priorityText = value;
+    } else if (key === 'format') {
+      formatText = value;
+    }
+  }
+
+  if (formatText !== null && formatText !== 'xml' && formatText !== 'json') {
+    return { status: 400, code: 'bad-format', message: 'format must be xml or json' };
+  }
+  const format: Format = (formatText as Format | null) ?? 'xml';
+  let priority = 1;
+  if (priorityText !== null) {
+    if (!/^[+-]?\d+$/.test(priorityText)) {
+      return { status: 400, code: 'bad-priority', message: 'priority must be an integer', format };
+    }
+    // Clamp on the text's sign and size so that huge values need no big-number parsing.
+    const negative = priorityText.startsWith('-');
+    const digits = priorityText.replace(/^[+-]?0*/, '');
+    priority = negative ? 0 : digits.length > 1 ? 9 : Math.min(9, Number(digits || '0'));
+  }
+  if (urls.length === 0) {
+    return { status: 400, code: 'no-url', message: 'at least one url parameter is required', format };
+  }
+  if (urls.length > limits.maxUrls) {
+    return {
+      status: 400,
+      code: 'too-many-urls',
+      message: `at most ${limits.maxUrls} url parameters are allowed`,
+      format,
+    };
+  }
+  const remote = env.REMOTE_ADDR || '';
+  return {
+    urls,
+    priority,
+    format,
+    sourceIp: remote.length > 0 && remote.length <= 45 ? remote : null,
+  };
+}

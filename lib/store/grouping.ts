@@ -1,0 +1,76 @@
+// For a persistent process: while one look-up (or queue write) is in flight, those of the
+// requests that arrive meanwhile gather and go to the database together in the next one.
+// Each request still gets exactly its own rows, and is answered only after its own queue
+// rows are committed, so a 200 still means "queued"; the database sees one query and one
+// commit per batch instead of per request. An ask whose request was aborted while it
+// waited is dropped before its batch is sent.
+import type { QueueItem, RatingRow, Store } from './store.js';
+
+const MAX_BATCH_ROWS = 2000;
+
+interface Waiting<Row, Answer> {
+  ask: Row[];
+  signal?: AbortSignal;
+  resolve(answer: Answer): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Calls `run` with the asks of every waiting caller, one batch at a time (at most
+ * MAX_BATCH_ROWS rows, but never fewer than one ask), and gives each caller its answer.
+ */
+export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>): (ask: Row[], signal?: AbortSignal) => Promise<Answer> {
+  const waiting: Array<Waiting<Row, Answer>> = [];
+  let running = false;
+
+  /** The next batch, in arrival order; aborted asks are answered with their reason and left out. */
+  function nextBatch(): Array<Waiting<Row, Answer>> {
+    const batch: Array<Waiting<Row, Answer>> = [];
+    let rows = 0;
+    while (waiting.length > 0 && (batch.length === 0 || rows + waiting[0].ask.length <= MAX_BATCH_ROWS)) {
+      const next = waiting.shift()!;
+      if (next.signal?.aborted) {
+        next.reject(next.signal.reason);
+        continue;
+      }
+      batch.push(next);
+      rows += next.ask.length;
+    }
+    return batch;
+  }
+
+  async function drain(): Promise<void> {
+    running = true;
+    for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
+      try {
+        const answers = await run(batch.map((w) => w.ask));
+        batch.forEach((w, i) => w.resolve(answers[i]));
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    running = false;
+  }
+
+  return (ask, signal) =>
+    new Promise<Answer>((resolve, reject) => {
+      waiting.push({ ask, signal, resolve, reject });
+      if (!running) void drain();
+    });
+}
+
+export function grouped(store: Store): Store {
+  const lookup = batcher(async (asks: string[][]): Promise<RatingRow[][]> => {
+    const found = new Map((await store.lookup([...new Set(asks.flat())])).map((r) => [r.domain, r]));
+    return asks.map((domains) => domains.flatMap((d) => (found.has(d) ? [found.get(d)!] : [])));
+  });
+  const enqueue = batcher(async (asks: QueueItem[][]): Promise<void[]> => {
+    await store.enqueue(asks.flat());
+    return asks.map(() => undefined);
+  });
+  return {
+    ...store,
+    lookup: (domains, signal) => (domains.length === 0 ? Promise.resolve([]) : lookup(domains, signal)),
+    enqueue: (items, signal) => (items.length === 0 ? Promise.resolve() : enqueue(items, signal)),
+  };
+}

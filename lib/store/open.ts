@@ -1,0 +1,27 @@
+// The one place a database URL's scheme is read, and so the one place a driver is chosen.
+// A driver is loaded only when its store is opened: a CGI run on SQLite never loads
+// mysql2, nor one on MySQL better-sqlite3.
+import { SettingsError } from '../core/errors.js';
+import type { Store, OpenOptions } from './store.js';
+
+export type StoreKind = 'mysql' | 'sqlite';
+
+export function storeKind(url: string): StoreKind {
+  if (url.startsWith('mysql://') || url.startsWith('mariadb://')) return 'mysql';
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  throw new SettingsError('database must be mysql://user:pass@host:port/db or sqlite:PATH');
+}
+
+/** Loads the driver for `url` without opening anything (a CGI run times this as `load`). */
+export async function loadDriver(url: string): Promise<(options: OpenOptions) => Promise<Store>> {
+  if (storeKind(url) === 'mysql') {
+    const { openMysql } = await import('./mysql.js');
+    return (options) => openMysql(url, options);
+  }
+  const { openSqlite } = await import('./sqlite.js');
+  return async () => openSqlite(url.slice('sqlite:'.length));
+}
+
+export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
+  return (await loadDriver(url))(options);
+}

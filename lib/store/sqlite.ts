@@ -1,0 +1,148 @@
+// Embedded SQLite back end (better-sqlite3). The file and its schema are created on first
+// use, so a fresh clone answers at once. WAL and a busy timeout let concurrent CGI runs
+// and the rater's tools share the file.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import Database from 'better-sqlite3';
+import { UnavailableError } from '../core/errors.js';
+import { LATEST_VERSION, runMigrations } from './schema.js';
+import { selectWrites } from './store.js';
+import type { Store, RatingRow, QueueRow, QueueItem } from './store.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+// The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
+// package, which probes a dozen paths on every CGI run.
+const ADDON = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+// The largest number of ? in one statement on every SQLite build we support.
+const MAX_PARAMS = 999;
+
+function unavailable(err: unknown): unknown {
+  const code = (err as { code?: string }).code ?? '';
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code.startsWith('SQLITE_IOERR')) {
+    return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}`, { cause: err });
+  }
+  return err;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Rows of `select … IN (…)` over any number of keys, in statements of at most MAX_PARAMS. */
+function selectIn<T>(db: Database.Database, select: string, keys: string[]): T[] {
+  const rows: T[] = [];
+  for (const part of chunks(keys, MAX_PARAMS)) {
+    rows.push(...(db.prepare(`${select} IN (${new Array(part.length).fill('?').join(',')})`).all(...part) as T[]));
+  }
+  return rows;
+}
+
+/** The schema's version, read without taking a write lock; 0 for a new file. */
+function versionOf(db: Database.Database): number {
+  try {
+    return (db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as { version: number | null }).version ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The migrations in one IMMEDIATE transaction: a second process waits, then finds nothing to do. */
+async function migrate(db: Database.Database): Promise<{ from: number; to: number }> {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = await runMigrations({
+      kind: 'sqlite',
+      exec: (statement, params = []) => db.prepare(statement).run(...params),
+      scalar: (query) => db.prepare(query).pluck().get(),
+    });
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+/** Opens (and on first use creates) the file; a file that cannot be opened is a database we cannot reach. */
+export async function openSqlite(path: string): Promise<Store> {
+  let db: Database.Database;
+  let versionAtOpen: number; // `db migrate` reports from this version
+  try {
+    // Creates the file's own directory (the default var/), never a chain of them.
+    if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: ADDON });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    versionAtOpen = versionOf(db);
+    if (versionAtOpen < LATEST_VERSION) await migrate(db);
+  } catch (err) {
+    throw new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
+  }
+  return sqliteStore(db, versionAtOpen);
+}
+
+function sqliteStore(db: Database.Database, versionAtOpen: number): Store {
+  const run = <T>(work: () => T | Promise<T>): Promise<T> => {
+    try {
+      return Promise.resolve(work()).catch((err) => Promise.reject(unavailable(err)));
+    } catch (err) {
+      return Promise.reject(unavailable(err));
+    }
+  };
+  const upsertQueue = db.prepare(
+    'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) ' +
+      'VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (domain) DO UPDATE SET priority = max(priority, excluded.priority), ' +
+      'requests = requests + 1, last_requested = excluded.last_requested, source_ip = excluded.source_ip',
+  );
+  const upsertRating = db.prepare(
+    'INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES (?, ?, ?, ?, ?) ' +
+      'ON CONFLICT (domain) DO UPDATE SET rating = excluded.rating, info = excluded.info, ' +
+      'rated_at = excluded.rated_at, expires_at = excluded.expires_at',
+  );
+  const unqueue = db.prepare('DELETE FROM rating_queue WHERE domain = ?');
+  const selectQueue = db.prepare(
+    'SELECT domain, priority, first_requested AS firstRequested, last_requested AS lastRequested, requests, source_ip AS sourceIp ' +
+      'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?',
+  );
+  const enqueueAll = db.transaction((items: QueueItem[]) => {
+    for (const i of items) upsertQueue.run(i.domain, i.priority, i.now, i.now, i.sourceIp);
+  });
+  const writeAll = db.transaction((rows: RatingRow[], force: boolean) => {
+    const found = selectIn<{ domain: string; rated_at: string }>(db, 'SELECT domain, rated_at FROM site_ratings WHERE domain', [...new Set(rows.map((r) => r.domain))]);
+    const { writes, older } = selectWrites(rows, new Map(found.map((r) => [r.domain, r.rated_at])), force);
+    for (const r of writes) {
+      upsertRating.run(r.domain, r.rating, r.info, r.ratedAt, r.expiresAt);
+      unqueue.run(r.domain);
+    }
+    return { taken: rows.length - older, older };
+  });
+  // An IMMEDIATE transaction takes SQLite's write lock first: a second claimer waits for it
+  // and then sees the rows this one removed.
+  const claim = db.transaction((minPriority: number, limit: number) => {
+    const rows = selectQueue.all(minPriority, limit) as QueueRow[];
+    for (const r of rows) unqueue.run(r.domain);
+    return rows;
+  });
+
+  return {
+    kind: 'sqlite',
+    lookup: (domains, signal) =>
+      run(() => {
+        signal?.throwIfAborted();
+        return selectIn<RatingRow>(db, 'SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain', domains);
+      }),
+    enqueue: (items, signal) =>
+      run(() => {
+        signal?.throwIfAborted();
+        if (items.length > 0) enqueueAll.immediate(items);
+      }),
+    migrate: () => run(async () => ({ ...(await migrate(db)), from: versionAtOpen })),
+    writeRatings: (rows, force) => run(() => writeAll.immediate(rows, force)),
+    listQueue: (q) => run(() => selectQueue.all(q.minPriority, q.limit) as QueueRow[]),
+    claimQueue: (q) => run(() => claim.immediate(q.minPriority, q.limit)),
+    close: () => run(() => void db.close()),
+  };
+}

@@ -1,0 +1,87 @@
+// The one small interface both back ends implement, each method with the guarantee it
+// gives. The look-up path uses lookup and enqueue; the rater's tools use the rest. A
+// failure to reach the database is an UnavailableError (lib/core/errors.ts) from every
+// method, classified where the driver's error enters.
+
+export interface RatingRow {
+  domain: string;
+  rating: string;
+  info: string | null;
+  ratedAt: string;
+  expiresAt: string | null;
+}
+
+export interface QueueRow {
+  domain: string;
+  priority: number;
+  firstRequested: string;
+  lastRequested: string;
+  requests: number;
+  sourceIp: string | null;
+}
+
+/** One site to queue, as one request asked for it. */
+export interface QueueItem {
+  domain: string;
+  priority: number;
+  sourceIp: string | null;
+  now: string;
+}
+
+export interface QueueQuery {
+  limit: number;
+  minPriority: number;
+}
+
+export interface WriteSummary {
+  taken: number;
+  older: number;
+}
+
+export interface Store {
+  readonly kind: 'mysql' | 'sqlite';
+  /**
+   * Ratings for these domains (those that have one), in one query. Aborted before the query
+   * is sent: rejects with the signal's reason and sends nothing.
+   */
+  lookup(domains: string[], signal?: AbortSignal): Promise<RatingRow[]>;
+  /**
+   * Queues the items in one statement or transaction, each merged with a queued row per
+   * CONTRACT §5 (a domain may appear once per request that asked for it). Resolves only
+   * once the rows are committed. Aborted before the write is sent: rejects, writes nothing.
+   */
+  enqueue(items: QueueItem[], signal?: AbortSignal): Promise<void>;
+  /** Applies pending migrations; returns the versions before and after. */
+  migrate(): Promise<{ from: number; to: number }>;
+  /** Upserts ratings in one transaction (newer rated_at wins unless force); rated domains leave the queue. */
+  writeRatings(rows: RatingRow[], force: boolean): Promise<WriteSummary>;
+  listQueue(query: QueueQuery): Promise<QueueRow[]>;
+  /** Removes and returns the rows it lists, never the same row to two concurrent claimers. */
+  claimQueue(query: QueueQuery): Promise<QueueRow[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Which of a batch of ratings to write: per domain the newest (with force: the last), never
+ * one older than the stored rating unless force. `older` counts the rows left out for age.
+ */
+export function selectWrites(
+  rows: RatingRow[],
+  storedRatedAt: Map<string, string>,
+  force: boolean,
+): { writes: RatingRow[]; older: number } {
+  const chosen = new Map<string, RatingRow>();
+  let older = 0;
+  for (const row of rows) {
+    const current = force ? undefined : (chosen.get(row.domain)?.ratedAt ?? storedRatedAt.get(row.domain));
+    if (current !== undefined && row.ratedAt < current) older++;
+    else chosen.set(row.domain, row);
+  }
+  return { writes: [...chosen.values()], older };
+}
+
+export interface OpenOptions {
+  /** Keep a pool for the life of the process (FastCGI) rather than one connection (CGI). */
+  persistent?: boolean;
+  poolSize?: number;
+}

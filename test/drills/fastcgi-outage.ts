@@ -1,0 +1,49 @@
+// Outage drill: the database goes away under a persistent responder (clean shutdown, then
+// kill -9) and comes back. While it is down requests get a fast 503; once it is back the
+// first request succeeds, from the same process.
+import t from 'tap';
+import mysql from 'mysql2/promise';
+import { connectFcgi } from '../../lib/fastcgi/client.js';
+import { parseCgi, cgi } from '../helpers/run.js';
+import { drillBed } from '../helpers/mariadb.js';
+import { errorOf, sites } from '../helpers/xml.js';
+
+t.test('the database goes away and comes back', async (t) => {
+  const { db, url, responder } = await drillBed(t, 'drill');
+  const pid = responder.child.pid;
+  const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+  const ask = async () => {
+    const started = performance.now();
+    const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=drill.example', REMOTE_ADDR: '127.0.0.1' })).stdout);
+    return { ...answer, ms: performance.now() - started };
+  };
+
+  for (let i = 0; i < 5; i++) t.equal((await ask()).status, 200, `before: 200 (${i})`);
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    await db.stop(signal);
+    for (let i = 0; i < 3; i++) {
+      const down = await ask();
+      t.equal(down.status, 503, `${signal}: 503 while down (${i})`);
+      t.equal(down.headers['retry-after'], '5');
+      t.equal(errorOf(down.body).code, 'unavailable');
+      t.ok(down.ms < 4000, `${signal}: the 503 comes fast (${down.ms.toFixed(0)} ms)`);
+    }
+    const viaCgi = await cgi(url, { query: 'url=drill.example' });
+    t.equal(viaCgi.status, 503, `${signal}: CGI gets 503 too`);
+
+    await db.start();
+    const back = await ask();
+    t.equal(back.status, 200, `${signal}: the first request after the restart succeeds`);
+    t.same(sites(back.body).map((s) => s.status), ['queued']);
+    for (let i = 0; i < 5; i++) t.equal((await ask()).status, 200);
+    t.equal(responder.child.exitCode, null, 'no restart of the responder');
+    t.equal(responder.child.pid, pid);
+  }
+  const check = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'drill' });
+  const [rows] = await check.query("SELECT requests FROM rating_queue WHERE domain = 'drill.example'");
+  t.same(rows, [{ requests: 17 }], 'every request answered 200 was queued; none of the 503s was');
+  await check.end();
+  client.close();
+  t.equal(await responder.stop(), 0);
+});

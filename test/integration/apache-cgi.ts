@@ -1,0 +1,81 @@
+// adrater under real Apache, configured from cgi-bin/apache-cgi.conf: Debian's default
+// (mpm_event + mod_cgid, which hands the script a socket as stdin) and mpm_prefork + mod_cgi.
+import t from 'tap';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ROOT } from '../helpers/run.js';
+import { eachStore } from '../helpers/stores.js';
+import { startApache, exampleConfig, writeConfig, serverDir } from '../helpers/servers.js';
+import { http } from '../helpers/http.js';
+import { sites, errorOf } from '../helpers/xml.js';
+
+const setups = [
+  { name: 'mpm_event + mod_cgid', mpm: 'event', modules: ['cgid'] },
+  { name: 'mpm_prefork + mod_cgi', mpm: 'prefork', modules: ['cgi'] },
+] as const;
+
+for (const setup of setups) {
+  t.test(setup.name, (t) =>
+    eachStore(t, async (t, store) => {
+      if (store.name === 'sqlite') {
+        // The CGI runs as www-data: let it write the scratch file and its WAL.
+        const dir = dirname(store.url.slice('sqlite:'.length));
+        chmodSync(dir, 0o777);
+        for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
+      }
+      const configDir = serverDir('adrater-config-');
+      t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+      const configPath = writeConfig(configDir, { db: store.url, maxUrls: 10 });
+      const site = exampleConfig('apache-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath });
+      const apache = await startApache(setup.mpm, site, [...setup.modules]);
+      t.teardown(async () => {
+        await apache.stop();
+        t.comment('apache error log:\n' + apache.errorLog());
+      });
+      await store.sql("INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES ('fresh.example', 'A', 'ok', '2025-01-01 00:00:00', NULL)");
+
+      const get = await http(apache.port, '/adrater?url=http%3A%2F%2Fwww.fresh.example%2F&url=new.example&url=ftp%3A%2F%2Fx.example%2F&priority=6');
+      t.equal(get.status, 200, 'GET: 200');
+      t.equal(get.headers['content-type'], 'text/xml; charset=utf-8');
+      t.same(sites(get.body).map((s) => [s.domain, s.status]), [['fresh.example', 'rated'], ['new.example', 'queued'], [undefined, 'invalid']]);
+      t.same(
+        (await store.sql('SELECT domain, priority, requests, source_ip FROM rating_queue')).map((r) => [r.domain, Number(r.priority), Number(r.requests), r.source_ip]),
+        [['new.example', 6, 1, '127.0.0.1']],
+        'the queue row, source address from REMOTE_ADDR',
+      );
+
+      const post = await http(apache.port, '/adrater?format=json', {
+        method: 'POST',
+        body: 'url=posted.example&url=fresh.example&priority=3',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      t.equal(post.status, 200, 'POST: 200');
+      t.same(JSON.parse(post.body).ratings.map((r: { status: string }) => r.status), ['queued', 'rated']);
+
+      const put = await http(apache.port, '/adrater?url=a.example', { method: 'PUT', body: 'x'.repeat(20_000), headers: { 'Content-Type': 'text/plain' } });
+      t.equal(put.status, 405, 'PUT with a body: 405, not a reset');
+      t.equal(put.headers.allow, 'GET, HEAD, POST');
+      t.equal(errorOf(put.body).code, 'method-not-allowed');
+
+      const big = await http(apache.port, '/adrater', {
+        method: 'POST',
+        body: 'url=' + 'a'.repeat(200_000),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      t.equal(big.status, 413, 'a 200 KB body: 413, not a reset');
+      t.equal(errorOf(big.body).code, 'body-too-large');
+
+      const tooMany = await http(apache.port, '/adrater?' + Array.from({ length: 11 }, (_, i) => `url=s${i}.example`).join('&'));
+      t.equal(tooMany.status, 400, 'maxUrls from the config file applies');
+
+      const head = await http(apache.port, '/adrater?url=fresh.example', { method: 'HEAD' });
+      t.equal(head.status, 200);
+      t.equal(head.body, '');
+
+      const isindex = await http(apache.port, '/adrater?db+init');
+      t.equal(isindex.status, 400, 'an ISINDEX query is a request, not a command');
+      t.equal(errorOf(isindex.body).code, 'no-url');
+      t.notMatch(apache.errorLog(), /Premature end|reset by peer|AH01215.*(Error|at )/, 'nothing broken in the error log');
+    }),
+  );
+}

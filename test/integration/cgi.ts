@@ -1,0 +1,178 @@
+// The real bin, spawned as CGI with a web server's environment, against SQLite and the
+// real MariaDB.
+import t from 'tap';
+import { cgi, run } from '../helpers/run.js';
+import { eachStore } from '../helpers/stores.js';
+import type { ScratchStore } from '../helpers/stores.js';
+import { sites, errorOf } from '../helpers/xml.js';
+
+const past = '2020-01-01 00:00:00';
+const future = '2099-01-01 00:00:00';
+
+async function seed(store: ScratchStore) {
+  const insert = 'INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES (?, ?, ?, ?, ?)';
+  await store.sql(insert, ['fresh.example', 'A', 'Real business <&> "quoted"', '2025-01-02 03:04:05', future]);
+  await store.sql(insert, ['stale.example', 'C', null, '2019-01-01 00:00:00', past]);
+  await store.sql(insert, ['forever.example', 'B', '', '2024-05-06 07:08:09', null]);
+}
+
+const queueRows = (store: ScratchStore) =>
+  store.sql('SELECT domain, priority, requests, source_ip, first_requested, last_requested FROM rating_queue ORDER BY domain');
+
+t.test('look-ups', (t) =>
+  eachStore(t, async (t, store) => {
+    await seed(store);
+    const query = [
+      'url=' + encodeURIComponent('http://www.fresh.example/a?b=1&c=2'),
+      'url=stale.example',
+      'URL=' + encodeURIComponent('https://new.unknown.example/x'),
+      'url=forever.example',
+      'url=' + encodeURIComponent('ftp://x.example/'),
+      'Url=new.unknown.example',
+      'priority=4',
+    ].join('&');
+    const answer = await cgi(store.url, { query, env: { TZ: 'America/New_York' } });
+    t.equal(answer.status, 200);
+    t.equal(answer.headers['content-type'], 'text/xml; charset=utf-8');
+    t.equal(answer.code, 0);
+    const got = sites(answer.body);
+    t.same(got, [
+      { url: 'http://www.fresh.example/a?b=1&c=2', domain: 'fresh.example', status: 'rated', rating: 'A', rated: '2025-01-02T03:04:05Z', expires: '2099-01-01T00:00:00Z', info: 'Real business <&> "quoted"' },
+      { url: 'stale.example', domain: 'stale.example', status: 'stale', rating: 'C', rated: '2019-01-01T00:00:00Z', expires: '2020-01-01T00:00:00Z' },
+      { url: 'https://new.unknown.example/x', domain: 'unknown.example', status: 'queued' },
+      { url: 'forever.example', domain: 'forever.example', status: 'rated', rating: 'B', rated: '2024-05-06T07:08:09Z' },
+      { url: 'ftp://x.example/', status: 'invalid', reason: 'scheme not rated' },
+      { url: 'new.unknown.example', domain: 'unknown.example', status: 'queued' },
+    ]);
+
+    let queue = await queueRows(store);
+    t.same(queue.map((r) => [r.domain, Number(r.priority), Number(r.requests), r.source_ip]), [
+      ['stale.example', 4, 1, '192.0.2.7'],
+      ['unknown.example', 4, 1, '192.0.2.7'],
+    ], 'stale and unknown queued once each; fresh ones never');
+    const first = String(queue[0].first_requested);
+    const utcNow = Date.now();
+    t.ok(Math.abs(Date.parse(first.replace(' ', 'T') + 'Z') - utcNow) < 120_000, `times are UTC under TZ=America/New_York (${first})`);
+
+    // A lower priority keeps the higher one; requests and source follow the new request.
+    await cgi(store.url, { query: 'url=unknown.example&priority=2', env: { REMOTE_ADDR: '198.51.100.9' } });
+    await cgi(store.url, { query: 'url=stale.example&priority=9' });
+    queue = await queueRows(store);
+    t.same(queue.map((r) => [r.domain, Number(r.priority), Number(r.requests), r.source_ip]), [
+      ['stale.example', 9, 2, '192.0.2.7'],
+      ['unknown.example', 4, 2, '198.51.100.9'],
+    ], 'priority merge: the higher priority stays, requests add up');
+
+    const json = await cgi(store.url, { query: 'url=fresh.example&url=localhost&format=json' });
+    t.equal(json.headers['content-type'], 'application/json');
+    t.same(JSON.parse(json.body), {
+      ratings: [
+        { url: 'fresh.example', domain: 'fresh.example', status: 'rated', rating: 'A', rated: '2025-01-02T03:04:05Z', expires: '2099-01-01T00:00:00Z', info: 'Real business <&> "quoted"' },
+        { url: 'localhost', status: 'invalid', reason: 'no registrable domain' },
+      ],
+    });
+
+    const post = await cgi(store.url, { method: 'POST', query: 'priority=7', body: 'url=posted.example&url=fresh.example' });
+    t.equal(post.status, 200);
+    t.same(sites(post.body).map((s) => s.status), ['queued', 'rated']);
+    t.same(await store.sql("SELECT priority FROM rating_queue WHERE domain = 'posted.example'"), [{ priority: 7 }]);
+
+    const head = await cgi(store.url, { method: 'HEAD', query: 'url=fresh.example' });
+    t.equal(head.status, 200);
+    t.equal(head.body, '', 'HEAD sends headers only');
+    t.ok(Number(head.headers['content-length']) > 0);
+    t.match(head.headers['server-timing'], /startup;dur=[\d.]+, load;dur=[\d.]+, connect;dur=[\d.]+, query;dur=[\d.]+, render;dur=[\d.]+/);
+  }),
+);
+
+t.test('refusals', (t) =>
+  eachStore(t, async (t, store) => {
+    const before = await store.sql('SELECT COUNT(*) AS n FROM rating_queue');
+    const expect = async (
+      request: Parameters<typeof cgi>[1],
+      status: number,
+      code: string,
+      format: 'xml' | 'json' = 'xml',
+    ) => {
+      const answer = await cgi(store.url, request);
+      t.equal(answer.status, status, `${code}: status`);
+      t.equal(answer.code, 0, `${code}: exit 0`);
+      if (format === 'json') {
+        t.match(JSON.parse(answer.body), { error: { status, code, message: String } }, `${code}: JSON document`);
+      } else {
+        t.match(errorOf(answer.body), { status: String(status), code, text: /\w/ }, `${code}: XML document`);
+      }
+      return answer;
+    };
+    await expect({ query: 'url=a.com&priority=high' }, 400, 'bad-priority');
+    await expect({ query: 'url=a.com&priority=1.5&format=json' }, 400, 'bad-priority', 'json');
+    await expect({ query: 'priority=3' }, 400, 'no-url');
+    await expect({ query: '' }, 400, 'no-url');
+    await expect({ query: 'url=a.com&format=html' }, 400, 'bad-format');
+    await expect({ query: Array.from({ length: 101 }, (_, i) => `url=s${i}.com`).join('&') }, 400, 'too-many-urls');
+    const many = await cgi(store.url, { query: Array.from({ length: 100 }, (_, i) => `url=s${i}.com`).join('&') });
+    t.equal(many.status, 200, '100 urls are allowed');
+    await store.sql('DELETE FROM rating_queue');
+    const put = await expect({ method: 'PUT', query: 'url=a.com', body: 'x'.repeat(1000) }, 405, 'method-not-allowed');
+    t.equal(put.headers.allow, 'GET, HEAD, POST');
+    await expect({ method: 'DELETE', query: 'url=a.com&format=json' }, 405, 'method-not-allowed', 'json');
+    await expect({ method: 'POST', body: 'url=' + 'a'.repeat(70_000) }, 413, 'body-too-large');
+    await expect({ method: 'POST', body: '{"url":"a.com"}', type: 'application/json' }, 415, 'unsupported-media-type');
+    await expect({ query: 'url=a.com', env: { ADRATER_MAX_URLS: '0' } }, 400, 'too-many-urls');
+    t.same(await store.sql('SELECT COUNT(*) AS n FROM rating_queue'), before, 'no refusal touched the queue');
+  }),
+);
+
+t.test('ISINDEX arguments are never options under a web server', (t) =>
+  eachStore(t, async (t, store) => {
+    const answer = await cgi(store.url, { query: 'db+init', args: ['db', 'init'] });
+    t.equal(answer.status, 400);
+    t.equal(errorOf(answer.body).code, 'no-url');
+    const help = await cgi(store.url, { query: '--help', args: ['--help'] });
+    t.equal(help.status, 400, '--help from a query is not a command line');
+  }),
+);
+
+t.test('a shell invocation works too', (t) =>
+  eachStore(t, async (t, store) => {
+    const result = await run([], { QUERY_STRING: 'url=shell.example', ADRATER_DB: store.url });
+    t.equal(result.code, 0);
+    t.match(result.stdout.toString(), /^Status: 200 OK\r\n/);
+    t.same(sites(result.stdout.toString().split('\r\n\r\n')[1]).map((s) => s.status), ['queued']);
+    const viaCommand = await run(['cgi', '--db', store.url], { QUERY_STRING: 'url=shell.example' });
+    t.match(viaCommand.stdout.toString(), /status="queued"/);
+    const optionsOnly = await run(['--db', store.url], { QUERY_STRING: 'url=shell.example' });
+    t.equal(optionsOnly.code, 0, 'options without a command: still a CGI request');
+    t.match(optionsOnly.stdout.toString(), /^Status: 200 OK\r\n[\s\S]*status="queued"/);
+  }),
+);
+
+t.test('database trouble: 503 or 500, never a secret or a stack to the client', async (t) => {
+  const down = await cgi('mysql://adrater:sekret-pass@127.0.0.1:1/none', { query: 'url=a.com' });
+  t.equal(down.status, 503);
+  t.equal(down.headers['retry-after'], '5');
+  t.equal(errorOf(down.body).code, 'unavailable');
+  t.notMatch(down.body + down.stderr, /sekret-pass/, 'the password appears nowhere');
+  t.match(down.stderr, /503 database unavailable/);
+
+  const sqliteDown = await cgi('sqlite:/proc/no-such-dir/x.sqlite', { query: 'url=a.com&format=json', env: { ADRATER_RETRY_AFTER: '30' } });
+  t.equal(sqliteDown.status, 503);
+  t.equal(sqliteDown.headers['retry-after'], '30');
+
+  await eachStore(t, async (t, store) => {
+    await store.sql('DROP TABLE site_ratings');
+    const broken = await cgi(store.url, { query: 'url=a.com' });
+    t.equal(broken.status, 500);
+    const error = errorOf(broken.body);
+    t.equal(error.code, 'internal');
+    t.match(error['request-id'], /\S/);
+    t.notMatch(broken.body, /at |site_ratings|SELECT/, 'no stack or SQL in the document');
+    t.match(broken.stderr, new RegExp(`req=${error['request-id']} 500`), 'the log line carries the request id');
+  });
+});
+
+t.test('a bad configuration file is a 500 with the reason in the log', async (t) => {
+  const answer = await cgi('sqlite:/tmp/unused.sqlite', { query: 'url=a.com', env: { ADRATER_DB: '', ADRATER_CONFIG: '/nonexistent/adrater.json' } });
+  t.equal(answer.status, 500);
+  t.match(answer.stderr, /cannot read ADRATER_CONFIG file \/nonexistent\/adrater.json: ENOENT/);
+});

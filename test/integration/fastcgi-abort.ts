@@ -1,0 +1,61 @@
+// FCGI_ABORT_REQUEST ends a request at once and cancels its database work not yet started:
+// a request whose look-up is already running never writes its queue rows, one still
+// waiting for a batch is never sent, and the requests beside them are served as usual.
+// MySQL only: the look-ups are held in flight by a table lock the test takes.
+import t from 'tap';
+import { connect } from 'node:net';
+import { encodeRequest } from '../../lib/fastcgi/client.js';
+import { encodeRecord, recordReader, Type } from '../../lib/fastcgi/record.js';
+import type { FcgiRecord } from '../../lib/fastcgi/record.js';
+import { parseCgi } from '../helpers/run.js';
+import { mysqlStore } from '../helpers/stores.js';
+import { startResponder } from '../helpers/fcgi.js';
+import { sites } from '../helpers/xml.js';
+
+const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
+
+t.test('aborted requests write nothing; the others are answered', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const responder = await startResponder({ db: store.url });
+  t.teardown(() => responder.stop());
+
+  const socket = connect(responder.port!, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const records: FcgiRecord[] = [];
+  const read = recordReader();
+  socket.on('data', (chunk) => records.push(...read(chunk)));
+  const ended = (id: number) => records.some((r) => r.type === Type.EndRequest && r.requestId === id);
+  const until = async (what: string, check: () => boolean | Promise<boolean>) => {
+    for (const stop = Date.now() + 10_000; !(await check()); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
+    }
+  };
+  const waitingOnLock = async (domain: string) =>
+    (await store.sql("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE ? AND state LIKE '%lock%'", [`%${domain}%`]))[0].n === 1;
+
+  await store.sql('LOCK TABLES site_ratings WRITE, rating_queue WRITE');
+  socket.write(encodeRequest(1, params('url=running.example')));
+  await until('the first look-up to be running, held by the lock', () => waitingOnLock('running.example'));
+  socket.write(encodeRequest(2, params('url=waiting.example')));
+  socket.write(encodeRequest(3, params('url=served.example')));
+  socket.write(Buffer.concat([encodeRecord(Type.AbortRequest, 1), encodeRecord(Type.AbortRequest, 2)]));
+  await until('both aborted requests to be ended', () => ended(1) && ended(2));
+  t.notOk(ended(3), 'the third request is still waiting for the database');
+  await store.sql('UNLOCK TABLES');
+
+  await until('the third answer', () => ended(3));
+  const stdout = (id: number) => Buffer.concat(records.filter((r) => r.type === Type.Stdout && r.requestId === id).map((r) => r.content));
+  t.equal(stdout(1).length + stdout(2).length, 0, 'nothing written for the aborted requests');
+  const third = parseCgi(stdout(3));
+  t.equal(third.status, 200);
+  t.same(sites(third.body).map((s) => s.status), ['queued']);
+  t.same(
+    (await store.sql('SELECT domain FROM rating_queue ORDER BY domain')).map((r) => r.domain),
+    ['served.example'],
+    'only the request that was not aborted queued its site',
+  );
+  socket.end();
+  t.equal(responder.child.exitCode, null, 'the responder lives on');
+});

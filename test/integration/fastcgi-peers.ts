@@ -1,0 +1,104 @@
+// Real FastCGI peers against the real bin and the real MariaDB: cgi-fcgi, nginx over TCP
+// and a Unix socket, Apache mod_fcgid (socket on fd 0) and mod_proxy_fcgi. Every path must
+// serve the same document as CGI for the same request, and queue through the same store.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cgi, parseCgi, ROOT, WEB_SERVER_PATH } from '../helpers/run.js';
+import { mysqlStore, sqliteStore } from '../helpers/stores.js';
+import { startResponder } from '../helpers/fcgi.js';
+import { startApache, startNginx, exampleConfig, writeConfig, serverDir, freePort } from '../helpers/servers.js';
+import { http } from '../helpers/http.js';
+import { sites } from '../helpers/xml.js';
+
+const QUERY = 'url=http%3A%2F%2Fwww.fresh.example%2Fa%3Fb%3D1%26c%3D2&url=peer-queued.example&url=localhost&priority=5';
+const CHECKOUT = ROOT.replace(/\/$/, '');
+
+function cgiFcgi(port: number, query: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/env', ['-i', `PATH=${WEB_SERVER_PATH}`, 'REQUEST_METHOD=GET', `QUERY_STRING=${query}`, 'REMOTE_ADDR=127.0.0.1', 'SCRIPT_FILENAME=/adrater', 'cgi-fcgi', '-bind', '-connect', `127.0.0.1:${port}`]);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`cgi-fcgi exited ${code}`))));
+  });
+}
+
+t.test('the same document through every peer', async (t) => {
+  const store = (await mysqlStore(t)) ?? (await sqliteStore());
+  t.teardown(() => store.close());
+  if (store.name === 'sqlite') {
+    const dir = store.url.slice('sqlite:'.length).replace(/\/[^/]+$/, '');
+    chmodSync(dir, 0o777);
+  }
+  await store.sql("INSERT INTO site_ratings VALUES ('fresh.example', 'A', 'peer test', '2025-01-01 00:00:00', NULL)");
+  const requests = async () => Number((await store.sql("SELECT requests FROM rating_queue WHERE domain = 'peer-queued.example'"))[0]?.requests ?? 0);
+
+  const reference = await cgi(store.url, { query: QUERY, env: { REMOTE_ADDR: '127.0.0.1' } });
+  t.equal(reference.status, 200);
+  t.same(sites(reference.body).map((s) => s.status), ['rated', 'queued', 'invalid']);
+  let expected = 1;
+  t.equal(await requests(), expected);
+
+  const check = async (name: string, body: string, status: number) => {
+    t.equal(status, 200, `${name}: 200`);
+    t.equal(body, reference.body, `${name}: the same document as CGI`);
+    t.equal(await requests(), ++expected, `${name}: queued in the same store`);
+  };
+
+  await t.test('cgi-fcgi against --listen', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    t.teardown(() => responder.stop());
+    const answer = parseCgi(Buffer.from(await cgiFcgi(responder.port!, QUERY)));
+    await check('cgi-fcgi', answer.body, answer.status);
+  });
+
+  for (const transport of ['tcp', 'unix'] as const) {
+    await t.test(`nginx fastcgi_pass over ${transport}`, async (t) => {
+      const sockDir = mkdtempSync(join(tmpdir(), 'adrater-nginx-sock-'));
+      t.teardown(() => rmSync(sockDir, { recursive: true, force: true }));
+      const responder = await startResponder({ db: store.url, path: transport === 'unix' ? join(sockDir, 'adrater.sock') : undefined });
+      t.teardown(() => responder.stop());
+      const port = await freePort();
+      const upstream = transport === 'tcp' ? `127.0.0.1:${responder.port}` : `unix:${responder.path}`;
+      const site = exampleConfig('nginx-adrater.conf', {
+        'server 127.0.0.1:9000;': `server ${upstream};`,
+        'listen 127.0.0.1:8080;': `listen 127.0.0.1:${port};`,
+        'include fastcgi_params;': 'include /etc/nginx/fastcgi_params;', // the test's nginx has its own prefix
+      });
+      const nginx = await startNginx(site, port);
+      t.teardown(() => nginx.stop());
+      const answer = await http(port, '/adrater?' + QUERY);
+      await check(`nginx ${transport}`, answer.body, answer.status);
+      // Kept connections: many requests, one responder, no errors.
+      const more = await Promise.all(Array.from({ length: 20 }, () => http(port, '/adrater?url=fresh.example')));
+      t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests over kept connections');
+    });
+  }
+
+  await t.test('Apache mod_fcgid spawning the bin with the socket on fd 0', async (t) => {
+    const configDir = serverDir('adrater-config-');
+    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+    const config = writeConfig(configDir, { db: store.url });
+    const site = exampleConfig('apache-fcgid.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': config });
+    const apache = await startApache('event', site, ['fcgid']);
+    t.teardown(() => apache.stop());
+    const answer = await http(apache.port, '/adrater?' + QUERY);
+    await check('mod_fcgid', answer.body, answer.status);
+    const more = await Promise.all(Array.from({ length: 10 }, () => http(apache.port, '/adrater?url=fresh.example')));
+    t.same(new Set(more.map((a) => a.status)), new Set([200]));
+    t.notMatch(apache.errorLog(), /error|premature/i, `clean error log: ${apache.errorLog()}`);
+  });
+
+  await t.test('Apache mod_proxy_fcgi to --listen', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    t.teardown(() => responder.stop());
+    const site = exampleConfig('apache-proxy-fcgi.conf', { '127.0.0.1:9000': `127.0.0.1:${responder.port}` });
+    const apache = await startApache('event', site, ['proxy', 'proxy_fcgi']);
+    t.teardown(() => apache.stop());
+    const answer = await http(apache.port, '/adrater?' + QUERY);
+    await check('mod_proxy_fcgi', answer.body, answer.status);
+  });
+});

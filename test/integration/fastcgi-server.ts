@@ -1,0 +1,235 @@
+// The real bin as a FastCGI responder, driven over real sockets.
+import t from 'tap';
+import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
+import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../../lib/fastcgi/record.js';
+import { parseCgi, BIN } from '../helpers/run.js';
+import { sqliteStore } from '../helpers/stores.js';
+import { startResponder } from '../helpers/fcgi.js';
+import { sites, errorOf } from '../helpers/xml.js';
+
+const params = (query: string, extra: Record<string, string> = {}) => ({
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  REQUEST_METHOD: 'GET',
+  QUERY_STRING: query,
+  REMOTE_ADDR: '203.0.113.5',
+  ...extra,
+});
+
+/** Raw bytes to a responder; resolves with everything it sent back when it closes. */
+function raw(port: number, bytes: Buffer[], closeAfterMs = 2000): Promise<{ data: Buffer; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const got: Buffer[] = [];
+    let weEnded = false;
+    socket.on('data', (d) => got.push(d));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ data: Buffer.concat(got), closedByServer: !weEnded }));
+    socket.on('connect', async () => {
+      for (const b of bytes) {
+        socket.write(b);
+        await new Promise((r) => setImmediate(r));
+      }
+      setTimeout(() => {
+        weEnded = true;
+        socket.end();
+      }, closeAfterMs);
+    });
+  });
+}
+
+t.test('FastCGI responder', async (t) => {
+  const store = await sqliteStore();
+  t.teardown(() => store.close());
+  await store.sql("INSERT INTO site_ratings VALUES ('fresh.example', 'A', NULL, '2025-01-01 00:00:00', NULL)");
+  const responder = await startResponder({ db: store.url, args: ['--max-reqs', '4'] });
+  t.teardown(() => responder.stop());
+  const port = responder.port!;
+
+  await t.test('a batch look-up, twice on one kept connection', async (t) => {
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    for (const n of [1, 2]) {
+      const answer = await client.request(params('url=fresh.example&url=new.example&priority=3'));
+      const http = parseCgi(answer.stdout);
+      t.equal(http.status, 200, `request ${n}`);
+      t.same(sites(http.body).map((s) => s.status), ['rated', 'queued']);
+      t.equal(answer.protocolStatus, 0);
+    }
+    t.same(await store.sql("SELECT priority, requests, source_ip FROM rating_queue WHERE domain = 'new.example'"), [{ priority: 3, requests: 2, source_ip: '203.0.113.5' }]);
+    client.close();
+  });
+
+  await t.test('without FCGI_KEEP_CONN the responder closes after the answer', async (t) => {
+    const { data, closedByServer } = await raw(port, [encodeRequest(1, params('url=fresh.example'), undefined, false)], 5000);
+    t.ok(closedByServer, 'closed by the responder');
+    const records = [...recordReader()(data)];
+    t.equal(records.at(-1)!.type, Type.EndRequest);
+  });
+
+  await t.test('two requests interleaved on one connection, bytes one at a time', async (t) => {
+    const a = [...recordReader()(encodeRequest(1, params('url=a1.example')))];
+    const b = [...recordReader()(encodeRequest(2, params('url=fresh.example&format=json')))];
+    const interleaved: Buffer[] = [];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      for (const r of [a[i], b[i]]) if (r) interleaved.push(encodeRecord(r.type, r.requestId, r.content));
+    }
+    const bytes = Buffer.concat(interleaved);
+    const single = [...bytes].map((x) => Buffer.from([x]));
+    const { data } = await raw(port, single, 1500);
+    const records = [...recordReader()(data)];
+    const stdout = (id: number) => Buffer.concat(records.filter((r) => r.requestId === id && r.type === Type.Stdout).map((r) => r.content));
+    t.same(sites(parseCgi(stdout(1)).body).map((s) => s.domain), ['a1.example']);
+    t.same(JSON.parse(parseCgi(stdout(2)).body).ratings[0].status, 'rated');
+    t.equal(records.filter((r) => r.type === Type.EndRequest).length, 2);
+  });
+
+  await t.test('management records, unknown types and roles', async (t) => {
+    const authorizer = Buffer.alloc(8);
+    authorizer.writeUInt16BE(2, 0);
+    authorizer[2] = 1;
+    const { data } = await raw(port, [
+      encodeRecord(Type.GetValues, 0, encodePairs([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', '']])),
+      encodeRecord(99, 0),
+      encodeRecord(Type.BeginRequest, 5, authorizer),
+    ], 500);
+    const records = [...recordReader()(data)];
+    t.equal(records[0].type, Type.GetValuesResult);
+    t.same(decodePairs(records[0].content), [['FCGI_MAX_CONNS', '64'], ['FCGI_MAX_REQS', '4'], ['FCGI_MPXS_CONNS', '1']]);
+    t.same([records[1].type, records[1].content[0]], [Type.UnknownType, 99]);
+    t.same([records[2].type, records[2].requestId, records[2].content[4]], [Type.EndRequest, 5, 3]);
+  });
+
+  await t.test('abort ends a request', async (t) => {
+    const begin = Buffer.alloc(8);
+    begin.writeUInt16BE(1, 0);
+    begin[2] = 1;
+    const { data } = await raw(port, [encodeRecord(Type.BeginRequest, 3, begin), encodeRecord(Type.Params, 3, encodePairs([['QUERY_STRING', 'url=x.example']])), encodeRecord(Type.AbortRequest, 3)], 500);
+    const records = [...recordReader()(data)];
+    t.same(records.map((r) => [r.type, r.requestId]), [[Type.EndRequest, 3]]);
+  });
+
+  await t.test('malformed records close that connection only', async (t) => {
+    const other = await connectFcgi({ port, host: '127.0.0.1' });
+    for (const garbage of [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      encodeRecord(Type.BeginRequest, 1, Buffer.alloc(3)),
+      encodeRequest(1, { HUGE: 'x'.repeat(300 * 1024) }),
+      Buffer.concat([encodeRequest(1, params('url=a.example')).subarray(0, 16), Buffer.from([9, 9, 9, 9, 9, 9, 9, 9])]),
+    ]) {
+      const { closedByServer } = await raw(port, [garbage], 3000);
+      t.ok(closedByServer, `closed after ${JSON.stringify(garbage.subarray(0, 12))}`);
+    }
+    const still = await other.request(params('url=fresh.example'));
+    t.equal(parseCgi(still.stdout).status, 200, 'the other connection is still served');
+    other.close();
+    t.match(responder.stderr(), /malformed FastCGI/);
+    t.equal(responder.child.exitCode, null, 'the process is alive');
+  });
+
+  await t.test('refusals over FastCGI', async (t) => {
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    const big = await client.request(params('', { REQUEST_METHOD: 'POST', CONTENT_TYPE: 'application/x-www-form-urlencoded' }), Buffer.alloc(70_000, 0x61));
+    t.equal(parseCgi(big.stdout).status, 413, 'a body over the limit, no CONTENT_LENGTH: 413');
+    const put = await client.request(params('url=a.example', { REQUEST_METHOD: 'PUT', CONTENT_LENGTH: '5' }), Buffer.from('hello'));
+    const http = parseCgi(put.stdout);
+    t.equal(http.status, 405);
+    t.equal(http.headers.allow, 'GET, HEAD, POST');
+    const post = await client.request(params('', { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '16', CONTENT_TYPE: 'application/x-www-form-urlencoded' }), Buffer.from('url=post.example'));
+    t.same(sites(parseCgi(post.stdout).body).map((s) => s.domain), ['post.example']);
+    client.close();
+    // Eight requests in one write against a bound of four: the excess gets 503 at once.
+    const burst = Buffer.concat(Array.from({ length: 8 }, (_, i) => encodeRequest(i + 1, params('url=fresh.example'))));
+    const { data } = await raw(port, [burst], 1500);
+    const records = [...recordReader()(data)];
+    const answers = [1, 2, 3, 4, 5, 6, 7, 8].map((id) => parseCgi(Buffer.concat(records.filter((r) => r.requestId === id && r.type === Type.Stdout).map((r) => r.content))));
+    const statuses = answers.map((a) => a.status);
+    t.same(statuses.filter((s) => s === 200).length, 4, `within the bound: 200 (${statuses})`);
+    t.same(statuses.filter((s) => s === 503).length, 4, 'over the bound: 503');
+    t.equal(errorOf(answers.find((a) => a.status === 503)!.body).code, 'busy');
+  });
+
+  t.equal((await responder.stop()), 0, 'SIGTERM: exit 0');
+  t.notMatch(responder.stderr(), /wrote to stdout/, 'nothing written to fd 1');
+});
+
+t.test('life cycle', async (t) => {
+  const store = await sqliteStore();
+  t.teardown(() => store.close());
+
+  await t.test('SIGTERM lets a request in flight finish', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    const socket = connect(responder.port!, '127.0.0.1');
+    await new Promise((r) => socket.on('connect', r));
+    const bytes = encodeRequest(1, params('url=inflight.example'));
+    const got: Buffer[] = [];
+    socket.on('data', (d) => got.push(d));
+    const closed = new Promise((r) => socket.on('close', r));
+    socket.write(bytes.subarray(0, bytes.length - 8)); // all but the closing empty STDIN
+    await new Promise((r) => setTimeout(r, 300));
+    responder.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(responder.child.exitCode, null, 'still running while a request is in flight');
+    socket.write(bytes.subarray(bytes.length - 8));
+    await closed;
+    const records = [...recordReader()(Buffer.concat(got))];
+    const stdout = Buffer.concat(records.filter((r) => r.type === Type.Stdout).map((r) => r.content));
+    t.same(sites(parseCgi(stdout).body).map((s) => s.status), ['queued'], 'the request in flight got its full answer');
+    t.equal(await responder.exited, 0, 'then exit 0');
+    t.match(responder.stderr(), /stopping \(SIGTERM\)/);
+  });
+
+  await t.test('--max-requests: exit cleanly after N', async (t) => {
+    const responder = await startResponder({ db: store.url, args: ['--max-requests', '3'] });
+    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+    for (let i = 0; i < 3; i++) t.equal(parseCgi((await client.request(params('url=n.example'))).stdout).status, 200);
+    t.equal(await responder.exited, 0);
+  });
+
+  await t.test('with no command, a listening TCP socket on fd 0 makes a FastCGI responder', async (t) => {
+    // As mod_fastcgi (or a supervisor) would start it: the socket is bound and listening,
+    // then the bin is exec'd with it as fd 0 and no arguments.
+    const script = [
+      'import os, socket, sys',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+      'print(s.getsockname()[1], flush=True)',
+      'os.dup2(s.fileno(), 0)',
+      'os.execve(sys.argv[1], [sys.argv[1]], {"PATH": "/usr/bin:/bin", "ADRATER_DB": sys.argv[2]})',
+    ].join('\n');
+    const child = spawn('python3', ['-c', script, BIN, store.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => child.kill('SIGTERM'));
+    const port = await new Promise<number>((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    const answer = parseCgi((await client.request(params('url=fd0.example'))).stdout);
+    t.equal(answer.status, 200);
+    t.same(sites(answer.body).map((s) => s.domain), ['fd0.example']);
+    client.close();
+  });
+
+  await t.test('FCGI_WEB_SERVER_ADDRS limits TCP peers', async (t) => {
+    const responder = await startResponder({ db: store.url, env: { FCGI_WEB_SERVER_ADDRS: '192.0.2.1,192.0.2.2' } });
+    t.teardown(() => responder.stop());
+    const { data, closedByServer } = await raw(responder.port!, [encodeRequest(1, params('url=a.example'))], 2000);
+    t.ok(closedByServer);
+    t.equal(data.length, 0, 'no answer to a peer not on the list');
+    t.match(responder.stderr(), /refused connection from 127.0.0.1/);
+  });
+
+  await t.test('a Unix socket: mode 0660, a stale file replaced', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'adrater-sock-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'adrater.sock');
+    writeFileSync(path, ''); // left over from a process that died
+    const responder = await startResponder({ db: store.url, path });
+    t.equal(statSync(path).mode & 0o777, 0o660);
+    const client = await connectFcgi({ path });
+    t.equal(parseCgi((await client.request(params('url=fresh.example'))).stdout).status, 200);
+    client.close();
+    const second = startResponder({ db: store.url, path });
+    await t.rejects(second, /in use by another process/, 'a live socket is not taken over');
+    t.equal(await responder.stop(), 0);
+  });
+});

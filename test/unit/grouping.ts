@@ -1,0 +1,100 @@
+// The grouping batcher: asks that arrive while a batch is in flight go together in the
+// next one, each caller gets exactly its own answer, a failure fails only its batch, and an
+// ask aborted while it waits is never sent.
+import t from 'tap';
+import { batcher, grouped } from '../../lib/store/grouping.js';
+import { openStore } from '../../lib/store/open.js';
+import { sqliteStore } from '../helpers/stores.js';
+
+/** A batch runner that records what it was given and answers when released. */
+function gate() {
+  const batches: number[][][] = [];
+  const releases: Array<() => void> = [];
+  let failNext = false;
+  const run = (asks: number[][]) => {
+    batches.push(asks);
+    const fail = failNext;
+    failNext = false;
+    return new Promise<number[]>((resolve, reject) =>
+      releases.push(() => (fail ? reject(new Error('batch failed')) : resolve(asks.map((a) => a.reduce((x, y) => x + y, 0))))),
+    );
+  };
+  const tick = () => new Promise((r) => setImmediate(r));
+  return { batches, run, tick, release: async () => (releases.shift()!(), await tick()), failNext: () => (failNext = true) };
+}
+
+t.test('asks gather while a batch is in flight; each caller gets its own answer', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  const first = ask([1, 2]);
+  await g.tick();
+  const later = [ask([10]), ask([20, 1]), ask([5])];
+  await g.tick();
+  t.same(g.batches, [[[1, 2]]], 'one batch in flight, the rest waiting');
+  await g.release();
+  t.same(g.batches[1], [[10], [20, 1], [5]], 'the waiting asks went together');
+  await g.release();
+  t.same(await Promise.all([first, ...later]), [3, 10, 21, 5]);
+});
+
+t.test('a batch holds at most 2,000 rows, but always at least one ask', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  const big = Array.from({ length: 2500 }, () => 1);
+  const answers = [ask([1]), ask(big), ask(Array(1500).fill(1)), ask(Array(500).fill(1)), ask([7])];
+  await g.tick();
+  for (let i = 0; i < 4; i++) await g.release();
+  t.same(g.batches.map((b) => b.map((a) => a.length)), [[1], [2500], [1500, 500], [1]]);
+  t.same(await Promise.all(answers), [1, 2500, 1500, 500, 7]);
+});
+
+t.test('a failed batch rejects its callers only', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  const first = ask([1]);
+  await g.tick();
+  const doomed = [ask([2]), ask([3]), ask([4])].map((d) => t.rejects(d, /batch failed/));
+  g.failNext();
+  await g.release(); // the first batch succeeds; the second (2, 3, 4) is made to fail
+  await g.release();
+  t.equal(await first, 1);
+  await Promise.all(doomed);
+  const next = ask([9]);
+  await g.tick();
+  await g.release();
+  t.equal(await next, 9, 'the next batch is served');
+});
+
+t.test('an ask aborted while it waits is dropped before its batch is sent', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  const first = ask([1]);
+  await g.tick();
+  const abort = new AbortController();
+  const dropped = t.rejects(ask([100], abort.signal), /client went away/);
+  const kept = ask([2]);
+  abort.abort(new Error('client went away'));
+  await g.release();
+  await g.release();
+  t.same(g.batches, [[[1]], [[2]]], 'the aborted ask was never sent');
+  await dropped;
+  t.same([await first, await kept], [1, 2]);
+});
+
+t.test('grouped() over a real store: concurrent callers get exactly their own rows', async (t) => {
+  const scratch = await sqliteStore();
+  t.teardown(() => scratch.close());
+  await scratch.sql("INSERT INTO site_ratings VALUES ('a.example', 'A', NULL, '2026-01-01 00:00:00', NULL), ('b.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
+  const store = grouped(await openStore(scratch.url));
+  t.teardown(() => store.close());
+  const [one, two, none] = await Promise.all([store.lookup(['a.example', 'x.example']), store.lookup(['b.example', 'a.example']), store.lookup([])]);
+  t.same(one.map((r) => r.domain), ['a.example']);
+  t.same(two.map((r) => r.domain).sort(), ['a.example', 'b.example']);
+  t.same(none, []);
+  const now = '2026-11-26 00:00:00';
+  await Promise.all([
+    store.enqueue([{ domain: 'q.example', priority: 2, sourceIp: null, now }]),
+    store.enqueue([{ domain: 'q.example', priority: 5, sourceIp: '192.0.2.1', now }]),
+  ]);
+  t.same(await scratch.sql("SELECT priority, requests, source_ip FROM rating_queue WHERE domain = 'q.example'"), [{ priority: 5, requests: 2, source_ip: '192.0.2.1' }]);
+});

@@ -1,0 +1,52 @@
+// The core's one door: receive() decides once what the environment alone can (HEAD, the
+// format of an early refusal), and every refusal or failure is a document in the format
+// the client asked for, JSON included.
+import t from 'tap';
+import { receive, refuse, fail, handle } from '../../lib/core/handler.js';
+import { UnavailableError } from '../../lib/core/errors.js';
+import type { Store } from '../../lib/store/store.js';
+
+const limits = { maxUrls: 100, maxBody: 1000 };
+const typeOf = (r: { headers: Array<[string, string]> }) => r.headers.find(([k]) => k === 'Content-Type')![1];
+
+t.test('receive: HEAD and the early refusal, decided once', async (t) => {
+  const head = receive({ REQUEST_METHOD: 'HEAD', QUERY_STRING: 'url=a.example' }, limits);
+  t.same([head.head, head.format, head.refusal], [true, 'xml', null]);
+  const put = receive({ REQUEST_METHOD: 'PUT', QUERY_STRING: 'format=json' }, limits);
+  t.equal(put.refusal?.status, 405);
+  t.equal(typeOf(put.refusal!), 'application/json', 'an early refusal in the format of the query string');
+  t.match(JSON.parse(put.refusal!.body), { error: { status: 405, code: 'method-not-allowed' } });
+  const big = receive({ REQUEST_METHOD: 'HEAD', CONTENT_LENGTH: '5000' }, limits);
+  t.same([big.refusal?.status, big.refusal?.head], [413, true], 'a refusal of a HEAD request has no body either');
+  t.ok(Number.isNaN(receive({ CONTENT_LENGTH: 'x' }, limits).declaredLength));
+});
+
+t.test("refuse and fail: the transport's own answers, in the client's format", async (t) => {
+  const json = receive({ QUERY_STRING: 'url=a.example&format=json' }, limits);
+  const busy = refuse(json, { status: 503, code: 'busy', message: 'too many requests in flight' });
+  t.equal(typeOf(busy), 'application/json');
+  t.match(JSON.parse(busy.body), { error: { status: 503, code: 'busy' } });
+  const logged: string[] = [];
+  const failed = fail(json, new Error('disk on fire\n  at secret.ts:1'), (line) => logged.push(line));
+  t.equal(failed.status, 500);
+  t.equal(typeOf(failed), 'application/json', 'the last-resort 500 is JSON when JSON was asked for');
+  const error = JSON.parse(failed.body).error;
+  t.match(error, { code: 'internal', requestId: /\S/ });
+  t.notMatch(failed.body, /disk on fire|secret\.ts/, 'never the error itself');
+  t.equal(logged.length, 1);
+  t.match(logged[0], new RegExp(`^req=${error.requestId} 500 internal error: Error: disk on fire \\| `), 'one log line with the request id');
+  t.equal(typeOf(fail(receive({ QUERY_STRING: 'url=a.example' }, limits), 'x', () => {})), 'text/xml; charset=utf-8');
+});
+
+t.test('handle: a store that cannot be reached is 503 with Retry-After; the format is the parsed one', async (t) => {
+  const incoming = receive({ QUERY_STRING: 'url=a.example', REQUEST_METHOD: 'POST', CONTENT_LENGTH: '11', CONTENT_TYPE: 'application/x-www-form-urlencoded' }, limits);
+  const logged: string[] = [];
+  const store = async (): Promise<Store> => {
+    throw new UnavailableError('MySQL unavailable: ECONNREFUSED');
+  };
+  const response = await handle(incoming, Buffer.from('format=json'), { limits, retryAfter: 7, log: (l) => logged.push(l), store });
+  t.equal(response.status, 503);
+  t.same(response.headers.find(([k]) => k === 'Retry-After'), ['Retry-After', '7']);
+  t.equal(typeOf(response), 'application/json', 'format from the body counts once the body is parsed');
+  t.match(logged, [/503 database unavailable: MySQL unavailable: ECONNREFUSED/]);
+});

@@ -1,0 +1,56 @@
+import t from 'tap';
+import { parseForm } from '../../lib/core/form.js';
+import { parseLookup, refuseEarly } from '../../lib/core/request.js';
+import type { Env } from '../../lib/core/request.js';
+
+const limits = { maxUrls: 3, maxBody: 100 };
+const lookup = (env: Env, body = '') => parseLookup(env, Buffer.from(body), limits);
+
+t.test('form decoding', async (t) => {
+  t.same(parseForm('a=1&b=2&a=3'), [['a', '1'], ['b', '2'], ['a', '3']]);
+  t.same(parseForm('url=http%3A%2F%2Fx.com%2F%3Fa%3D1%26b%3D2'), [['url', 'http://x.com/?a=1&b=2']]);
+  t.same(parseForm('q=a+b%20c'), [['q', 'a b c']]);
+  t.same(parseForm('&&a&=b&c='), [['a', ''], ['', 'b'], ['c', '']]);
+  t.same(parseForm('x=%zz%4'), [['x', '%zz%4']], 'broken escapes stay literal');
+  t.same(parseForm('x=%C3%BC'), [['x', 'ü']]);
+  t.same(parseForm('x=%FF%FE'), [['x', '\uFFFD\uFFFD']], 'invalid UTF-8 becomes U+FFFD');
+  t.same(parseForm('x=%C0%AF'), [['x', '\uFFFD\uFFFD']], 'overlong UTF-8 is not /');
+  t.same(parseForm('x=%00'), [['x', '\u0000']]);
+  t.same(parseForm(Buffer.from([0x75, 0x3d, 0xff, 0x41])), [['u', '\uFFFDA']]);
+  t.same(parseForm('a=b=c'), [['a', 'b=c']]);
+});
+
+t.test('parameters', async (t) => {
+  const r = lookup({ QUERY_STRING: 'URL=a.com&url=b.com&Url=a.com&PRIORITY=7&other=x', REMOTE_ADDR: '10.0.0.1' });
+  t.same(r, { urls: ['a.com', 'b.com', 'a.com'], priority: 7, format: 'xml', sourceIp: '10.0.0.1' });
+  t.match(lookup({ QUERY_STRING: 'url=a.com&format=json' }), { format: 'json' });
+  t.match(lookup({ QUERY_STRING: 'url=a.com' }), { priority: 1 });
+  for (const [text, expected] of [['12', 9], ['-3', 0], ['0', 0], ['9', 9], ['+4', 4], ['0007', 7], ['99999999999999999999999', 9], ['-99999999999999999999', 0]] as const) {
+    t.match(lookup({ QUERY_STRING: `url=a.com&priority=${encodeURIComponent(text)}` }), { priority: expected }, `priority ${text}`);
+  }
+  for (const bad of ['x', '1.5', '', ' 1', '1e3', '0x1']) {
+    t.match(lookup({ QUERY_STRING: `url=a.com&priority=${encodeURIComponent(bad)}` }), { status: 400, code: 'bad-priority' }, `priority ${JSON.stringify(bad)}`);
+  }
+  t.match(lookup({ QUERY_STRING: 'url=a.com&format=html' }), { status: 400, code: 'bad-format' });
+  t.match(lookup({ QUERY_STRING: 'priority=2' }), { status: 400, code: 'no-url' });
+  t.match(lookup({ QUERY_STRING: 'url=a&url=b&url=c&url=d' }), { status: 400, code: 'too-many-urls' });
+  t.match(lookup({ QUERY_STRING: 'url=a&url=b&url=c' }), { urls: ['a', 'b', 'c'] });
+  t.match(lookup({ QUERY_STRING: 'format=json&priority=x&url=a' }), { code: 'bad-priority', format: 'json' });
+});
+
+t.test('methods and bodies', async (t) => {
+  t.match(refuseEarly({ REQUEST_METHOD: 'PUT' }, limits), { status: 405, headers: [['Allow', 'GET, HEAD, POST']] });
+  t.match(refuseEarly({ REQUEST_METHOD: 'DELETE' }, limits), { status: 405 });
+  t.equal(refuseEarly({ REQUEST_METHOD: 'get' }, limits), null);
+  t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '101' }, limits), { status: 413, code: 'body-too-large' });
+  t.equal(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' }, limits), null);
+  t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: 'ten' }, limits), { status: 400, code: 'bad-content-length' });
+  t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5', CONTENT_TYPE: 'application/json' }, limits), { status: 415 });
+  t.equal(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5', CONTENT_TYPE: 'application/x-www-form-urlencoded; charset=UTF-8' }, limits), null);
+  const post = lookup({ REQUEST_METHOD: 'POST', QUERY_STRING: 'url=q.com&priority=2', CONTENT_LENGTH: '24' }, 'url=b1.com&priority=5&x');
+  t.match(post, { urls: ['q.com', 'b1.com'], priority: 5 }, 'body parameters follow the query string');
+  t.match(lookup({ REQUEST_METHOD: 'HEAD', QUERY_STRING: 'url=a' }), { urls: ['a'] }, 'HEAD is a look-up like GET (receive() marks it headers-only)');
+  const get = lookup({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=a', CONTENT_LENGTH: '5' }, 'url=b');
+  t.ok('urls' in get && get.urls.length === 1, 'a GET body is not parameters');
+  t.match(lookup({ QUERY_STRING: 'url=a', REMOTE_ADDR: 'x'.repeat(46) }), { sourceIp: null });
+});
