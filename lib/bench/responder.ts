@@ -38,6 +38,8 @@ export interface ResponderOptions {
   args?: string[];
   /** Flags for node itself (V8's, for instance). */
   nodeFlags?: string[];
+  /** A command that runs the responder, such as ['prlimit', '--nofile=256', '--']. */
+  launcher?: string[];
 }
 
 export interface Responder {
@@ -63,7 +65,8 @@ export async function startResponder(options: ResponderOptions): Promise<Respond
   const listen = options.path ?? `127.0.0.1:${port}`;
   const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...options.env }).map(([k, v]) => `${k}=${v}`);
   const command = [...assignments, process.execPath, ...(options.nodeFlags ?? []), BIN, 'fcgi', '--listen', listen, ...(options.args ?? [])];
-  const child = spawn('/usr/bin/env', ['-i', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, ...args] = [...(options.launcher ?? []), '/usr/bin/env', '-i', ...command];
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let out = '';
   child.stderr!.on('data', (d) => (err += d));

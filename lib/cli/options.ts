@@ -44,16 +44,16 @@ export function responderOptions(y: Argv): Argv {
   y.option('listen', { type: 'string', describe: 'HOST:PORT or /path.sock to listen on (default: the listening socket on fd 0)' });
   wholeNumbers(y, { 'max-requests': 'exit cleanly after N requests (0: never)' });
   return wholeNumbers(y, {
-    'max-conns': `most web-server connections at once (default ${DEFAULTS.maxConns})`,
     'max-reqs': `most requests in flight; more get 503 at once (default ${DEFAULTS.maxReqs})`,
     'pool-size': `MySQL connections held open (default ${DEFAULTS.poolSize})`,
+    'read-timeout': `seconds without a byte inside a record or request before the connection is closed (default ${DEFAULTS.readTimeout})`,
+    backlog: `listen backlog: connections the kernel holds while the responder is busy (default ${DEFAULTS.backlog})`,
   }, 1);
 }
 
 /** The settings, the command line taking precedence over the environment and the file. */
 export function settingsFrom(args: Args): Settings {
-  const { db, maxUrls, maxBody, retryAfter, listen, maxRequests, maxConns, maxReqs, poolSize } = args;
-  return loadSettings({ db, maxUrls, maxBody, retryAfter, listen, maxRequests, maxConns, maxReqs, poolSize }, process.env, (line) => log(`warning: ${line}`));
+  return loadSettings(args, process.env, (line) => log(`warning: ${line}`));
 }
 
 export async function withStore<T>(args: Args, work: (store: Store) => Promise<T>): Promise<T> {

@@ -43,7 +43,8 @@ export interface HandlerContext {
 }
 
 let requestSeq = 0;
-function newRequestId(): string {
+/** An id for one request's log lines and its 500 document. */
+export function newRequestId(): string {
   return `${process.pid.toString(36)}-${Date.now().toString(36)}-${(++requestSeq).toString(36)}`;
 }
 

@@ -14,9 +14,10 @@ export interface Settings {
   retryAfter: number;
   listen?: string;
   maxRequests: number;
-  maxConns: number;
   maxReqs: number;
   poolSize: number;
+  readTimeout: number;
+  backlog: number;
 }
 
 /** The checkout (or install) root: lib/<layer>/ in the sources, dist/lib/ when built. */
@@ -28,12 +29,13 @@ export const DEFAULTS: Readonly<Settings> = {
   maxBody: 64 * 1024,
   retryAfter: 5,
   maxRequests: 0,
-  maxConns: 64,
   maxReqs: 256,
   poolSize: 4,
+  readTimeout: 30,
+  backlog: 511,
 };
 
-const NUMERIC = new Set<keyof Settings>(['maxUrls', 'maxBody', 'retryAfter', 'maxRequests', 'maxConns', 'maxReqs', 'poolSize']);
+const NUMERIC = new Set<keyof Settings>(['maxUrls', 'maxBody', 'retryAfter', 'maxRequests', 'maxReqs', 'poolSize', 'readTimeout', 'backlog']);
 const KEYS = Object.keys(DEFAULTS).concat('listen') as Array<keyof Settings>;
 
 function envName(key: string): string {
@@ -70,8 +72,9 @@ function readConfigFile(path: string, warn: (line: string) => void): Record<stri
   return parsed as Record<string, unknown>;
 }
 
+/** `cli`: the parsed command line (camelCase keys; anything not a setting is ignored). */
 export function loadSettings(
-  cli: Partial<Record<keyof Settings, unknown>>,
+  cli: Record<string, unknown>,
   env: Record<string, string | undefined>,
   warn: (line: string) => void,
 ): Settings {

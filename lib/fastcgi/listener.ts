@@ -58,12 +58,16 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-/** Starts `server` listening at `address`; a Unix socket is made mode 0660 for the web server's group. */
-export async function listen(server: Server, address: Address): Promise<void> {
+/**
+ * Starts `server` listening at `address` with a backlog sized for bursts (the kernel holds
+ * that many connections while the responder is busy; Linux caps it at net.core.somaxconn);
+ * a Unix socket is made mode 0660 for the web server's group.
+ */
+export async function listen(server: Server, address: Address, backlog: number): Promise<void> {
   if ('path' in address) await clearStaleSocket(address.path);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address, () => {
+    server.listen({ ...address, backlog }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -74,4 +78,18 @@ export async function listen(server: Server, address: Address): Promise<void> {
 /** Removes the socket file a Unix listener leaves behind. */
 export function removeSocketFile(address: Address): void {
   if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
+}
+
+/**
+ * How many connections this process can hold: its open-file limit (the soft RLIMIT_NOFILE,
+ * from /proc) less what it keeps for itself (the database, files, the listener).
+ */
+export function connectionLimit(reserved: number): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+    if (m) return Math.max(1, Number(m[1]) - reserved);
+  } catch {
+    // not Linux: say what POSIX promises at least
+  }
+  return 256;
 }

@@ -43,10 +43,11 @@ export class ProtocolError extends Error {
   name = 'ProtocolError';
 }
 
-/** Reassembles records from a byte stream split anywhere. */
+/** Reassembles records from a byte stream split anywhere; `buffered()` is the part record held. */
 export function recordReader() {
   let pending: Buffer = Buffer.alloc(0);
-  return function* read(chunk: Buffer): Generator<FcgiRecord> {
+  return Object.assign(read, { buffered: () => pending.length });
+  function* read(chunk: Buffer): Generator<FcgiRecord> {
     let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let offset = 0;
     while (buf.length - offset >= HEADER_LENGTH) {
@@ -66,7 +67,7 @@ export function recordReader() {
     }
     pending = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
     buf = pending;
-  };
+  }
 }
 
 function header(type: number, requestId: number, contentLength: number, padding: number): Buffer {

@@ -1,14 +1,19 @@
 // FastCGI transport: a listener (fd 0 from mod_fcgid, or --listen for nginx and
 // mod_proxy_fcgi), a loop per connection feeding a session, and each complete request
 // handed to the same handler CGI uses, over a store held open for the life of the process.
+//
+// Connections are not capped: thousands may sit idle or stalled without keeping a new one
+// out (CONTRACT §7). What bounds them: the read timeout for a peer that stops inside a
+// record or request, the memory budget across connections, the open-file limit (past it,
+// libuv accepts and closes, and the responder serves again once descriptors are free).
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { createSession } from './session.js';
 import type { FcgiRequest } from './session.js';
 import { ProtocolError } from './record.js';
-import { parseListen, listen, removeSocketFile } from './listener.js';
+import { parseListen, listen, removeSocketFile, connectionLimit } from './listener.js';
 import type { Address } from './listener.js';
-import { receive, handle, refuse, fail } from '../core/handler.js';
+import { receive, handle, refuse, fail, newRequestId } from '../core/handler.js';
 import type { Response } from '../core/handler.js';
 import type { Settings } from '../core/settings.js';
 import { log } from '../core/log.js';
@@ -19,6 +24,11 @@ import { responseBytes } from '../cgi/response.js';
 
 const MAX_PARAMS_BYTES = 256 * 1024;
 const SHUTDOWN_GRACE_MS = 30_000;
+// Bytes held for requests still being received, across all connections: past it, the
+// connection holding the most is closed (a stalled or hostile peer, almost always).
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+// Descriptors kept for the process itself: the database pool, files, the listener.
+const RESERVED_FDS = 32;
 
 /** The store, opened on first use and again after a failed open; a pool on MySQL, look-ups and queue writes grouped. */
 function heldStore(settings: Settings) {
@@ -48,8 +58,14 @@ interface Responder {
   limits: { maxUrls: number; maxBody: number };
   store: ReturnType<typeof heldStore>;
   allowedPeers: string[];
-  /** Each open connection, with its requests in flight. */
-  connections: Map<Socket, () => number>;
+  /** Connections this process can hold (its open-file limit, less its own needs). */
+  maxConns: number;
+  /** The answers to FCGI_GET_VALUES. */
+  values: Record<string, string>;
+  /** Each open connection. */
+  connections: Set<Connection>;
+  /** Bytes held for requests still being received, summed over the connections. */
+  buffered: number;
   inFlight: number;
   served: number;
   stopping: boolean;
@@ -62,11 +78,17 @@ interface Responder {
 /** One web-server connection and its requests. */
 interface Connection {
   socket: Socket;
+  peer: string;
   session: ReturnType<typeof createSession>;
   aborts: Map<number, AbortController>;
+  /** Its share of Responder.buffered. */
+  buffered: number;
+  /** The read timeout is armed (the peer is inside a record or request). */
+  waiting: boolean;
 }
 
 export async function runFastCgi(settings: Settings): Promise<void> {
+  const maxConns = connectionLimit(RESERVED_FDS + settings.poolSize);
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
   const r: Responder = {
@@ -74,7 +96,14 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     limits: { maxUrls: settings.maxUrls, maxBody: settings.maxBody },
     store: heldStore(settings),
     allowedPeers: (process.env.FCGI_WEB_SERVER_ADDRS ?? '').split(',').map((a) => a.trim()).filter(Boolean),
-    connections: new Map(),
+    maxConns,
+    values: {
+      FCGI_MAX_CONNS: String(maxConns),
+      FCGI_MAX_REQS: String(settings.maxReqs),
+      FCGI_MPXS_CONNS: '1',
+    },
+    connections: new Set(),
+    buffered: 0,
     inFlight: 0,
     served: 0,
     stopping: false,
@@ -83,11 +112,16 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     address: parseListen(settings.listen),
     finished,
   };
-  r.server.maxConnections = settings.maxConns;
-  r.server.on('connection', (socket: Socket) => serveConnection(r, socket));
+  const atLimit = rateLimitedLog();
+  r.server.on('connection', (socket: Socket) => {
+    serveConnection(r, socket);
+    // Past the open-file limit libuv accepts and closes at once, without a word: say it here.
+    if (r.connections.size >= r.maxConns) atLimit(`${r.connections.size} connections: at the open-file limit, new connections are shed until some close`);
+  });
   for (const signal of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) process.on(signal, () => stop(r, signal));
-  await listen(r.server, r.address);
-  r.server.on('error', (err) => log(`listener error: ${err.message}`));
+  await listen(r.server, r.address, settings.backlog);
+  const listenerError = rateLimitedLog();
+  r.server.on('error', (err) => listenerError(`listener error: ${err.message}`));
   log(`FastCGI responder ready on ${settings.listen ?? 'fd 0'}`);
   // Open the store now so the first request does not pay for it; a failure is retried per request.
   r.store.get().catch((err) => log(`database not reachable yet: ${(err as Error).message}`));
@@ -96,40 +130,84 @@ export async function runFastCgi(settings: Settings): Promise<void> {
 
 /** One web-server connection: bytes into its session, each complete request answered. */
 function serveConnection(r: Responder, socket: Socket): void {
-  const peer = socket.remoteAddress?.replace(/^::ffff:/, '');
+  const peer = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
   if (r.allowedPeers.length > 0 && peer && !r.allowedPeers.includes(peer)) {
     log(`refused connection from ${peer}: not in FCGI_WEB_SERVER_ADDRS`);
     socket.destroy();
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { socket, aborts: new Map(), session: null! };
+  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false };
   conn.session = createSession({
     maxParamsBytes: MAX_PARAMS_BYTES,
     maxStdin: r.limits.maxBody,
-    values: { FCGI_MAX_CONNS: String(r.settings.maxConns), FCGI_MAX_REQS: String(r.settings.maxReqs), FCGI_MPXS_CONNS: '1' },
+    values: r.values,
     send: (bytes) => {
       if (!socket.writableEnded && !socket.destroyed) socket.write(bytes);
     },
     onAbort: (id) => conn.aborts.get(id)?.abort(),
     onRequest: (request) => take(r, conn, request),
   });
-  r.connections.set(socket, () => conn.session.inFlight());
-  socket.on('data', (chunk: Buffer) => {
-    try {
-      conn.session.feed(chunk);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      log(`closing a connection${peer ? ` from ${peer}` : ''}: malformed FastCGI: ${err.message}`);
-      socket.destroy();
-    }
+  r.connections.add(conn);
+  socket.on('data', (chunk: Buffer) => receiveBytes(r, conn, chunk));
+  socket.on('timeout', () => {
+    if (!conn.session.midRequest()) return;
+    log(`closing a connection${peer ? ` from ${peer}` : ''}: no byte for ${r.settings.readTimeout} s inside a request`);
+    socket.destroy();
   });
   socket.on('error', () => {}); // a web server that hangs up is not an event worth a line
   socket.on('close', () => {
     for (const abort of conn.aborts.values()) abort.abort();
-    r.connections.delete(socket);
+    r.connections.delete(conn);
+    r.buffered -= conn.buffered;
     if (r.stopping) void maybeFinish(r);
   });
+}
+
+/** Bytes from a peer: into its session; then the read timeout and the memory budget. */
+function receiveBytes(r: Responder, conn: Connection, chunk: Buffer): void {
+  try {
+    conn.session.feed(chunk);
+  } catch (err) {
+    const from = conn.peer ? ` from ${conn.peer}` : '';
+    if (err instanceof ProtocolError) log(`closing a connection${from}: malformed FastCGI: ${err.message}`);
+    else log(`req=${newRequestId()} closing a connection${from}: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    conn.socket.destroy();
+    return;
+  }
+  const waiting = conn.session.midRequest();
+  if (waiting !== conn.waiting) conn.socket.setTimeout(waiting ? r.settings.readTimeout * 1000 : 0);
+  conn.waiting = waiting;
+  const buffered = conn.session.buffered();
+  r.buffered += buffered - conn.buffered;
+  conn.buffered = buffered;
+  if (r.buffered > MAX_BUFFERED_BYTES) shedLargest(r);
+}
+
+/** Over the memory budget: closes the connection holding the most bytes of unfinished requests. */
+function shedLargest(r: Responder): void {
+  let largest: Connection | null = null;
+  for (const conn of r.connections) if (!largest || conn.buffered > largest.buffered) largest = conn;
+  if (!largest) return;
+  log(`closing a connection${largest.peer ? ` from ${largest.peer}` : ''}: it holds ${largest.buffered} bytes of unfinished requests and all connections together are over ${MAX_BUFFERED_BYTES}`);
+  r.buffered -= largest.buffered;
+  largest.buffered = 0;
+  largest.socket.destroy();
+}
+
+/** A log for events that can come by the thousand: at most one line every 5 s, with a count of the rest. */
+function rateLimitedLog(): (line: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (line) => {
+    if (Date.now() - last < 5000) {
+      suppressed++;
+      return;
+    }
+    log(`${line}${suppressed ? ` (and ${suppressed} more since the last such line)` : ''}`);
+    last = Date.now();
+    suppressed = 0;
+  };
 }
 
 /** A complete request: answered, then the connection kept or ended as the web server asked. */
@@ -147,7 +225,7 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
     conn.session.respond(request.id, responseBytes(response));
     if (!request.keepConn) conn.socket.end();
     if (r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
-    closeIfIdle(r, conn.socket);
+    closeIfIdle(r, conn);
   });
 }
 
@@ -166,8 +244,8 @@ async function answer(r: Responder, request: FcgiRequest, signal: AbortSignal): 
   return handle(incoming, request.stdin, ctx).catch((err) => fail(incoming, err, log));
 }
 
-function closeIfIdle(r: Responder, socket: Socket): void {
-  if (r.stopping && r.connections.get(socket)?.() === 0) socket.end();
+function closeIfIdle(r: Responder, conn: Connection): void {
+  if (r.stopping && conn.session.inFlight() === 0) conn.socket.end();
 }
 
 /** Stops accepting, lets the requests in flight finish, then closes the store and resolves. */
@@ -176,10 +254,10 @@ function stop(r: Responder, reason: string): void {
   r.stopping = true;
   log(`stopping (${reason}); ${r.inFlight} requests in flight`);
   r.server.close();
-  for (const socket of r.connections.keys()) closeIfIdle(r, socket);
+  for (const conn of r.connections) closeIfIdle(r, conn);
   setTimeout(() => {
     log(`giving up on ${r.connections.size} connections after ${SHUTDOWN_GRACE_MS} ms`);
-    for (const socket of r.connections.keys()) socket.destroy();
+    for (const conn of r.connections) conn.socket.destroy();
   }, SHUTDOWN_GRACE_MS).unref();
   void maybeFinish(r);
 }

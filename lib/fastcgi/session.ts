@@ -46,10 +46,14 @@ interface Pending {
   overflow: boolean;
 }
 
+// What a request still being received costs beyond its bytes (its entry, its buffers).
+const PENDING_OVERHEAD = 512;
+
 export function createSession(options: SessionOptions) {
   const read = recordReader();
   const pending = new Map<number, Pending>(); // still receiving PARAMS / STDIN
   const active = new Set<number>(); // complete, being answered
+  let pendingBytes = 0; // params and body bytes held for the requests in `pending`
 
   function handle(record: FcgiRecord): void {
     const { type, requestId: id, content } = record;
@@ -84,6 +88,7 @@ export function createSession(options: SessionOptions) {
           return;
         }
         request.paramsBytes += content.length;
+        pendingBytes += content.length;
         if (request.paramsBytes > options.maxParamsBytes) {
           throw new ProtocolError(`params of request ${id} over ${options.maxParamsBytes} bytes`);
         }
@@ -95,7 +100,7 @@ export function createSession(options: SessionOptions) {
         if (!request) return;
         if (content.length === 0) {
           if (!request.paramsDone) throw new ProtocolError(`request ${id} ended STDIN before its PARAMS`);
-          pending.delete(id);
+          forget(id);
           active.add(id);
           options.onRequest({
             id,
@@ -108,17 +113,19 @@ export function createSession(options: SessionOptions) {
         }
         request.stdinBytes += content.length;
         if (request.stdinBytes > options.maxStdin) {
+          if (!request.overflow) pendingBytes -= request.stdinBytes - content.length;
           request.overflow = true;
           request.stdin = [];
         } else {
           request.stdin.push(content);
+          pendingBytes += content.length;
         }
         return;
       }
       case Type.AbortRequest: {
         // The request ends now; an answer still being computed is dropped by respond().
         const wasActive = active.delete(id);
-        if (pending.delete(id) || wasActive) options.send(encodeEndRequest(id, 0, ProtocolStatus.RequestComplete));
+        if (forget(id) || wasActive) options.send(encodeEndRequest(id, 0, ProtocolStatus.RequestComplete));
         if (wasActive) options.onAbort(id);
         return;
       }
@@ -127,6 +134,14 @@ export function createSession(options: SessionOptions) {
       default:
         options.send(unknownType(type));
     }
+  }
+
+  /** Drops a request from `pending` and its bytes from the count; false if it was not there. */
+  function forget(id: number): boolean {
+    const request = pending.get(id);
+    if (!request) return false;
+    pendingBytes -= request.paramsBytes + (request.overflow ? 0 : request.stdinBytes);
+    return pending.delete(id);
   }
 
   function handleManagement(record: FcgiRecord): void {
@@ -154,6 +169,16 @@ export function createSession(options: SessionOptions) {
     /** Requests received in part or in full and not yet answered. */
     inFlight(): number {
       return pending.size + active.size;
+    },
+
+    /** Inside a record or a request not yet complete: the peer owes us bytes. */
+    midRequest(): boolean {
+      return read.buffered() > 0 || pending.size > 0;
+    },
+
+    /** Memory held for what the peer has not finished sending: part record, params, bodies. */
+    buffered(): number {
+      return read.buffered() + pendingBytes + pending.size * PENDING_OVERHEAD;
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Responder } from '../../lib/bench/responder.js';
 
 export type { Responder };
 
-export function startResponder(options: { db: string; path?: string; args?: string[]; env?: Record<string, string> }): Promise<Responder> {
-  return start({ env: { ADRATER_DB: options.db, ...options.env }, path: options.path, args: options.args });
+export function startResponder(options: { db: string; path?: string; args?: string[]; env?: Record<string, string>; nodeFlags?: string[]; launcher?: string[] }): Promise<Responder> {
+  const { db, env, ...rest } = options;
+  return start({ env: { ADRATER_DB: db, ...env }, ...rest });
 }

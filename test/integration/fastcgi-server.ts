@@ -2,7 +2,7 @@
 import t from 'tap';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { statSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
@@ -19,6 +19,9 @@ const params = (query: string, extra: Record<string, string> = {}) => ({
   REMOTE_ADDR: '203.0.113.5',
   ...extra,
 });
+
+/** A process's soft open-file limit. */
+const openFileLimit = (pid: number) => Number(/^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'))![1]);
 
 /** Raw bytes to a responder; resolves with everything it sent back when it closes. */
 function raw(port: number, bytes: Buffer[], closeAfterMs = 2000): Promise<{ data: Buffer; closedByServer: boolean }> {
@@ -98,7 +101,8 @@ t.test('FastCGI responder', async (t) => {
     ], 500);
     const records = [...recordReader()(data)];
     t.equal(records[0].type, Type.GetValuesResult);
-    t.same(decodePairs(records[0].content), [['FCGI_MAX_CONNS', '64'], ['FCGI_MAX_REQS', '4'], ['FCGI_MPXS_CONNS', '1']]);
+    // FCGI_MAX_CONNS: the open-file limit less 32 and the pool size (4) kept for the process.
+    t.same(decodePairs(records[0].content), [['FCGI_MAX_CONNS', String(openFileLimit(responder.pid) - 32 - 4)], ['FCGI_MAX_REQS', '4'], ['FCGI_MPXS_CONNS', '1']]);
     t.same([records[1].type, records[1].content[0]], [Type.UnknownType, 99]);
     t.same([records[2].type, records[2].requestId, records[2].content[4]], [Type.EndRequest, 5, 3]);
   });
