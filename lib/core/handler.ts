@@ -8,6 +8,7 @@ import type { Env, Limits, Refusal, Format, LookupRequest } from './request.js';
 import { renderRatings, renderError } from './render.js';
 import { rateSites } from './lookup.js';
 import { UnavailableError } from './errors.js';
+import { msSinceStart } from './time.js';
 import type { Store } from '../store/store.js';
 
 export interface Response {
@@ -99,9 +100,9 @@ export async function handle(incoming: Incoming, body: Uint8Array, ctx: HandlerC
 
 async function lookUp(incoming: Incoming, request: LookupRequest, ctx: HandlerContext): Promise<Response> {
   const timing = ctx.timing;
-  let last = performance.now();
+  let last = msSinceStart();
   const mark = (phase: string) => {
-    const now = performance.now();
+    const now = msSinceStart();
     timing?.push([phase, now - last]);
     last = now;
   };

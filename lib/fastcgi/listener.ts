@@ -1,6 +1,7 @@
 // Where a responder listens: the socket a web server handed over on fd 0, a TCP address or
-// a Unix socket path (--listen).
-import { readFileSync, readlinkSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
+// a Unix socket path (--listen). (Whether fd 0 is a listening socket is lib/main.ts's to
+// find out: a CGI run must not load node:net for it.)
+import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Server } from 'node:net';
 
@@ -12,39 +13,6 @@ export function parseListen(listen: string | undefined): Address {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[3]) > 65535) throw new Error(`--listen must be HOST:PORT or /path.sock, not "${listen}"`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
-}
-
-/**
- * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on
- * fd 0 is CGI under mod_cgid. Linux lists each socket's state in /proc/net.
- */
-export function stdinIsListening(): boolean {
-  let target: string;
-  try {
-    target = readlinkSync('/proc/self/fd/0');
-  } catch {
-    return false;
-  }
-  const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-  if (!inode) return false;
-  const table = (name: string) => {
-    try {
-      return readFileSync(`/proc/self/net/${name}`, 'latin1').split('\n').slice(1);
-    } catch {
-      return [];
-    }
-  };
-  // unix: Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 is __SO_ACCEPTCON.
-  for (const line of table('unix')) {
-    const f = line.trim().split(/\s+/);
-    if (f[6] === inode) return (parseInt(f[3], 16) & 0x10000) !== 0;
-  }
-  // tcp, tcp6: sl local remote st ... inode (field 9); st 0A is LISTEN.
-  for (const line of [...table('tcp'), ...table('tcp6')]) {
-    const f = line.trim().split(/\s+/);
-    if (f[9] === inode) return f[3] === '0A';
-  }
-  return false;
 }
 
 /** Removes a socket file left by a process that is gone; refuses one that still answers. */

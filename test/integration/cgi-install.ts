@@ -1,0 +1,83 @@
+// A CGI run works from any install location and whatever state its code cache is in: a
+// copy of the built package elsewhere, reached through a symlink (as cgi-bin/adrater.cgi
+// is), with its V8 code cache missing, corrupt, or in a dist/ the user cannot write, run
+// as root and as www-data (Apache's user). A cache is a speed-up only: never a failure.
+import t from 'tap';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, parseCgi } from '../helpers/run.js';
+import { WEB_SERVER_PATH } from '../../lib/bench/responder.js';
+import { sites } from '../helpers/xml.js';
+import { mysqlStore } from '../helpers/stores.js';
+
+/** The built package copied to a fresh place: bin/, dist/lib/ (without caches), package.json, node_modules by symlink. */
+function installCopy(): { dir: string; cgi: string; caches: () => string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-install-'));
+  chmodSync(dir, 0o755);
+  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'dist/lib'), { recursive: true });
+  for (const f of readdirSync(join(ROOT, 'dist/lib'))) if (!f.endsWith('.v8cache')) cpSync(join(ROOT, 'dist/lib', f), join(dir, 'dist/lib', f));
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  mkdirSync(join(dir, 'cgi-bin'));
+  symlinkSync('../bin/adrater', join(dir, 'cgi-bin/adrater.cgi'));
+  const caches = () => readdirSync(join(dir, 'dist/lib')).filter((f) => f.endsWith('.v8cache')).sort();
+  return { dir, cgi: join(dir, 'cgi-bin/adrater.cgi'), caches };
+}
+
+/** One CGI GET as a web server runs it, optionally as another user. */
+function cgiRun(script: string, db: string, query: string, user?: string) {
+  const env = [`PATH=${WEB_SERVER_PATH}`, 'GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', `QUERY_STRING=${query}`, 'REMOTE_ADDR=192.0.2.9', `ADRATER_DB=${db}`];
+  const command = user ? ['runuser', '-u', user, '--', '/usr/bin/env', '-i', ...env, script] : ['/usr/bin/env', '-i', ...env, script];
+  const result = spawnSync(command[0], command.slice(1), { input: '' });
+  return { code: result.status, stderr: result.stderr.toString(), ...parseCgi(result.stdout) };
+}
+
+t.test('a copy elsewhere, through a symlink: caches written, then used, then survive corruption', async (t) => {
+  const install = installCopy();
+  t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
+  const db = `sqlite:${join(install.dir, 'ratings.sqlite')}`;
+  t.same(install.caches(), [], 'no code cache to begin with');
+
+  const first = cgiRun(install.cgi, db, 'url=first.example');
+  t.equal(first.status, 200, first.stderr);
+  t.same(sites(first.body).map((s) => s.status), ['queued']);
+  t.same(install.caches(), ['adrater.js.v8cache', 'sqlite.js.v8cache'], 'a CGI run that may write leaves the caches');
+
+  const cached = statSync(join(install.dir, 'dist/lib/adrater.js.v8cache'));
+  t.equal(cgiRun(install.cgi, db, 'url=second.example').status, 200, 'the next run uses them');
+  t.equal(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).mtimeMs, cached.mtimeMs, 'an accepted cache is not rewritten');
+
+  for (const cache of install.caches()) writeFileSync(join(install.dir, 'dist/lib', cache), 'not a V8 code cache');
+  const corrupt = cgiRun(install.cgi, db, 'url=third.example');
+  t.equal(corrupt.status, 200, 'a corrupt cache is refused by V8 and the run compiles from source');
+  t.equal(corrupt.stderr, '', 'without a word in the error log');
+  t.ok(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).size > 1000, 'and a good cache replaces it');
+});
+
+t.test("as www-data: a dist/ it cannot write, no cache at all, both stores", async (t) => {
+  const install = installCopy();
+  t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
+  const data = join(install.dir, 'data');
+  mkdirSync(data);
+  execFileSync('chown', ['www-data:www-data', data]);
+  const sqlite = `sqlite:${join(data, 'ratings.sqlite')}`;
+
+  const answer = cgiRun(install.cgi, sqlite, 'url=www.example.com&format=json', 'www-data');
+  t.equal(answer.status, 200, answer.stderr);
+  t.equal(JSON.parse(answer.body).ratings[0].domain, 'example.com');
+  t.equal(answer.stderr, '', 'nothing in the error log');
+  t.same(install.caches(), [], 'no cache written into a dist/ www-data may not write');
+  t.notOk(existsSync(join(install.dir, 'dist/lib/adrater.js.v8cache')), 'and none half-written');
+
+  const mysql = await mysqlStore(t);
+  if (mysql) {
+    t.teardown(() => mysql.close());
+    const onMysql = cgiRun(install.cgi, mysql.url, 'url=www.example.org', 'www-data');
+    t.equal(onMysql.status, 200, onMysql.stderr);
+    t.same(sites(onMysql.body).map((s) => s.status), ['queued'], 'MySQL from the same copy, as www-data, without a cache');
+    t.same(await mysql.sql('SELECT domain FROM rating_queue'), [{ domain: 'example.org' }]);
+  }
+});
