@@ -20,3 +20,21 @@ export class UsageError extends Error {
 export class CommandError extends Error {
   name = 'CommandError';
 }
+
+/**
+ * A request's client went away (FCGI_ABORT_REQUEST). A plain flag rather than an
+ * AbortController, which a responder would make for every request it takes; an AbortSignal
+ * fits it too.
+ */
+export interface AbortFlag {
+  readonly aborted: boolean;
+}
+
+/** Work skipped because its request was aborted. */
+export class AbortedError extends Error {
+  name = 'AbortedError';
+}
+
+export function throwIfAborted(flag: AbortFlag | undefined): void {
+  if (flag?.aborted) throw new AbortedError('the client went away');
+}

@@ -34,18 +34,39 @@ function decodeComponent(bytes: Uint8Array, start: number, end: number): string 
   return utf8.decode(out.subarray(0, n));
 }
 
+/**
+ * One component of a query string: the text itself when it holds no %-escape, no '+' and
+ * no UTF-16 surrogate (nearly always, and a slice is ~20x cheaper than a round trip through
+ * bytes); otherwise decoded from its UTF-8 bytes like a body.
+ */
+function decodeText(text: string, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25 || c === 0x2b || (c >= 0xd800 && c <= 0xdfff)) {
+      const bytes = Buffer.from(text.slice(start, end), 'utf8');
+      return decodeComponent(bytes, 0, bytes.length);
+    }
+  }
+  return text.slice(start, end);
+}
+
 /** Splits a query string or form body into [name, value] pairs in order. */
 export function parseForm(input: string | Uint8Array): Array<[string, string]> {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (typeof input === 'string') return split(input.length, (char, from) => input.indexOf(char, from), (a, b) => decodeText(input, a, b));
+  return split(input.length, (char, from) => input.indexOf(char.charCodeAt(0), from), (a, b) => decodeComponent(input, a, b));
+}
+
+/** The pairs of `length` units, `find` locating '&' and '=', `decode` turning a range into text. */
+function split(length: number, find: (char: string, from: number) => number, decode: (start: number, end: number) => string): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   let start = 0;
-  while (start <= bytes.length) {
-    let end = bytes.indexOf(0x26, start);
-    if (end < 0) end = bytes.length;
+  while (start <= length) {
+    let end = find('&', start);
+    if (end < 0) end = length;
     if (end > start) {
-      let eq = bytes.indexOf(0x3d, start);
+      let eq = find('=', start);
       if (eq < 0 || eq > end) eq = end;
-      pairs.push([decodeComponent(bytes, start, eq), eq < end ? decodeComponent(bytes, eq + 1, end) : '']);
+      pairs.push([decode(start, eq), eq < end ? decode(eq + 1, end) : '']);
     }
     start = end + 1;
   }

@@ -4,10 +4,12 @@
 // answer, refusals and failures included, is a document in the format the client asked
 // for. The core never learns which transport called it; writing the answer is theirs.
 import { parseLookup, refuseEarly, requestedFormat, contentLength } from './request.js';
+import { parseForm } from './form.js';
 import type { Env, Limits, Refusal, Format, LookupRequest } from './request.js';
 import { renderRatings, renderError } from './render.js';
 import { rateSites } from './lookup.js';
-import { UnavailableError } from './errors.js';
+import { UnavailableError, throwIfAborted } from './errors.js';
+import type { AbortFlag } from './errors.js';
 import { msSinceStart } from './time.js';
 import type { Store } from '../store/store.js';
 
@@ -23,6 +25,8 @@ export interface Response {
 export interface Incoming {
   env: Env;
   head: boolean;
+  /** The query string's pairs, parsed once. */
+  query: Array<[string, string]>;
   /** The format asked for in the query string: that of any refusal made before the body is parsed. */
   format: Format;
   /** CONTENT_LENGTH; NaN when it is not a byte count. */
@@ -40,7 +44,7 @@ export interface HandlerContext {
   /** Phase timings (name, ms) for Server-Timing; the handler adds connect, query, render. */
   timing?: Array<[string, number]>;
   /** The client went away (FCGI_ABORT_REQUEST): database work not yet started is not started. */
-  signal?: AbortSignal;
+  signal?: AbortFlag;
 }
 
 let requestSeq = 0;
@@ -50,10 +54,12 @@ export function newRequestId(): string {
 }
 
 export function receive(env: Env, limits: Limits): Incoming {
+  const query = parseForm(env.QUERY_STRING || '');
   const incoming: Incoming = {
     env,
     head: (env.REQUEST_METHOD || '').toUpperCase() === 'HEAD',
-    format: requestedFormat(env),
+    query,
+    format: requestedFormat(query),
     declaredLength: contentLength(env),
     refusal: null,
   };
@@ -82,7 +88,7 @@ export function fail(incoming: Incoming, err: unknown, log: (line: string) => vo
 
 /** The answer to a request that receive() let through, given its whole body. */
 export async function handle(incoming: Incoming, body: Uint8Array, ctx: HandlerContext): Promise<Response> {
-  const request = parseLookup(incoming.env, body, ctx.limits);
+  const request = parseLookup(incoming.env, incoming.query, body, ctx.limits);
   if ('status' in request) return refuse(incoming, request, request.format ?? incoming.format);
   try {
     return await lookUp(incoming, request, ctx);
@@ -106,7 +112,7 @@ async function lookUp(incoming: Incoming, request: LookupRequest, ctx: HandlerCo
     timing?.push([phase, now - last]);
     last = now;
   };
-  ctx.signal?.throwIfAborted();
+  throwIfAborted(ctx.signal);
   const store = await ctx.store();
   mark('connect');
   const results = await rateSites(store, request, new Date(), { mark, signal: ctx.signal });

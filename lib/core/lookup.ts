@@ -3,6 +3,7 @@
 import { siteKey } from './site.js';
 import { isoTime, sqlTime } from './time.js';
 import type { Store, RatingRow } from '../store/store.js';
+import type { AbortFlag } from './errors.js';
 import type { SiteResult } from './render.js';
 import type { LookupRequest } from './request.js';
 
@@ -10,7 +11,7 @@ export interface Progress {
   /** Called after the database work so the handler can report where time went. */
   mark(phase: string): void;
   /** Aborted: the step not yet started (the look-up, the queue write) is not started. */
-  signal?: AbortSignal;
+  signal?: AbortFlag;
 }
 
 export async function rateSites(store: Store, request: LookupRequest, now: Date, progress: Progress): Promise<SiteResult[]> {
@@ -49,7 +50,7 @@ function enqueueMissing(
   isFresh: (row: RatingRow) => boolean,
   request: LookupRequest,
   now: string,
-  signal?: AbortSignal,
+  signal?: AbortFlag,
 ): Promise<void> {
   const missing = domains.filter((d) => {
     const row = ratings.get(d);

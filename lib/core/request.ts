@@ -40,10 +40,10 @@ export function contentLength(env: Env): number {
   return /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
 }
 
-/** The format the answer (or the refusal) should use, from the query string alone. */
-export function requestedFormat(env: Env): Format {
+/** The format the answer (or the refusal) should use, from the query string's pairs alone. */
+export function requestedFormat(query: Array<[string, string]>): Format {
   let format: Format = 'xml';
-  for (const [name, value] of parseForm(env.QUERY_STRING || '')) {
+  for (const [name, value] of query) {
     if (name.toLowerCase() === 'format') format = value === 'json' ? 'json' : 'xml';
   }
   return format;
@@ -87,11 +87,10 @@ export function refuseEarly(env: Env, limits: Limits): Refusal | null {
   return null;
 }
 
-/** Parses the parameters of a request that refuseEarly let through. */
-export function parseLookup(env: Env, body: Uint8Array, limits: Limits): LookupRequest | Refusal {
+/** Parses the parameters of a request that refuseEarly let through: its query string's pairs, then its body's. */
+export function parseLookup(env: Env, query: Array<[string, string]>, body: Uint8Array, limits: Limits): LookupRequest | Refusal {
   const method = requestMethod(env);
-  const pairs = parseForm(env.QUERY_STRING || '');
-  if (method === 'POST' && body.length > 0) pairs.push(...parseForm(body));
+  const pairs = method === 'POST' && body.length > 0 ? query.concat(parseForm(body)) : query;
 
   const urls: string[] = [];
   let priorityText: string | null = null;

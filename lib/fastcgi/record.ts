@@ -60,8 +60,9 @@ export function recordReader() {
       yield {
         type: buf[offset + 1],
         requestId: buf.readUInt16BE(offset + 2),
-        // A copy: the caller may keep it after the next chunk arrives.
-        content: Buffer.from(buf.subarray(start, start + contentLength)),
+        // A view, not a copy: a socket's chunks are fresh memory that Node never reuses, and
+        // a part record is copied into `pending` below.
+        content: buf.subarray(start, start + contentLength),
       };
       offset += total;
     }
@@ -72,11 +73,7 @@ export function recordReader() {
 
 function header(type: number, requestId: number, contentLength: number, padding: number): Buffer {
   const h = Buffer.alloc(HEADER_LENGTH);
-  h[0] = VERSION;
-  h[1] = type;
-  h.writeUInt16BE(requestId, 2);
-  h.writeUInt16BE(contentLength, 4);
-  h[6] = padding;
+  writeHeader(h, 0, type, requestId, contentLength, padding);
   return h;
 }
 
@@ -95,6 +92,37 @@ export function encodeStream(type: number, requestId: number, content: Buffer): 
 export function encodeRecord(type: number, requestId: number, content: Buffer = Buffer.alloc(0)): Buffer {
   const padding = (8 - (content.length % 8)) % 8;
   return Buffer.concat([header(type, requestId, content.length, padding), content, Buffer.alloc(padding)]);
+}
+
+/**
+ * A whole response in one buffer: STDOUT records carrying `stdout`, the empty STDOUT that
+ * ends the stream, and END_REQUEST. One allocation when `stdout` fits one record (nearly
+ * every answer), so that one write sends it all.
+ */
+export function encodeResponse(requestId: number, stdout: Buffer, appStatus: number): Buffer {
+  if (stdout.length === 0 || stdout.length > MAX_CONTENT) {
+    return Buffer.concat([...encodeStream(Type.Stdout, requestId, stdout), encodeRecord(Type.Stdout, requestId), encodeEndRequest(requestId, appStatus, ProtocolStatus.RequestComplete)]);
+  }
+  const padding = (8 - (stdout.length % 8)) % 8;
+  const out = Buffer.alloc(HEADER_LENGTH + stdout.length + padding + HEADER_LENGTH + HEADER_LENGTH + 8);
+  let at = writeHeader(out, 0, Type.Stdout, requestId, stdout.length, padding);
+  at += stdout.copy(out, at) + padding;
+  at = writeHeader(out, at, Type.Stdout, requestId, 0, 0);
+  at = writeHeader(out, at, Type.EndRequest, requestId, 8, 0);
+  out.writeUInt32BE(appStatus >>> 0, at);
+  out[at + 4] = ProtocolStatus.RequestComplete;
+  return out;
+}
+
+/** Writes a record header into `out` at `at`; returns where the content goes. */
+function writeHeader(out: Buffer, at: number, type: number, requestId: number, contentLength: number, padding: number): number {
+  out[at] = VERSION;
+  out[at + 1] = type;
+  out.writeUInt16BE(requestId, at + 2);
+  out.writeUInt16BE(contentLength, at + 4);
+  out[at + 6] = padding;
+  out[at + 7] = 0;
+  return at + HEADER_LENGTH;
 }
 
 export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer {

@@ -16,6 +16,7 @@ import type { Address } from './listener.js';
 import { receive, handle, refuse, fail, newRequestId } from '../core/handler.js';
 import type { Response } from '../core/handler.js';
 import type { Settings } from '../core/settings.js';
+import type { AbortFlag } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -80,7 +81,8 @@ interface Connection {
   socket: Socket;
   peer: string;
   session: ReturnType<typeof createSession>;
-  aborts: Map<number, AbortController>;
+  /** Each request being answered, by id, with the flag an FCGI_ABORT_REQUEST sets. */
+  aborts: Map<number, { aborted: boolean }>;
   /** Its share of Responder.buffered. */
   buffered: number;
   /** The read timeout is armed (the peer is inside a record or request). */
@@ -145,7 +147,10 @@ function serveConnection(r: Responder, socket: Socket): void {
     send: (bytes) => {
       if (!socket.writableEnded && !socket.destroyed) socket.write(bytes);
     },
-    onAbort: (id) => conn.aborts.get(id)?.abort(),
+    onAbort: (id) => {
+      const flag = conn.aborts.get(id);
+      if (flag) flag.aborted = true;
+    },
     onRequest: (request) => take(r, conn, request),
   });
   r.connections.add(conn);
@@ -157,7 +162,7 @@ function serveConnection(r: Responder, socket: Socket): void {
   });
   socket.on('error', () => {}); // a web server that hangs up is not an event worth a line
   socket.on('close', () => {
-    for (const abort of conn.aborts.values()) abort.abort();
+    for (const flag of conn.aborts.values()) flag.aborted = true;
     r.connections.delete(conn);
     r.buffered -= conn.buffered;
     if (r.stopping) void maybeFinish(r);
@@ -215,10 +220,10 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   // A request that reaches a connection we have already ended (shutting down) is not
   // taken: its answer could not be sent, and the web server sees the close instead.
   if (conn.socket.writableEnded || conn.socket.destroyed) return;
-  const abort = new AbortController();
+  const abort = { aborted: false };
   conn.aborts.set(request.id, abort);
   r.inFlight++;
-  void answer(r, request, abort.signal).then((response) => {
+  void answer(r, request, abort).then((response) => {
     conn.aborts.delete(request.id);
     r.inFlight--;
     r.served++;
@@ -229,7 +234,7 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   });
 }
 
-async function answer(r: Responder, request: FcgiRequest, signal: AbortSignal): Promise<Response> {
+async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag): Promise<Response> {
   const incoming = receive(request.params, r.limits);
   if (r.inFlight > r.settings.maxReqs) {
     const busy = refuse(incoming, { status: 503, code: 'busy', message: 'too many requests in flight; try again shortly' });

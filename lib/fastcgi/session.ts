@@ -9,8 +9,8 @@ import {
   ProtocolError,
   recordReader,
   encodeRecord,
-  encodeStream,
   encodeEndRequest,
+  encodeResponse,
   decodePairs,
   encodePairs,
 } from './record.js';
@@ -163,7 +163,7 @@ export function createSession(options: SessionOptions) {
     /** Sends a response (CGI-style headers and body) and ends the request. */
     respond(id: number, stdout: Buffer, appStatus = 0): void {
       if (!active.delete(id)) return; // aborted meanwhile
-      options.send(Buffer.concat([...encodeStream(Type.Stdout, id, stdout), encodeRecord(Type.Stdout, id), encodeEndRequest(id, appStatus, ProtocolStatus.RequestComplete)]));
+      options.send(encodeResponse(id, stdout, appStatus));
     },
 
     /** Requests received in part or in full and not yet answered. */

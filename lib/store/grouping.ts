@@ -4,13 +4,15 @@
 // rows are committed, so a 200 still means "queued"; the database sees one query and one
 // commit per batch instead of per request. An ask whose request was aborted while it
 // waited is dropped before its batch is sent.
+import { AbortedError } from '../core/errors.js';
+import type { AbortFlag } from '../core/errors.js';
 import type { QueueItem, RatingRow, Store } from './store.js';
 
 const MAX_BATCH_ROWS = 2000;
 
 interface Waiting<Row, Answer> {
   ask: Row[];
-  signal?: AbortSignal;
+  signal?: AbortFlag;
   resolve(answer: Answer): void;
   reject(err: unknown): void;
 }
@@ -19,18 +21,18 @@ interface Waiting<Row, Answer> {
  * Calls `run` with the asks of every waiting caller, one batch at a time (at most
  * MAX_BATCH_ROWS rows, but never fewer than one ask), and gives each caller its answer.
  */
-export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>): (ask: Row[], signal?: AbortSignal) => Promise<Answer> {
+export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>): (ask: Row[], signal?: AbortFlag) => Promise<Answer> {
   const waiting: Array<Waiting<Row, Answer>> = [];
   let running = false;
 
-  /** The next batch, in arrival order; aborted asks are answered with their reason and left out. */
+  /** The next batch, in arrival order; aborted asks are rejected (AbortedError) and left out. */
   function nextBatch(): Array<Waiting<Row, Answer>> {
     const batch: Array<Waiting<Row, Answer>> = [];
     let rows = 0;
     while (waiting.length > 0 && (batch.length === 0 || rows + waiting[0].ask.length <= MAX_BATCH_ROWS)) {
       const next = waiting.shift()!;
       if (next.signal?.aborted) {
-        next.reject(next.signal.reason);
+        next.reject(new AbortedError('the client went away'));
         continue;
       }
       batch.push(next);

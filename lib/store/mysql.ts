@@ -3,7 +3,7 @@
 // so a server restart costs the requests made while it is down and nothing after.
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
-import { UnavailableError } from '../core/errors.js';
+import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { selectWrites } from './store.js';
 import { retry } from './retry.js';
@@ -41,6 +41,7 @@ function mysqlOptions(url: string): ConnectionOptions {
     charset: 'utf8mb4',
     dateStrings: true,
     supportBigNumbers: true,
+    trace: false, // no stack captured for every query (a responder makes thousands a second)
     connectTimeout: Number(parsed.searchParams.get('connectTimeout') ?? 3000),
   };
   const socket = parsed.searchParams.get('socket');
@@ -61,7 +62,7 @@ export async function openMysql(url: string, open: OpenOptions): Promise<Store> 
     });
     // An idle pooled connection that loses its server reports it here; the pool drops it.
     pool.on('connection', (conn) => conn.on('error', () => {}));
-    return mysqlStore(pool);
+    return mysqlStore(pool, preparedLookup(pool));
   }
   let conn: Connection;
   try {
@@ -72,10 +73,26 @@ export async function openMysql(url: string, open: OpenOptions): Promise<Store> 
   }
   // A connection lost between queries must not become an uncaught 'error' event.
   conn.on('error', () => {});
-  return mysqlStore(conn);
+  return mysqlStore(conn, (domains) => conn.query<RowDataPacket[]>(LOOKUP, [domains]).then(([rows]) => rows));
 }
 
-function mysqlStore(db: Queryable): Store {
+type Lookup = (domains: string[]) => Promise<RowDataPacket[]>;
+
+/**
+ * Look-ups as prepared statements, for a pool that runs thousands: the IN list is padded
+ * (with its last domain again) to a power of two, so that each connection prepares a dozen
+ * statements once and the server never parses a look-up again.
+ */
+function preparedLookup(pool: Pool): Lookup {
+  return (domains) => {
+    let size = 1;
+    while (size < domains.length) size *= 2;
+    const padded = domains.concat(new Array<string>(size - domains.length).fill(domains[domains.length - 1]));
+    return pool.execute<RowDataPacket[]>(`${LOOKUP_PREFIX}${new Array(size).fill('?').join(',')})`, padded).then(([rows]) => rows);
+  };
+}
+
+function mysqlStore(db: Queryable, lookupRows: Lookup): Store {
   async function query<T>(sql: string, params: unknown[] = []): Promise<T> {
     try {
       const [rows] = await db.query(sql, params);
@@ -111,11 +128,16 @@ function mysqlStore(db: Queryable): Store {
   return {
     kind: 'mysql',
     async lookup(domains, signal) {
-      signal?.throwIfAborted();
-      return domains.length === 0 ? [] : (await query<RowDataPacket[]>(LOOKUP, [domains])).map(ratingRow);
+      throwIfAborted(signal);
+      if (domains.length === 0) return [];
+      try {
+        return (await lookupRows(domains)).map(ratingRow);
+      } catch (err) {
+        throw classify(err);
+      }
     },
     async enqueue(items, signal) {
-      signal?.throwIfAborted();
+      throwIfAborted(signal);
       if (items.length > 0) await enqueue(db, items);
     },
     migrate: () =>
@@ -133,7 +155,8 @@ function mysqlStore(db: Queryable): Store {
   };
 }
 
-const LOOKUP = 'SELECT domain, rating, info, rated_at, expires_at FROM site_ratings WHERE domain IN (?)';
+const LOOKUP_PREFIX = 'SELECT domain, rating, info, rated_at, expires_at FROM site_ratings WHERE domain IN (';
+const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const ENQUEUE =
   'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ? ' +
   'ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + 1, ' +

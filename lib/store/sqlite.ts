@@ -5,7 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
-import { UnavailableError } from '../core/errors.js';
+import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
 import { selectWrites } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueItem } from './store.js';
@@ -131,12 +131,12 @@ function sqliteStore(db: Database.Database, versionAtOpen: number): Store {
     kind: 'sqlite',
     lookup: (domains, signal) =>
       run(() => {
-        signal?.throwIfAborted();
+        throwIfAborted(signal);
         return selectIn<RatingRow>(db, 'SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain', domains);
       }),
     enqueue: (items, signal) =>
       run(() => {
-        signal?.throwIfAborted();
+        throwIfAborted(signal);
         if (items.length > 0) enqueueAll.immediate(items);
       }),
     migrate: () => run(async () => ({ ...(await migrate(db)), from: versionAtOpen })),

@@ -2,6 +2,7 @@
 // gives. The look-up path uses lookup and enqueue; the rater's tools use the rest. A
 // failure to reach the database is an UnavailableError (lib/core/errors.ts) from every
 // method, classified where the driver's error enters.
+import type { AbortFlag } from '../core/errors.js';
 
 export interface RatingRow {
   domain: string;
@@ -42,15 +43,15 @@ export interface Store {
   readonly kind: 'mysql' | 'sqlite';
   /**
    * Ratings for these domains (those that have one), in one query. Aborted before the query
-   * is sent: rejects with the signal's reason and sends nothing.
+   * is sent: rejects with AbortedError and sends nothing.
    */
-  lookup(domains: string[], signal?: AbortSignal): Promise<RatingRow[]>;
+  lookup(domains: string[], signal?: AbortFlag): Promise<RatingRow[]>;
   /**
    * Queues the items in one statement or transaction, each merged with a queued row per
    * CONTRACT §5 (a domain may appear once per request that asked for it). Resolves only
    * once the rows are committed. Aborted before the write is sent: rejects, writes nothing.
    */
-  enqueue(items: QueueItem[], signal?: AbortSignal): Promise<void>;
+  enqueue(items: QueueItem[], signal?: AbortFlag): Promise<void>;
   /** Applies pending migrations; returns the versions before and after. */
   migrate(): Promise<{ from: number; to: number }>;
   /** Upserts ratings in one transaction (newer rated_at wins unless force); rated domains leave the queue. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Requests per second through nginx (fastcgi_pass, kept connections) to one adrater
-# FastCGI responder on MariaDB, as issue 3 measures it: wrk -t2 -c16, 3 URLs per request
-# (2 rated, 1 new), a table of ROWS ratings. Prints wrk's figures and the responder's RSS.
-# Usage: nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+# FastCGI responder on MariaDB: wrk -t2 -c16, 3 URLs per request (2 rated, 1 new), a table
+# of ROWS ratings. Prints wrk's figures, the CPU microseconds per request of the responder
+# and of MariaDB (from /proc, over the wrk run), and the responder's RSS.
+# Usage: [UNIX=1] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows=${1:-100000}
@@ -30,15 +31,21 @@ node -e '
   require("fs").writeFileSync(process.argv[2], out.join("\n") + "\n");' "$rows" "$work/ratings.csv"
 bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
 
-env -i PATH=/usr/bin:/bin ADRATER_DB="$url" node --max-semi-space-size=2 bin/adrater fcgi --listen "127.0.0.1:$fcgi_port" 2>"$work/responder.log" &
+# shellcheck disable=SC2086
+# UNIX=1: nginx reaches the responder over a Unix socket (as the peers rig does), else TCP.
+listen="127.0.0.1:$fcgi_port"; upstream="$listen"
+[ "${UNIX:-}" = 1 ] && listen="$work/adrater.sock" && upstream="unix:$listen"
+env -i PATH=/usr/bin:/bin ADRATER_DB="$url" node ${NODE_FLAGS:-} bin/adrater fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
+ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
 cat > "$work/nginx.conf" <<CONF
 user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path $work/b; fastcgi_temp_path $work/f; proxy_temp_path $work/p; uwsgi_temp_path $work/u; scgi_temp_path $work/s;
-  upstream adrater { server 127.0.0.1:$fcgi_port; keepalive 32; }
+  upstream adrater { server $upstream; keepalive 32; }
   server { listen 127.0.0.1:$http_port; location = /adrater { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass adrater; } }
 }
 CONF
@@ -56,6 +63,12 @@ LUA
 echo "end" >> "$work/requests.lua"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | grep -c 'status="rated"\|status="queued"' >/dev/null
-wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors"
+r0=$(ticks "$responder"); m0=$(ticks "$mariadb")
+wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
+r1=$(ticks "$responder"); m1=$(ticks "$mariadb")
+grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.txt"
+requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+hz=$(getconf CLK_TCK)
+echo "CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / requests )) us"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
 echo "queued rows (one per request that got an answer): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"

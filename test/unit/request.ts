@@ -1,10 +1,11 @@
 import t from 'tap';
 import { parseForm } from '../../lib/core/form.js';
 import { parseLookup, refuseEarly } from '../../lib/core/request.js';
+import { seeded } from '../helpers/random.js';
 import type { Env } from '../../lib/core/request.js';
 
 const limits = { maxUrls: 3, maxBody: 100 };
-const lookup = (env: Env, body = '') => parseLookup(env, Buffer.from(body), limits);
+const lookup = (env: Env, body = '') => parseLookup(env, parseForm(env.QUERY_STRING || ''), Buffer.from(body), limits);
 
 t.test('form decoding', async (t) => {
   t.same(parseForm('a=1&b=2&a=3'), [['a', '1'], ['b', '2'], ['a', '3']]);
@@ -53,4 +54,17 @@ t.test('methods and bodies', async (t) => {
   const get = lookup({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=a', CONTENT_LENGTH: '5' }, 'url=b');
   t.ok('urls' in get && get.urls.length === 1, 'a GET body is not parameters');
   t.match(lookup({ QUERY_STRING: 'url=a', REMOTE_ADDR: 'x'.repeat(46) }), { sourceIp: null });
+});
+
+t.test('a query string parses as its UTF-8 bytes do (the text fast path against the byte path)', async (t) => {
+  const random = seeded(11);
+  const alphabet = 'ab=&%+2F0e9ZzC3A€😀\ud800\udfff \u0000';
+  let differing = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const text = random.text(alphabet, 30);
+    if (JSON.stringify(parseForm(text)) !== JSON.stringify(parseForm(Buffer.from(text, 'utf8')))) {
+      if (differing++ < 3) t.fail(`differs for ${JSON.stringify(text)}`);
+    }
+  }
+  t.equal(differing, 0, '20,000 generated strings');
 });
