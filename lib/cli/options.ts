@@ -43,12 +43,18 @@ export function globalOptions(y: Argv): Argv {
 export function responderOptions(y: Argv): Argv {
   y.option('listen', { type: 'string', describe: 'HOST:PORT or /path.sock to listen on (default: the listening socket on fd 0)' });
   wholeNumbers(y, { 'max-requests': 'exit cleanly after N requests (0: never)' });
-  return wholeNumbers(y, {
+  wholeNumbers(y, {
     'max-reqs': `most requests in flight; more get 503 at once (default ${DEFAULTS.maxReqs})`,
     'pool-size': `MySQL connections held open (default ${DEFAULTS.poolSize})`,
     'read-timeout': `seconds without a byte inside a record or request before the connection is closed (default ${DEFAULTS.readTimeout})`,
     backlog: `listen backlog: connections the kernel holds while the responder is busy (default ${DEFAULTS.backlog})`,
   }, 1);
+  wholeNumbers(y, {
+    workers: `worker processes under a supervisor; 1 is a single process, 0 one per CPU (default ${DEFAULTS.workers})`,
+    'slow-ms': 'log each request slower than this many ms, with its phases (0: off)',
+  });
+  y.option('status-path', { type: 'string', describe: 'URL path that answers with the status (JSON; ?format=prometheus for Prometheus)' });
+  return y.option('status-allow', { type: 'string', describe: `addresses allowed to read the status (default ${DEFAULTS.statusAllow})` });
 }
 
 /** The settings, the command line taking precedence over the environment and the file. */

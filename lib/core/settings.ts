@@ -18,6 +18,14 @@ export interface Settings {
   poolSize: number;
   readTimeout: number;
   backlog: number;
+  /** FastCGI workers under a supervisor; 1 (the default) is one process, no supervisor; 0 is one per CPU. */
+  workers: number;
+  /** The URL path that answers with the responder's status; none by default. */
+  statusPath?: string;
+  /** Comma-separated REMOTE_ADDRs allowed to read the status. */
+  statusAllow: string;
+  /** Requests slower than this many ms get a log line with their phases; 0 is off. */
+  slowMs: number;
 }
 
 /** The checkout (or install) root: lib/<layer>/ in the sources, dist/lib/ when built. */
@@ -33,10 +41,13 @@ export const DEFAULTS: Readonly<Settings> = {
   poolSize: 4,
   readTimeout: 30,
   backlog: 511,
+  workers: 1,
+  statusAllow: '127.0.0.1,::1',
+  slowMs: 0,
 };
 
-const NUMERIC = new Set<keyof Settings>(['maxUrls', 'maxBody', 'retryAfter', 'maxRequests', 'maxReqs', 'poolSize', 'readTimeout', 'backlog']);
-const KEYS = Object.keys(DEFAULTS).concat('listen') as Array<keyof Settings>;
+const NUMERIC = new Set<keyof Settings>(['maxUrls', 'maxBody', 'retryAfter', 'maxRequests', 'maxReqs', 'poolSize', 'readTimeout', 'backlog', 'workers', 'slowMs']);
+const KEYS = Object.keys(DEFAULTS).concat('listen', 'statusPath') as Array<keyof Settings>;
 
 function envName(key: string): string {
   return 'ADRATER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
@@ -92,4 +103,17 @@ export function loadSettings(
   }
   storeKind(String(settings.db)); // an unknown scheme is a settings error, found before any request
   return settings as unknown as Settings;
+}
+
+/**
+ * The settings given on a command line, as the environment variables that carry them: how a
+ * supervisor passes its command line to its workers (never in their argv, where a password
+ * would show). `listen` and `workers` stay the supervisor's own.
+ */
+export function settingsEnvironment(cli: Record<string, unknown>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of KEYS) {
+    if (key !== 'listen' && key !== 'workers' && cli[key] !== undefined) env[envName(key)] = String(cli[key]);
+  }
+  return env;
 }

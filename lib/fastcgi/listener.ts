@@ -1,14 +1,15 @@
 // Where a responder listens: the socket a web server handed over on fd 0, a TCP address or
-// a Unix socket path (--listen). (Whether fd 0 is a listening socket is lib/main.ts's to
-// find out: a CGI run must not load node:net for it.)
+// a Unix socket path (--listen), or systemd's (inherited.ts).
 import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Server } from 'node:net';
+import { systemdSocket } from './inherited.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
 
+/** --listen's address; without it, systemd's socket (fd 3) or the one on fd 0. */
 export function parseListen(listen: string | undefined): Address {
-  if (!listen) return { fd: 0 };
+  if (!listen) return { fd: systemdSocket() ? 3 : 0 };
   if (listen.startsWith('/') || listen.startsWith('./')) return { path: listen };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[3]) > 65535) throw new Error(`--listen must be HOST:PORT or /path.sock, not "${listen}"`);
@@ -16,7 +17,7 @@ export function parseListen(listen: string | undefined): Address {
 }
 
 /** Removes a socket file left by a process that is gone; refuses one that still answers. */
-async function clearStaleSocket(path: string): Promise<void> {
+export async function clearStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path, () => (probe.destroy(), resolve(true)));

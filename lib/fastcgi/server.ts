@@ -14,7 +14,12 @@ import { ProtocolError } from './record.js';
 import { parseListen, listen, removeSocketFile, connectionLimit } from './listener.js';
 import type { Address } from './listener.js';
 import { receive, handle, refuse, fail, newRequestId } from '../core/handler.js';
-import type { Response } from '../core/handler.js';
+import type { Response, Incoming } from '../core/handler.js';
+import { msSinceStart } from '../core/time.js';
+import { supervisorChannel } from './channel.js';
+import type { SupervisorChannel } from './channel.js';
+import { requestPath, sumStatus, prometheusText } from './status.js';
+import type { Counters, Status } from './status.js';
 import type { Settings } from '../core/settings.js';
 import type { AbortFlag } from '../core/errors.js';
 import { log } from '../core/log.js';
@@ -69,10 +74,15 @@ interface Responder {
   buffered: number;
   inFlight: number;
   served: number;
+  busy: number;
+  errors: number;
+  databaseReachable: boolean | null;
   stopping: boolean;
   finishing: boolean;
   server: Server;
   address: Address;
+  /** The supervisor, when this process is one of its workers. */
+  channel: SupervisorChannel | null;
   finished(): void;
 }
 
@@ -108,12 +118,17 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     buffered: 0,
     inFlight: 0,
     served: 0,
+    busy: 0,
+    errors: 0,
+    databaseReachable: null,
     stopping: false,
     finishing: false,
     server: createServer(),
     address: parseListen(settings.listen),
+    channel: null,
     finished,
   };
+  r.channel = supervisorChannel(() => counters(r));
   const atLimit = rateLimitedLog();
   r.server.on('connection', (socket: Socket) => {
     serveConnection(r, socket);
@@ -124,7 +139,9 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   await listen(r.server, r.address, settings.backlog);
   const listenerError = rateLimitedLog();
   r.server.on('error', (err) => listenerError(`listener error: ${err.message}`));
-  log(`FastCGI responder ready on ${settings.listen ?? 'fd 0'}`);
+  log(`FastCGI responder ready on ${settings.listen ?? `fd ${'fd' in r.address ? r.address.fd : 0}`}`);
+  r.channel?.ready();
+  r.channel?.onLost(() => stop(r, 'the supervisor is gone'));
   // Open the store now so the first request does not pay for it; a failure is retried per request.
   r.store.get().catch((err) => log(`database not reachable yet: ${(err as Error).message}`));
   await done;
@@ -223,10 +240,17 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   const abort = { aborted: false };
   conn.aborts.set(request.id, abort);
   r.inFlight++;
-  void answer(r, request, abort).then((response) => {
+  const started = msSinceStart();
+  const timing: Array<[string, number]> = [];
+  void answer(r, request, abort, timing).then((response) => {
     conn.aborts.delete(request.id);
     r.inFlight--;
     r.served++;
+    if (response.status === 500) r.errors++;
+    const elapsed = msSinceStart() - started;
+    if (r.settings.slowMs > 0 && elapsed > r.settings.slowMs) {
+      log(`req=${newRequestId()} slow: ${elapsed.toFixed(1)} ms, status ${response.status}, ${timing.map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ') || 'no database work'}`);
+    }
     conn.session.respond(request.id, responseBytes(response));
     if (!request.keepConn) conn.socket.end();
     if (r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
@@ -234,9 +258,11 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   });
 }
 
-async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag): Promise<Response> {
+async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag, timing: Array<[string, number]>): Promise<Response> {
   const incoming = receive(request.params, r.limits);
+  if (r.settings.statusPath && requestPath(request.params) === r.settings.statusPath) return statusResponse(r, incoming);
   if (r.inFlight > r.settings.maxReqs) {
+    r.busy++;
     const busy = refuse(incoming, { status: 503, code: 'busy', message: 'too many requests in flight; try again shortly' });
     busy.headers.push(['Retry-After', '1']);
     return busy;
@@ -245,8 +271,43 @@ async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag): Pr
   if (request.stdinOverflow) {
     return refuse(incoming, { status: 413, code: 'body-too-large', message: `request body is over the limit of ${r.limits.maxBody} bytes` });
   }
-  const ctx = { limits: r.limits, retryAfter: r.settings.retryAfter, log, timing: [], signal, store: () => r.store.get() };
-  return handle(incoming, request.stdin, ctx).catch((err) => fail(incoming, err, log));
+  const ctx = { limits: r.limits, retryAfter: r.settings.retryAfter, log, timing, signal, store: () => r.store.get() };
+  const response = await handle(incoming, request.stdin, ctx).catch((err) => fail(incoming, err, log));
+  // Whether the database answered, as the status reports it: a 200 used it; a 503 from the handler could not reach it.
+  if (response.status === 200) r.databaseReachable = true;
+  else if (response.status === 503) r.databaseReachable = false;
+  return response;
+}
+
+/** This process's counters. */
+function counters(r: Responder): Counters {
+  return {
+    pid: process.pid,
+    uptime: process.uptime(),
+    requests: r.served,
+    inFlight: r.inFlight,
+    connections: r.connections.size,
+    busy: r.busy,
+    errors: r.errors,
+    databaseReachable: r.databaseReachable,
+  };
+}
+
+/** The status document for an allowed address (403 otherwise), summed over the workers when supervised. */
+async function statusResponse(r: Responder, incoming: Incoming): Promise<Response> {
+  const allowed = r.settings.statusAllow.split(',').map((a) => a.trim());
+  const peer = (incoming.env.REMOTE_ADDR ?? '').replace(/^::ffff:/, '');
+  if (!allowed.includes(peer)) return refuse(incoming, { status: 403, code: 'forbidden', message: 'the status is not for this address (--status-allow)' });
+  let status: Status;
+  try {
+    status = r.channel ? await r.channel.status() : sumStatus(process.pid, process.uptime(), [counters(r)]);
+  } catch (err) {
+    return fail(incoming, err, log);
+  }
+  const prometheus = incoming.query.some(([name, value]) => name === 'format' && value === 'prometheus');
+  const body = prometheus ? prometheusText(status) : JSON.stringify(status) + '\n';
+  const type = prometheus ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json';
+  return { status: 200, headers: [['Content-Type', type], ['Cache-Control', 'no-store']], body, head: incoming.head };
 }
 
 function closeIfIdle(r: Responder, conn: Connection): void {

@@ -1,0 +1,43 @@
+// A worker's side of the channel to its supervisor (Node's IPC on fd 3 of the worker's
+// spawn): it says when it is ready, answers the supervisor's question for its counters, and
+// asks the supervisor for the status summed over all workers.
+import type { Counters, Status } from './status.js';
+
+type Message = { type: 'ready' } | { type: 'counters?'; id: number } | { type: 'counters'; id: number; counters: Counters } | { type: 'status?'; id: number } | { type: 'status'; id: number; status: Status };
+
+const ASK_TIMEOUT_MS = 1000;
+
+export interface SupervisorChannel {
+  ready(): void;
+  /** The status summed over every worker, as the supervisor puts it together. */
+  status(): Promise<Status>;
+  /** Called when the supervisor is gone: a worker without one stops. */
+  onLost(stop: () => void): void;
+}
+
+/** The channel, when this process is a supervisor's worker (ADRATER_WORKER=1 and an IPC channel). */
+export function supervisorChannel(counters: () => Counters): SupervisorChannel | null {
+  if (process.env.ADRATER_WORKER !== '1' || !process.send) return null;
+  const send = (message: Message) => process.send?.(message);
+  const waiting = new Map<number, (status: Status) => void>();
+  let seq = 0;
+  process.on('message', (message: Message) => {
+    if (message.type === 'counters?') send({ type: 'counters', id: message.id, counters: counters() });
+    if (message.type === 'status') waiting.get(message.id)?.(message.status);
+  });
+  // The channel must not keep a worker alive once it has stopped serving.
+  process.channel?.unref();
+  return {
+    ready: () => send({ type: 'ready' }),
+    status: () =>
+      new Promise<Status>((resolve, reject) => {
+        const id = ++seq;
+        const timer = setTimeout(() => (waiting.delete(id), reject(new Error('the supervisor did not answer'))), ASK_TIMEOUT_MS);
+        waiting.set(id, (status) => (clearTimeout(timer), waiting.delete(id), resolve(status)));
+        send({ type: 'status?', id });
+      }),
+    onLost: (stop) => process.on('disconnect', stop),
+  };
+}
+
+export type { Message };

@@ -1,0 +1,42 @@
+// The listening sockets a process can inherit: on fd 0 from a web server (mod_fcgid,
+// mod_fastcgi) or a supervisor, on fd 3 from systemd. Read without node:net, which a CGI
+// run (that asks whether fd 0 listens) must not load.
+import { readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on
+ * fd 0 is CGI under mod_cgid. Linux lists each socket's state in /proc/net.
+ */
+export function stdinIsListening(): boolean {
+  let target: string;
+  try {
+    target = readlinkSync('/proc/self/fd/0');
+  } catch {
+    return false;
+  }
+  const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+  if (!inode) return false;
+  const table = (name: string) => {
+    try {
+      return readFileSync(`/proc/self/net/${name}`, 'latin1').split('\n').slice(1);
+    } catch {
+      return [];
+    }
+  };
+  // unix: Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 is __SO_ACCEPTCON.
+  for (const line of table('unix')) {
+    const f = line.trim().split(/\s+/);
+    if (f[6] === inode) return (parseInt(f[3], 16) & 0x10000) !== 0;
+  }
+  // tcp, tcp6: sl local remote st ... inode (field 9); st 0A is LISTEN.
+  for (const line of [...table('tcp'), ...table('tcp6')]) {
+    const f = line.trim().split(/\s+/);
+    if (f[9] === inode) return f[3] === '0A';
+  }
+  return false;
+}
+
+/** Whether systemd passed this process a socket (socket activation: LISTEN_PID is ours): it is fd 3. */
+export function systemdSocket(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.LISTEN_PID === String(process.pid) && Number(env.LISTEN_FDS) >= 1;
+}

@@ -1,0 +1,185 @@
+// `adrater fcgi --workers N`: a supervisor that holds the listening socket and keeps N
+// workers accepting on it, as PHP-FPM's master does. A worker is the plain responder of
+// lib/fastcgi/server.ts with the socket as its fd 0 (as mod_fcgid starts one), started with
+// ADRATER_WORKER=1 and an IPC channel. The supervisor never accepts a connection itself:
+// it only binds the socket (`--listen`) or passes on the one it was given (fd 0, systemd's
+// fd 3), and each worker listens and accepts on that shared socket.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { chmodSync } from 'node:fs';
+import type { Settings } from '../core/settings.js';
+import { log } from '../core/log.js';
+import { clearStaleSocket, parseListen, removeSocketFile } from './listener.js';
+import type { Address } from './listener.js';
+import { sumStatus } from './status.js';
+import type { Counters } from './status.js';
+import type { Message } from './channel.js';
+
+const READY_MS = 15_000;
+const STOP_GRACE_MS = 35_000;
+const COUNTERS_MS = 500;
+// Crash loop damping: past this many unplanned restarts within the window, wait before the next.
+const CRASH_WINDOW_MS = 10_000;
+const CRASHES_BEFORE_DAMPING = 5;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+interface Worker {
+  child: ChildProcess;
+  ready: Promise<boolean>;
+  /** Being replaced (reload) or stopped (shutdown): its exit is expected. */
+  retiring: boolean;
+}
+
+interface Supervisor {
+  settings: Settings;
+  env: NodeJS.ProcessEnv;
+  /** The listening socket's descriptor, each worker's fd 0. */
+  fd: number;
+  workers: Set<Worker>;
+  crashes: number[];
+  stopping: boolean;
+  reloading: boolean;
+}
+
+/** A socket bound (not listening: the workers listen) for `address`, and its descriptor. */
+async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown }> {
+  if ('fd' in address) return { fd: address.fd, keep: null };
+  if ('path' in address) await clearStaleSocket(address.path);
+  // net's own bind-only handle, as the cluster module makes one for its workers: public APIs
+  // would listen, and the supervisor's event loop would then accept connections too.
+  const create = (net as unknown as { _createServerHandle(address: string, port: number, type: number): { fd: number } | number })._createServerHandle;
+  const handle = 'path' in address ? create(address.path, -1, -1) : create(address.host, address.port, net.isIP(address.host) || 4);
+  if (typeof handle === 'number') throw new Error(`cannot bind ${'path' in address ? address.path : `${address.host}:${address.port}`} (error ${handle})`);
+  if ('path' in address) chmodSync(address.path, 0o660);
+  return { fd: handle.fd, keep: handle };
+}
+
+export async function runSupervisor(settings: Settings, workerEnv: Record<string, string>): Promise<void> {
+  const address = parseListen(settings.listen);
+  const { fd, keep } = await bindSocket(address);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv, ADRATER_WORKER: '1' };
+  delete env.LISTEN_FDS; // systemd's socket is the workers' fd 0 now
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDNAMES;
+  const s: Supervisor = { settings, env, fd, workers: new Set(), crashes: [], stopping: false, reloading: false };
+  const count = settings.workers === 0 ? availableParallelism() : settings.workers;
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(s, signal).then(resolve));
+  });
+  process.on('SIGHUP', () => void reload(s));
+  log(`supervisor: starting ${count} workers on ${settings.listen ?? `fd ${fd}`}`);
+  const ready = await Promise.all(Array.from({ length: count }, () => startWorker(s).ready));
+  log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
+  await stopped;
+  removeSocketFile(address);
+  void keep; // the bound handle lived until here, holding the socket for workers yet to come
+}
+
+function startWorker(s: Supervisor): Worker {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio: [s.fd, 'inherit', 'inherit', 'ipc'], env: s.env });
+  let markReady!: (ready: boolean) => void;
+  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), retiring: false };
+  const timer = setTimeout(() => markReady(false), READY_MS);
+  s.workers.add(worker);
+  child.on('message', (message: Message) => {
+    if (message.type === 'ready') {
+      clearTimeout(timer);
+      markReady(true);
+    }
+    if (message.type === 'status?') void answerStatus(s, child, message.id);
+  });
+  child.on('exit', (code, signal) => {
+    clearTimeout(timer);
+    markReady(false);
+    s.workers.delete(worker);
+    if (worker.retiring || s.stopping) return;
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (code === 0) {
+      log(`supervisor: worker ${child.pid} ${how} (--max-requests); starting another`);
+      startWorker(s);
+    } else {
+      replaceCrashed(s, `worker ${child.pid} ${how}`);
+    }
+  });
+  return worker;
+}
+
+/** A worker died: another at once, unless workers keep dying, then after a growing pause. */
+function replaceCrashed(s: Supervisor, what: string): void {
+  const now = Date.now();
+  s.crashes = s.crashes.filter((t) => now - t < CRASH_WINDOW_MS).concat(now);
+  const over = s.crashes.length - CRASHES_BEFORE_DAMPING;
+  const delay = over > 0 ? Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (over - 1)) : 0;
+  log(`supervisor: ${what}; ${delay ? `crash loop (${s.crashes.length} in ${CRASH_WINDOW_MS / 1000} s): next worker in ${delay / 1000} s` : 'starting another'}`);
+  setTimeout(() => {
+    if (!s.stopping) startWorker(s);
+  }, delay);
+}
+
+/** SIGHUP: each worker in turn replaced by a fresh process (new code, ADRATER_CONFIG read again), the new one ready before the old stops. */
+async function reload(s: Supervisor): Promise<void> {
+  if (s.reloading || s.stopping) return log('supervisor: SIGHUP ignored: a reload or a stop is under way');
+  s.reloading = true;
+  const old = [...s.workers];
+  log(`supervisor: reloading ${old.length} workers, one at a time`);
+  for (const previous of old) {
+    const fresh = startWorker(s);
+    if (!(await fresh.ready)) {
+      log(`supervisor: reload stopped: a new worker did not become ready; worker ${previous.child.pid} stays`);
+      fresh.retiring = true;
+      fresh.child.kill('SIGTERM');
+      break;
+    }
+    previous.retiring = true;
+    previous.child.kill('SIGTERM'); // it stops accepting, finishes what it has, and exits
+    log(`supervisor: worker ${fresh.child.pid} replaces worker ${previous.child.pid}`);
+  }
+  s.reloading = false;
+}
+
+/** SIGTERM/SIGINT: every worker drains and exits; then the supervisor does. */
+async function stop(s: Supervisor, signal: string): Promise<void> {
+  if (s.stopping) return;
+  s.stopping = true;
+  log(`supervisor: stopping (${signal}); ${s.workers.size} workers draining`);
+  const exits = [...s.workers].map((w) => new Promise<void>((resolve) => (w.child.exitCode !== null || w.child.signalCode !== null ? resolve() : w.child.once('exit', () => resolve()))));
+  for (const w of s.workers) {
+    w.retiring = true;
+    w.child.kill('SIGTERM');
+  }
+  const late = setTimeout(() => {
+    log(`supervisor: killing ${s.workers.size} workers still running after ${STOP_GRACE_MS} ms`);
+    for (const w of s.workers) w.child.kill('SIGKILL');
+  }, STOP_GRACE_MS);
+  await Promise.all(exits);
+  clearTimeout(late);
+  log('supervisor: stopped');
+}
+
+/** A worker asked for the status: every worker's counters, summed. */
+async function answerStatus(s: Supervisor, asker: ChildProcess, id: number): Promise<void> {
+  const answers = await Promise.all([...s.workers].map((w) => countersOf(w.child)));
+  const status = sumStatus(process.pid, process.uptime(), answers.filter((c): c is Counters => c !== null));
+  if (asker.connected) asker.send({ type: 'status', id, status } satisfies Message);
+}
+
+let askSeq = 0;
+function countersOf(child: ChildProcess): Promise<Counters | null> {
+  if (!child.connected) return Promise.resolve(null);
+  const id = ++askSeq;
+  return new Promise((resolve) => {
+    const done = (counters: Counters | null) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(counters);
+    };
+    const onMessage = (message: Message) => {
+      if (message.type === 'counters' && message.id === id) done(message.counters);
+    };
+    const timer = setTimeout(() => done(null), COUNTERS_MS);
+    child.on('message', onMessage);
+    child.send({ type: 'counters?', id } satisfies Message);
+  });
+}

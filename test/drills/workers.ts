@@ -1,0 +1,233 @@
+// adrater fcgi --workers (CONTRACT §7: "Workers", "systemd", "Status"), with real processes
+// and real signals: the status summed over workers and its 403; a worker killed -9 under
+// load and replaced; SIGHUP under load through nginx with no answer other than 200, new
+// worker pids and a changed ADRATER_CONFIG in force; SIGTERM with a request in flight;
+// --max-requests recycling a worker; a crash loop damped; systemd socket activation with and
+// without workers; the shipped units verified.
+import t from 'tap';
+import type { Test } from 'tap';
+import { connect } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { request as httpRequest, Agent } from 'node:http';
+import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
+import { recordReader, Type } from '../../lib/fastcgi/record.js';
+import type { Status } from '../../lib/fastcgi/status.js';
+import { BIN, WEB_SERVER_PATH, freePort } from '../../lib/bench/responder.js';
+import { parseCgi, ROOT } from '../helpers/run.js';
+import { mysqlStore, sqliteStore } from '../helpers/stores.js';
+import type { ScratchStore } from '../helpers/stores.js';
+import { startResponder } from '../helpers/fcgi.js';
+import type { Responder } from '../helpers/fcgi.js';
+import { startLoad, countBy } from '../helpers/load.js';
+import { startNginx, serverDir } from '../helpers/servers.js';
+import { sites } from '../helpers/xml.js';
+
+const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const params = (query: string, extra: Record<string, string> = {}) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1', ...extra });
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  for (const stop = Date.now() + ms; !(await check()); await sleep(25)) if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
+}
+
+async function scratch(t: Test): Promise<ScratchStore> {
+  const store = (await mysqlStore(t)) ?? (await sqliteStore());
+  t.teardown(() => store.close());
+  return store;
+}
+
+/** A supervisor with `workers` workers, once all of them are ready. */
+async function supervisor(t: Test, store: ScratchStore, workers: number, args: string[] = [], env: Record<string, string> = {}): Promise<Responder> {
+  const responder = await startResponder({ db: store.url, args: ['--workers', String(workers), '--status-path', '/status', ...args], env });
+  t.teardown(() => responder.stop('SIGTERM'));
+  await until('every worker ready', () => new RegExp(`supervisor: ${workers} of ${workers} workers ready`).test(responder.stderr()));
+  return responder;
+}
+
+async function status(port: number, remote = '127.0.0.1', query = ''): Promise<{ status: number; type: string; body: string }> {
+  const client = await connectFcgi({ port, host: '127.0.0.1' });
+  const answer = parseCgi((await client.request(params(query, { REQUEST_URI: `/status${query ? '?' + query : ''}`, REMOTE_ADDR: remote }))).stdout);
+  client.close();
+  return { status: answer.status, type: answer.headers['content-type'], body: answer.body };
+}
+const statusOf = async (port: number): Promise<Status> => JSON.parse((await status(port)).body);
+
+t.test('the status: summed over the workers, as JSON and Prometheus text, 403 for others', async (t) => {
+  const store = await scratch(t);
+  const responder = await supervisor(t, store, 2);
+  const port = responder.port!;
+  const clients = await Promise.all([1, 2, 3, 4].map(() => connectFcgi({ port, host: '127.0.0.1' })));
+  for (let i = 0; i < 20; i++) t.equal(parseCgi((await clients[i % 4].request(params(`url=s${i}.example`))).stdout).status, 200);
+  for (const c of clients) c.close();
+  const doc = await statusOf(port);
+  t.equal(doc.pid, responder.pid, "the supervisor's pid");
+  t.equal(doc.workers, 2);
+  t.equal(doc.perWorker.length, 2);
+  t.notOk(doc.perWorker.some((w) => w.pid === responder.pid), 'each worker its own process');
+  t.equal(doc.requests, doc.perWorker.reduce((n, w) => n + w.requests, 0), 'requests: the sum of the workers');
+  t.ok(doc.requests >= 20, `every request counted (${doc.requests})`);
+  t.equal(doc.databaseReachable, true);
+  t.ok(doc.uptime > 0 && doc.inFlight >= 1 && doc.connections >= 1, 'uptime, and this very request in flight');
+  const text = await status(port, '127.0.0.1', 'format=prometheus');
+  t.match(text.type, /^text\/plain; version=0\.0\.4/);
+  t.match(text.body, /^adrater_requests_total \d+$/m);
+  t.match(text.body, /^adrater_workers 2$/m);
+  const refused = await status(port, '192.0.2.10');
+  t.equal(refused.status, 403);
+  t.match(refused.body, /code="forbidden"/);
+});
+
+t.test('a single responder (no supervisor) has the same status', async (t) => {
+  const store = await scratch(t);
+  const responder = await startResponder({ db: store.url, args: ['--status-path', '/status', '--status-allow', '192.0.2.10'] });
+  t.teardown(() => responder.stop());
+  const doc = JSON.parse((await status(responder.port!, '192.0.2.10')).body) as Status;
+  t.match(doc, { pid: responder.pid, workers: 1, requests: 0, databaseReachable: null });
+  t.equal((await status(responder.port!)).status, 403, '--status-allow replaces the default loopback addresses');
+});
+
+t.test('kill -9 of a worker under load: replaced, every answer counted', async (t) => {
+  const store = await scratch(t);
+  const responder = await supervisor(t, store, 2);
+  const port = responder.port!;
+  const loadStarted = performance.now(); // outcomes' `at` counts from here
+  const load = startLoad(port, 8, (n) => ({ q: `url=kill-${n}.example`, domain: `kill-${n}.example` }));
+  await sleep(500 * SECONDS);
+  const victim = (await statusOf(port)).perWorker[0].pid;
+  const killedAt = performance.now();
+  process.kill(victim, 'SIGKILL');
+  await until('a replacement worker', async () => {
+    const doc = await statusOf(port).catch(() => null);
+    return doc?.workers === 2 && !doc.perWorker.some((w) => w.pid === victim);
+  });
+  const replacedMs = performance.now() - killedAt;
+  await sleep(500 * SECONDS);
+  const outcomes = await load.stop();
+  const counts = countBy(outcomes);
+  t.match(responder.stderr(), new RegExp(`worker ${victim} killed by SIGKILL; starting another`), 'the log says how it died');
+  t.same(Object.keys(counts).filter((k) => k !== '200' && k !== 'closed'), [], `only 200s, and requests cut off with their connection: ${JSON.stringify(counts)}`);
+  t.ok((counts.closed ?? 0) <= 8, 'at most one request per connection to the killed worker was cut off');
+  const after = outcomes.filter((o) => loadStarted + o.at > killedAt + replacedMs);
+  t.ok(after.length > 0 && after.every((o) => o.status === 200), `after the replacement every request is answered 200 (${after.length})`);
+  t.comment(`kill -9 of a worker: ${outcomes.length} requests, ${JSON.stringify(counts)}; replaced and serving in ${replacedMs.toFixed(0)} ms`);
+});
+
+t.test('SIGHUP under load through nginx: only 200s, new workers, the changed config in force', async (t) => {
+  const store = await scratch(t);
+  const dir = serverDir('adrater-reload-');
+  const config = join(dir, 'adrater.json');
+  writeFileSync(config, JSON.stringify({ maxUrls: 100 }));
+  chmodSync(config, 0o600);
+  const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
+  const httpPort = await freePort();
+  const nginx = await startNginx(
+    `upstream adrater { server 127.0.0.1:${responder.port}; keepalive 16; }
+     server { listen 127.0.0.1:${httpPort}; location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass adrater; } }`,
+    httpPort,
+  );
+  t.teardown(() => nginx.stop());
+  const sixUrls = '/?' + Array.from({ length: 6 }, (_, i) => `url=six${i}.example`).join('&');
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const get = (path: string) =>
+    new Promise<number>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port: httpPort, path, agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)));
+      req.on('error', () => resolve(-1));
+      req.end();
+    });
+  t.equal(await get(sixUrls), 200, 'six URLs allowed before the reload');
+  const before = (await statusOf(responder.port!)).perWorker.map((w) => w.pid);
+
+  const statuses: Record<string, number> = {};
+  let stopped = false;
+  let n = 0;
+  const load = Promise.all(Array.from({ length: 16 }, async () => {
+    while (!stopped) {
+      const code = await get(`/?url=reload-${n++}.example&url=a.example&url=b.example`);
+      statuses[code] = (statuses[code] ?? 0) + 1;
+    }
+  }));
+  await sleep(500 * SECONDS);
+  writeFileSync(config, JSON.stringify({ maxUrls: 5 }));
+  process.kill(responder.pid, 'SIGHUP');
+  await until('both workers replaced', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
+  await sleep(500 * SECONDS);
+  stopped = true;
+  await load;
+  agent.destroy();
+  t.same(Object.keys(statuses), ['200'], `every answer during the reload is 200: ${JSON.stringify(statuses)}`);
+  const after = (await statusOf(responder.port!)).perWorker.map((w) => w.pid);
+  t.equal(after.length, 2);
+  t.notOk(after.some((pid) => before.includes(pid)), `new worker pids (${before} -> ${after})`);
+  t.equal(await get(sixUrls), 400, 'the changed ADRATER_CONFIG (maxUrls 5) is in force');
+  t.comment(`SIGHUP under load through nginx: ${JSON.stringify(statuses)}; workers ${before} -> ${after}`);
+});
+
+t.test('SIGTERM with a request in flight: answered, then every worker and the supervisor exit 0', async (t) => {
+  const store = await scratch(t);
+  const responder = await supervisor(t, store, 2);
+  const socket = connect(responder.port!, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const got: Buffer[] = [];
+  socket.on('data', (d) => got.push(d));
+  const closed = new Promise((r) => socket.once('close', r));
+  const bytes = encodeRequest(1, params('url=inflight.example'));
+  socket.write(bytes.subarray(0, bytes.length - 8)); // all but the closing empty STDIN
+  await sleep(300);
+  process.kill(responder.pid, 'SIGTERM');
+  await sleep(300);
+  t.equal(responder.child.exitCode, null, 'the supervisor waits for the request in flight');
+  socket.write(bytes.subarray(bytes.length - 8));
+  await closed;
+  const stdout = Buffer.concat([...recordReader()(Buffer.concat(got))].filter((r) => r.type === Type.Stdout).map((r) => r.content));
+  t.same(sites(parseCgi(stdout).body).map((s) => s.status), ['queued'], 'the request in flight got its whole answer');
+  t.equal(await responder.exited, 0, 'exit 0');
+  t.match(responder.stderr(), /supervisor: stopped/);
+});
+
+t.test('--max-requests recycles a worker; a crash loop is damped', async (t) => {
+  const store = await scratch(t);
+  const responder = await supervisor(t, store, 2, ['--max-requests', '3']);
+  const port = responder.port!;
+  for (let i = 0; i < 12; i++) {
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    t.equal(parseCgi((await client.request(params(`url=recycle-${i}.example`))).stdout).status, 200);
+    client.close();
+  }
+  await until('a recycled worker', () => /\(--max-requests\); starting another/.test(responder.stderr()));
+  await until('two workers again', async () => (await statusOf(port).catch(() => null))?.workers === 2);
+  for (let i = 0; i < 6; i++) {
+    const doc = await statusOf(port).catch(() => null);
+    if (doc?.perWorker[0]) process.kill(doc.perWorker[0].pid, 'SIGKILL');
+    await sleep(150);
+  }
+  await until('the crash loop noticed', () => /crash loop \(\d+ in 10 s\): next worker in \d+ s/.test(responder.stderr()));
+  t.pass('crash loop damped, and logged');
+});
+
+const missing = (command: string) => (spawnSync(command, ['--help']).error ? `${command} is not installed` : false);
+
+t.test('systemd socket activation (systemd-socket-activate), with and without --workers', { skip: missing('systemd-socket-activate') }, async (t) => {
+  const store = await scratch(t);
+  for (const workers of ['1', '2']) {
+    const port = await freePort();
+    const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '-E', `PATH=${WEB_SERVER_PATH}`, '-E', `ADRATER_DB=${store.url}`, process.execPath, BIN, 'fcgi', '--workers', workers], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    await until('the socket', () => /Listening on/.test(log));
+    const client = await connectFcgi({ port, host: '127.0.0.1' });
+    const answer = parseCgi((await client.request(params(`url=activated-${workers}.example`))).stdout);
+    client.close();
+    t.equal(answer.status, 200, `--workers ${workers}: served on the socket systemd passed`);
+    t.match(log, workers === '1' ? /FastCGI responder ready on fd 3/ : /supervisor: starting 2 workers on fd 3/);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+t.test('the shipped units pass systemd-analyze verify', { skip: missing('systemd-analyze') }, async (t) => {
+  const verify = spawnSync('systemd-analyze', ['verify', join(ROOT, 'cgi-bin/adrater.socket'), join(ROOT, 'cgi-bin/adrater.service')], { encoding: 'utf8' });
+  t.equal(verify.status, 0, verify.stderr);
+});
