@@ -68,7 +68,7 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
       retryAfter: settings.retryAfter,
       log,
       timing,
-      store: async () => (store = await openStore(settings.db)),
+      store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead })),
     }));
   writeResponse(responseBytes(response));
   await (store as Store | null)?.close();

@@ -30,7 +30,9 @@ export function wholeNumbers(y: Argv, options: Record<string, string | [string, 
 /** The options every command takes: the database and the request limits. */
 export function globalOptions(y: Argv): Argv {
   return wholeNumbers(
-    y.option('db', { type: 'string', describe: 'database: mysql://user:pass@host:port/db or sqlite:PATH (default: embedded SQLite in var/)' }),
+    y
+      .option('db', { type: 'string', describe: 'database: mysql://user:pass@host:port[,host:port…]/db (servers tried in order) or sqlite:PATH (default: embedded SQLite in var/)' })
+      .option('db-read', { type: 'string', describe: 'look-ups read from here (a replica, the nearest node; several servers allowed); queue writes go to --db' }),
     {
       'max-urls': `most url parameters in one request (default ${DEFAULTS.maxUrls})`,
       'max-body': `largest request body in bytes (default ${DEFAULTS.maxBody})`,

@@ -9,6 +9,8 @@ import { storeKind } from '../store/open.js';
 
 export interface Settings {
   db: string;
+  /** Where look-ups read from (a replica, the nearest cluster node); --db when unset or unreachable. */
+  dbRead?: string;
   maxUrls: number;
   maxBody: number;
   retryAfter: number;
@@ -47,7 +49,7 @@ export const DEFAULTS: Readonly<Settings> = {
 };
 
 const NUMERIC = new Set<keyof Settings>(['maxUrls', 'maxBody', 'retryAfter', 'maxRequests', 'maxReqs', 'poolSize', 'readTimeout', 'backlog', 'workers', 'slowMs']);
-const KEYS = Object.keys(DEFAULTS).concat('listen', 'statusPath') as Array<keyof Settings>;
+const KEYS = Object.keys(DEFAULTS).concat('listen', 'statusPath', 'dbRead') as Array<keyof Settings>;
 
 function envName(key: string): string {
   return 'ADRATER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
@@ -101,7 +103,11 @@ export function loadSettings(
     else if (fromEnv !== undefined && fromEnv !== '') settings[key] = coerce(key, fromEnv, envName(key));
     else if (file[key] !== undefined) settings[key] = coerce(key, file[key], 'ADRATER_CONFIG');
   }
-  storeKind(String(settings.db)); // an unknown scheme is a settings error, found before any request
+  // A URL that cannot be used is a settings error, found before any request.
+  storeKind(String(settings.db));
+  if (settings.dbRead !== undefined && (storeKind(String(settings.db)) !== 'mysql' || storeKind(String(settings.dbRead)) !== 'mysql')) {
+    throw new SettingsError('dbRead (--db-read) needs a mysql:// --db and a mysql:// read URL');
+  }
   return settings as unknown as Settings;
 }
 

@@ -5,7 +5,9 @@ import type { Counters, Status } from './status.js';
 
 type Message = { type: 'ready' } | { type: 'counters?'; id: number } | { type: 'counters'; id: number; counters: Counters } | { type: 'status?'; id: number } | { type: 'status'; id: number; status: Status };
 
-const ASK_TIMEOUT_MS = 1000;
+// Longer than the supervisor waits for each worker's counters (supervisor.ts), so that an
+// answer comes even when a worker is too busy to give its own.
+const ASK_TIMEOUT_MS = 5000;
 
 export interface SupervisorChannel {
   ready(): void;

@@ -41,7 +41,7 @@ function heldStore(settings: Settings) {
   let opening: Promise<Store> | null = null;
   return {
     get(): Promise<Store> {
-      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize }).then(
+      opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize, readUrl: settings.dbRead }).then(
         // Only MySQL gains: SQLite answers synchronously inside the event loop, so there is
         // nothing to overlap, and merged IN-lists of varying length defeat statement reuse.
         (opened) => (opened.kind === 'mysql' ? grouped(opened) : opened),
@@ -234,9 +234,15 @@ function rateLimitedLog(): (line: string) => void {
 
 /** A complete request: answered, then the connection kept or ended as the web server asked. */
 function take(r: Responder, conn: Connection, request: FcgiRequest): void {
-  // A request that reaches a connection we have already ended (shutting down) is not
-  // taken: its answer could not be sent, and the web server sees the close instead.
-  if (conn.socket.writableEnded || conn.socket.destroyed) return;
+  // A request that reaches a connection we have already ended (a draining process ending
+  // its idle kept connections, crossing the web server's request on the wire) is not
+  // taken, and the connection is reset now: left half-closed, the web server would wait for
+  // an answer until its read timeout (nginx: a 504 after 60 s); reset, it sends the request
+  // again on another connection, as it does whenever a kept connection fails.
+  if (conn.socket.writableEnded || conn.socket.destroyed) {
+    conn.socket.destroy();
+    return;
+  }
   const abort = { aborted: false };
   conn.aborts.set(request.id, abort);
   r.inFlight++;

@@ -19,7 +19,7 @@ import type { Message } from './channel.js';
 
 const READY_MS = 15_000;
 const STOP_GRACE_MS = 35_000;
-const COUNTERS_MS = 500;
+const COUNTERS_MS = 2000; // less than a worker waits for the whole status (channel.ts)
 // Crash loop damping: past this many unplanned restarts within the window, wait before the next.
 const CRASH_WINDOW_MS = 10_000;
 const CRASHES_BEFORE_DAMPING = 5;
@@ -158,10 +158,12 @@ async function stop(s: Supervisor, signal: string): Promise<void> {
   log('supervisor: stopped');
 }
 
-/** A worker asked for the status: every worker's counters, summed. */
+/** A worker asked for the status: the counters of every worker in service (not those draining), summed. */
 async function answerStatus(s: Supervisor, asker: ChildProcess, id: number): Promise<void> {
-  const answers = await Promise.all([...s.workers].map((w) => countersOf(w.child)));
+  const serving = [...s.workers].filter((w) => !w.retiring);
+  const answers = await Promise.all(serving.map((w) => countersOf(w.child)));
   const status = sumStatus(process.pid, process.uptime(), answers.filter((c): c is Counters => c !== null));
+  status.workers = serving.length; // a worker too busy to answer in time is still one
   if (asker.connected) asker.send({ type: 'status', id, status } satisfies Message);
 }
 
@@ -178,7 +180,10 @@ function countersOf(child: ChildProcess): Promise<Counters | null> {
     const onMessage = (message: Message) => {
       if (message.type === 'counters' && message.id === id) done(message.counters);
     };
-    const timer = setTimeout(() => done(null), COUNTERS_MS);
+    const timer = setTimeout(() => {
+      log(`supervisor: worker ${child.pid} did not give its counters within ${COUNTERS_MS} ms; the status leaves it out`);
+      done(null);
+    }, COUNTERS_MS);
     child.on('message', onMessage);
     child.send({ type: 'counters?', id } satisfies Message);
   });

@@ -1,144 +1,87 @@
-// MySQL / MariaDB back end (mysql2). A CGI run holds one connection for its one request;
-// a persistent process holds a small pool whose dead connections are dropped and replaced,
-// so a server restart costs the requests made while it is down and nothing after.
-import mysql from 'mysql2/promise';
-import type { Pool, PoolConnection, Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
+// MySQL / MariaDB back end (mysql2), on one server or several of a cluster (CONTRACT §8): a
+// CGI run holds one connection for its one request; a persistent process holds a pool whose
+// dead connections are dropped and replaced, and moves to the next listed server when its
+// server is lost (lib/store/mysql-target.ts).
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { selectWrites } from './store.js';
-import { retry } from './retry.js';
+import { mysqlServers } from './mysql-servers.js';
+import { singleConnection, failoverPools, serverLost, notApplied } from './mysql-target.js';
+import type { Target } from './mysql-target.js';
 import type { Store, OpenOptions, QueueItem, QueueRow, QueueQuery, RatingRow, WriteSummary } from './store.js';
 
-type Queryable = Pool | Connection;
-
-// Errors that mean "the server is not there for us" rather than "this query is wrong".
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'ENOENT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR',
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR',
-  'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT',
-]);
-const DEADLOCK_ATTEMPTS = 5;
-const isDeadlock = (err: unknown) => (err as { code?: string }).code === 'ER_LOCK_DEADLOCK';
+// Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
+// A conflict (1213) that outlasted its retries is one: the client may try again (503).
+const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
 
 /** A driver error as it enters: the server not there for us becomes UnavailableError. */
 function classify(err: unknown): unknown {
-  const e = err as { code?: string; fatal?: boolean; message?: string };
-  if (e && (UNAVAILABLE_CODES.has(e.code ?? '') || e.fatal === true)) {
+  const e = err as { code?: string; message?: string };
+  if (e && (serverLost(err) || UNAVAILABLE_CODES.has(e.code ?? ''))) {
     return new UnavailableError(`MySQL unavailable: ${e.code ?? 'error'}: ${e.message ?? ''}`, { cause: err });
   }
   return err;
 }
 
-function mysqlOptions(url: string): ConnectionOptions {
-  const parsed = new URL(url);
-  const options: ConnectionOptions = {
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || 'localhost',
-    port: parsed.port ? Number(parsed.port) : 3306,
-    user: decodeURIComponent(parsed.username) || 'root',
-    password: decodeURIComponent(parsed.password),
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined,
-    charset: 'utf8mb4',
-    dateStrings: true,
-    supportBigNumbers: true,
-    trace: false, // no stack captured for every query (a responder makes thousands a second)
-    connectTimeout: Number(parsed.searchParams.get('connectTimeout') ?? 3000),
-  };
-  const socket = parsed.searchParams.get('socket');
-  if (socket) options.socketPath = socket;
-  return options;
-}
-
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
-  const options = mysqlOptions(url);
-  if (open.persistent) {
-    const pool = mysql.createPool({
-      ...options,
-      connectionLimit: open.poolSize ?? 4,
-      maxIdle: open.poolSize ?? 4,
-      enableKeepAlive: true,
-      waitForConnections: true,
-      queueLimit: 0,
-    });
-    // An idle pooled connection that loses its server reports it here; the pool drops it.
-    pool.on('connection', (conn) => conn.on('error', () => {}));
-    return mysqlStore(pool, preparedLookup(pool));
-  }
-  let conn: Connection;
+  const servers = mysqlServers(url);
+  if (open.persistent) return mysqlStore(failoverPools(servers, open.poolSize ?? 4), true);
   try {
-    // One process, one look-up: mysql2's static row parser, not one compiled with `new Function` per result shape.
-    conn = await mysql.createConnection({ ...options, disableEval: true });
+    return mysqlStore(await singleConnection(servers), false);
   } catch (err) {
     throw classify(err);
   }
-  // A connection lost between queries must not become an uncaught 'error' event.
-  conn.on('error', () => {});
-  return mysqlStore(conn, (domains) => conn.query<RowDataPacket[]>(LOOKUP, [domains]).then(([rows]) => rows));
 }
 
-type Lookup = (domains: string[]) => Promise<RowDataPacket[]>;
+/** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */
+const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 /**
- * Look-ups as prepared statements, for a pool that runs thousands: the IN list is padded
- * (with its last domain again) to a power of two, so that each connection prepares a dozen
- * statements once and the server never parses a look-up again.
+ * The look-up, prepared when `prepared` (a pool runs thousands: the IN list is padded, with
+ * its last domain again, to a power of two, so that each connection prepares a dozen
+ * statements once and the server never parses a look-up again), else one plain query (a CGI
+ * run would pay a round trip to prepare).
  */
-function preparedLookup(pool: Pool): Lookup {
-  return (domains) => {
-    let size = 1;
-    while (size < domains.length) size *= 2;
-    const padded = domains.concat(new Array<string>(size - domains.length).fill(domains[domains.length - 1]));
-    return pool.execute<RowDataPacket[]>(`${LOOKUP_PREFIX}${new Array(size).fill('?').join(',')})`, padded).then(([rows]) => rows);
-  };
+function lookupRows(conn: Connection, domains: string[], prepared: boolean): Promise<RowDataPacket[]> {
+  if (!prepared) return conn.query<RowDataPacket[]>(LOOKUP, [domains]).then(([rows]) => rows);
+  let size = 1;
+  while (size < domains.length) size *= 2;
+  const padded = domains.concat(new Array<string>(size - domains.length).fill(domains[domains.length - 1]));
+  return conn.execute<RowDataPacket[]>(`${LOOKUP_PREFIX}${new Array(size).fill('?').join(',')})`, padded).then(([rows]) => rows);
 }
 
-function mysqlStore(db: Queryable, lookupRows: Lookup): Store {
-  async function query<T>(sql: string, params: unknown[] = []): Promise<T> {
-    try {
-      const [rows] = await db.query(sql, params);
-      return rows as T;
-    } catch (err) {
-      throw classify(err);
-    }
-  }
+function mysqlStore(target: Target, prepared: boolean): Store {
+  const run = <T>(work: (conn: Connection) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
+    target.use(work, again).catch((err) => Promise.reject(classify(err)));
+  const query = <T>(sql: string, params: unknown[] = []) => run(async (conn) => (await conn.query(sql, params))[0] as T, readAgain);
 
-  /** Runs work in one transaction on one connection, again if it was a deadlock's victim. */
+  /** Work in one transaction on one connection, again (whole) if it did not take effect. */
   const transaction = <T>(work: (conn: Connection) => Promise<T>): Promise<T> =>
-    retry(DEADLOCK_ATTEMPTS, isDeadlock, async () => {
-      let pooled: PoolConnection | null = null;
+    run(async (conn) => {
+      await conn.query('START TRANSACTION');
       try {
-        if ('getConnection' in db) pooled = await db.getConnection();
-      } catch (err) {
-        throw classify(err);
-      }
-      const conn: Connection = pooled ?? (db as Connection);
-      try {
-        await conn.query('START TRANSACTION');
         const result = await work(conn);
         await conn.query('COMMIT');
         return result;
       } catch (err) {
         await conn.query('ROLLBACK').catch(() => {});
-        throw isDeadlock(err) ? err : classify(err);
-      } finally {
-        pooled?.release();
+        throw err;
       }
-    });
+    }, notApplied);
 
   return {
     kind: 'mysql',
     async lookup(domains, signal) {
       throwIfAborted(signal);
       if (domains.length === 0) return [];
-      try {
-        return (await lookupRows(domains)).map(ratingRow);
-      } catch (err) {
-        throw classify(err);
-      }
+      return (await run((conn) => lookupRows(conn, domains, prepared), readAgain)).map(ratingRow);
     },
     async enqueue(items, signal) {
       throwIfAborted(signal);
-      if (items.length > 0) await enqueue(db, items);
+      // One autocommitted statement: tried again only when it surely did not count (a 200
+      // then adds exactly 1 to `requests`, however many tries it took).
+      if (items.length > 0) await run((conn) => conn.query(ENQUEUE, [enqueueValues(items)]), notApplied);
     },
     migrate: () =>
       runMigrations({
@@ -151,7 +94,7 @@ function mysqlStore(db: Queryable, lookupRows: Lookup): Store {
     writeRatings: (rows, force) => (rows.length === 0 ? Promise.resolve({ taken: 0, older: 0 }) : transaction((conn) => writeRatings(conn, rows, force))),
     listQueue: async (q) => (await query<RowDataPacket[]>(`SELECT * ${QUEUE_ORDER}`, [q.minPriority, q.limit])).map(queueRow),
     claimQueue: (q) => transaction((conn) => claimQueue(conn, q)),
-    close: () => db.end().catch(() => {}),
+    close: () => target.end(),
   };
 }
 
@@ -163,17 +106,11 @@ const ENQUEUE =
   'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';
 
-/** One autocommitted statement for all the items, again if it was a deadlock's victim. */
-function enqueue(db: Queryable, items: QueueItem[]): Promise<void> {
-  // Sorted keys (a stable sort: one domain's rows keep their order): concurrent statements
-  // lock rows in the same order and rarely deadlock.
-  const values = [...items]
+/** The rows of the queue write, sorted by domain (stably: one domain's rows keep their order), so that concurrent statements lock rows in the same order and rarely deadlock. */
+function enqueueValues(items: QueueItem[]): unknown[][] {
+  return [...items]
     .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0))
     .map((i) => [i.domain, i.priority, i.now, i.now, 1, i.sourceIp]);
-  return retry(DEADLOCK_ATTEMPTS, isDeadlock, () => db.query(ENQUEUE, [values])).then(
-    () => undefined,
-    (err) => Promise.reject(classify(err)),
-  );
 }
 
 async function writeRatings(conn: Connection, rows: RatingRow[], force: boolean): Promise<WriteSummary> {

@@ -16,7 +16,11 @@ export function storeKind(url: string): StoreKind {
 export async function loadDriver(url: string): Promise<(options: OpenOptions) => Promise<Store>> {
   if (storeKind(url) === 'mysql') {
     const { openMysql } = await import('./mysql.js');
-    return (options) => openMysql(url, options);
+    return async (options) => {
+      if (!options.readUrl) return openMysql(url, options);
+      const { readSplit } = await import('./read-split.js');
+      return readSplit(() => openMysql(url, options), () => openMysql(options.readUrl!, options));
+    };
   }
   const { openSqlite } = await import('./sqlite.js');
   return async () => openSqlite(url.slice('sqlite:'.length));

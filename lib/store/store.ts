@@ -85,4 +85,6 @@ export interface OpenOptions {
   /** Keep a pool for the life of the process (FastCGI) rather than one connection (CGI). */
   persistent?: boolean;
   poolSize?: number;
+  /** Look-ups from here (MySQL only), falling back to the main URL (--db-read). */
+  readUrl?: string;
 }

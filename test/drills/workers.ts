@@ -157,8 +157,9 @@ t.test('SIGHUP under load through nginx: only 200s, new workers, the changed con
   await load;
   agent.destroy();
   t.same(Object.keys(statuses), ['200'], `every answer during the reload is 200: ${JSON.stringify(statuses)}`);
-  const after = (await statusOf(responder.port!)).perWorker.map((w) => w.pid);
-  t.equal(after.length, 2);
+  const now = await statusOf(responder.port!);
+  const after = now.perWorker.map((w) => w.pid);
+  t.equal(now.workers, 2);
   t.notOk(after.some((pid) => before.includes(pid)), `new worker pids (${before} -> ${after})`);
   t.equal(await get(sixUrls), 400, 'the changed ADRATER_CONFIG (maxUrls 5) is in force');
   t.comment(`SIGHUP under load through nginx: ${JSON.stringify(statuses)}; workers ${before} -> ${after}`);

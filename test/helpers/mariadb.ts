@@ -2,7 +2,7 @@
 // directory and loopback port, so the shared server is never disturbed.
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,54 +17,80 @@ const run = promisify(execFile);
 
 export interface PrivateMariadb {
   port: number;
+  dir: string;
+  /** Runs SQL as root on this server (no database selected). */
+  sql(query: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** The URL of a database `name` on this server, created, with adrater's schema. */
   database(name: string): Promise<string>;
   url(db: string): string;
-  start(): Promise<void>;
+  /** Starts (again) the server, with more options for this start only (--wsrep-new-cluster). */
+  start(extra?: string[]): Promise<void>;
   /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
   stop(signal: NodeJS.Signals): Promise<void>;
   destroy(): Promise<void>;
 }
 
-export async function privateMariadb(): Promise<PrivateMariadb> {
+/**
+ * `args`: more server options (a Galera node's, a replication source's); `port`: a port
+ * chosen beforehand (a cluster's members must know each other's); `ready`: what must hold
+ * before start() returns, beyond accepting connections (a Galera node being synced);
+ * `start: false`: installed, not started (a cluster starts its members in order).
+ */
+export async function privateMariadb(options: { args?: (dir: string) => string[]; port?: number; ready?: (server: PrivateMariadb) => Promise<boolean>; start?: boolean; user?: string } = {}): Promise<PrivateMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-mariadb-'));
-  const port = await freePort();
-  await run('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
+  const user = options.user ?? 'root';
+  if (user !== 'root') await run('chown', [user, dir]);
+  const port = options.port ?? (await freePort());
+  await run('mariadb-install-db', ['--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
   let child: ChildProcess | null = null;
+  let self: PrivateMariadb;
 
-  async function start() {
+  async function start(extra: string[] = []): Promise<void> {
     child = spawn('/usr/sbin/mariadbd', [
-      '--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, '--skip-grant-tables', '--skip-log-bin',
+      '--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
+      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, '--skip-grant-tables',
       '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', `--log-error=${dir}/error.log`,
+      ...(options.args?.(dir) ?? ['--skip-log-bin']), ...extra,
     ], { stdio: 'ignore', detached: true });
-    const until = Date.now() + 60_000;
+    const exited = child;
+    const until = Date.now() + 90_000;
     for (;;) {
       try {
         const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
         await conn.end();
-        return;
+        if (!options.ready || (await options.ready(self))) return;
       } catch {
-        if (Date.now() > until) throw new Error('private mariadbd did not start');
-        await new Promise((r) => setTimeout(r, 100));
+        // not up yet
       }
+      if (exited.exitCode !== null) throw new Error(`private mariadbd exited (${exited.exitCode}): ${tail(join(dir, 'error.log'))}`);
+      if (Date.now() > until) throw new Error(`private mariadbd did not start: ${tail(join(dir, 'error.log'))}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   async function stop(signal: NodeJS.Signals) {
     const c = child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
       c.kill(signal);
     });
   }
 
-  await start();
   const url = (db: string) => `mysql://root@127.0.0.1:${port}/${db}`;
-  return {
+  self = {
     port,
+    dir,
     url,
+    async sql(query, params = []) {
+      const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
+      try {
+        const [rows] = await conn.query(query, params);
+        return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+      } finally {
+        await conn.end();
+      }
+    },
     async database(name) {
       const admin = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
       await admin.query(`CREATE DATABASE ${name}`);
@@ -80,6 +106,17 @@ export async function privateMariadb(): Promise<PrivateMariadb> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (options.start !== false) await start();
+  return self;
+}
+
+/** The last lines of a log, for an error message. */
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').slice(-5).join(' | ');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /** A private mariadbd with a database `name` and a FastCGI responder on it, both ended with `t`. */

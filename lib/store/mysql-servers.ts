@@ -1,0 +1,41 @@
+// The servers a MySQL URL names (CONTRACT §8): mysql://user:pass@host1:3306,host2:3306/db,
+// in the order to try them. WHATWG URL refuses a host list, so the authority is split here;
+// each server's options are then those of a one-server URL.
+import type { ConnectionOptions } from 'mysql2/promise';
+import { SettingsError } from '../core/errors.js';
+
+export interface MysqlServer {
+  /** "host:port" (or the socket path), for log lines; never the password. */
+  label: string;
+  options: ConnectionOptions;
+}
+
+const URL_PARTS = /^(?:mysql|mariadb):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
+const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/;
+
+export function mysqlServers(url: string): MysqlServer[] {
+  const parts = URL_PARTS.exec(url);
+  if (!parts) throw new SettingsError('database must be mysql://user:pass@host:port[,host:port…]/db');
+  const [, userinfo = '', hosts, path = '', query = ''] = parts;
+  const colon = userinfo.indexOf(':');
+  const params = new URLSearchParams(query);
+  const common: ConnectionOptions = {
+    user: decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon)) || 'root',
+    password: colon < 0 ? '' : decodeURIComponent(userinfo.slice(colon + 1)),
+    database: decodeURIComponent(path.replace(/^\//, '')) || undefined,
+    charset: 'utf8mb4',
+    dateStrings: true,
+    supportBigNumbers: true,
+    trace: false, // no stack captured for every query (a responder makes thousands a second)
+    connectTimeout: Number(params.get('connectTimeout') ?? 3000),
+  };
+  const socket = params.get('socket');
+  if (socket) return [{ label: socket, options: { ...common, socketPath: socket } }];
+  return (hosts || 'localhost').split(',').map((hostPort) => {
+    const m = HOST_PORT.exec(hostPort.trim());
+    if (!m || Number(m[3] ?? 3306) > 65535) throw new SettingsError(`database server "${hostPort.trim().slice(0, 80)}" is not host:port`);
+    const host = m[1] ?? (m[2] || 'localhost');
+    const port = Number(m[3] ?? 3306);
+    return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
+  });
+}

@@ -1,0 +1,48 @@
+// --db-read (CONTRACT §8): look-ups read from a replica or the nearest cluster node, queue
+// writes and everything else go to --db; when no read server can be reached, look-ups read
+// from --db. Each side is opened when first used: a CGI run whose sites are all rated and
+// fresh never connects to --db.
+import { UnavailableError } from '../core/errors.js';
+import { log } from '../core/log.js';
+import type { Store } from './store.js';
+
+/** A store opened on first use (and again after a failed open). */
+function onFirstUse(open: () => Promise<Store>): () => Promise<Store> {
+  let opening: Promise<Store> | null = null;
+  return () =>
+    (opening ??= open().catch((err) => {
+      opening = null;
+      throw err;
+    }));
+}
+
+export function readSplit(openWrite: () => Promise<Store>, openRead: () => Promise<Store>): Store {
+  const write = onFirstUse(openWrite);
+  const read = onFirstUse(openRead);
+  let readingFromWrite = false;
+  const closeIfOpen = async (store: () => Promise<Store>) => (await store().catch(() => null))?.close();
+  return {
+    kind: 'mysql',
+    async lookup(domains, signal) {
+      try {
+        const rows = await (await read()).lookup(domains, signal);
+        if (readingFromWrite) log('look-ups: a read server answers again');
+        readingFromWrite = false;
+        return rows;
+      } catch (err) {
+        if (!(err instanceof UnavailableError)) throw err;
+        if (!readingFromWrite) log(`look-ups: no read server reachable (${err.message.slice(0, 120)}); reading from --db`);
+        readingFromWrite = true;
+        return (await write()).lookup(domains, signal);
+      }
+    },
+    enqueue: async (items, signal) => (await write()).enqueue(items, signal),
+    migrate: async () => (await write()).migrate(),
+    writeRatings: async (rows, force) => (await write()).writeRatings(rows, force),
+    listQueue: async (query) => (await write()).listQueue(query),
+    claimQueue: async (query) => (await write()).claimQueue(query),
+    close: async () => {
+      await Promise.all([closeIfOpen(write), closeIfOpen(read)]);
+    },
+  };
+}

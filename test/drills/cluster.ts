@@ -1,0 +1,146 @@
+// Many hosts, one database cluster (CONTRACT §8), on real clusters started here: a 3-node
+// MariaDB Galera cluster and a primary with an asynchronous replica.
+// - kill -9 of the node in use under FastCGI load: 503 only around the loss, none from 2 s
+//   after it, and every 200's queued domain in the cluster afterwards, counted once;
+// - three responders on three nodes writing the same domains at once: all 200, `requests`
+//   and priorities exact (certification conflicts are retried by the client);
+// - a CGI run whose first listed server is down;
+// - --db-read reading from the replica, and from --db when the replica is down.
+// ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
+import t from 'tap';
+import type { Test } from 'tap';
+import { connectFcgi } from '../../lib/fastcgi/client.js';
+import { galeraCluster, primaryAndReplica, GALERA_PROVIDER } from '../helpers/galera.js';
+import type { Cluster } from '../helpers/galera.js';
+import type { PrivateMariadb } from '../helpers/mariadb.js';
+import { startResponder } from '../helpers/fcgi.js';
+import { startLoad, countBy } from '../helpers/load.js';
+import { cgi, parseCgi, run } from '../helpers/run.js';
+import { sites } from '../helpers/xml.js';
+
+const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
+
+/** A database with adrater's schema, created through `node` (Galera replicates it to all). */
+async function database(node: PrivateMariadb, url: string, name: string): Promise<void> {
+  await node.sql(`CREATE DATABASE ${name}`);
+  const init = await run(['db', 'init', '--db', url], {});
+  if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+}
+
+async function cluster(t: Test): Promise<Cluster> {
+  const started = performance.now();
+  const c = await galeraCluster(3);
+  t.teardown(() => c.destroy());
+  t.comment(`3-node Galera cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return c;
+}
+
+t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }, async (t) => {
+  const galera = await cluster(t);
+  await database(galera.nodes[0], galera.url('drill'), 'drill');
+
+  await t.test('kill -9 of the node in use under FastCGI load', async (t) => {
+    const responder = await startResponder({ db: galera.url('drill') });
+    t.teardown(() => responder.stop());
+    const loadStarted = performance.now();
+    const load = startLoad(responder.port!, 8, (n) => ({ q: `url=ha-${n}.example&url=site.example`, domain: `ha-${n}.example` }));
+    await sleep(1000 * SECONDS);
+    const killedAt = performance.now() - loadStarted;
+    await galera.nodes[0].stop('SIGKILL');
+    await sleep(1000 * SECONDS + 2000);
+    const outcomes = await load.stop();
+    const counts = countBy(outcomes);
+    t.same(Object.keys(counts).filter((k) => k !== '200' && k !== '503'), [], `only 200 and 503: ${JSON.stringify(counts)}`);
+    const late = outcomes.filter((o) => o.status !== 200 && o.at > killedAt + 2000);
+    t.same(late.map((o) => o.status), [], 'from 2 s after the loss, every request is answered 200');
+    const unavailable = outcomes.filter((o) => o.status === 503);
+    const window = unavailable.length ? `${(Math.min(...unavailable.map((o) => o.at)) - killedAt).toFixed(0)}..${(Math.max(...unavailable.map((o) => o.at + o.ms)) - killedAt).toFixed(0)} ms after the kill` : 'none';
+    t.match(responder.stderr(), /database 127\.0\.0\.1:\d+ lost \(\w+\); using 127\.0\.0\.1:\d+/, 'the log says which server it moved to');
+    const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
+    const rows = await galera.nodes[1].sql(`SELECT domain, requests FROM drill.rating_queue WHERE domain LIKE 'ha-%'`);
+    const queued = new Map(rows.map((r) => [r.domain, r.requests]));
+    t.same(answered.filter((d) => queued.get(d) !== 1), [], `every one of ${answered.length} answered requests' domains is queued, once`);
+    t.comment(`kill -9 of the node in use: ${outcomes.length} requests, ${JSON.stringify(counts)}; 503s ${window}`);
+    await galera.nodes[0].start(); // back into the cluster, for the next test
+  });
+
+  await t.test('three responders on three nodes writing the same domains at once', async (t) => {
+    const order = [[0, 1, 2], [1, 2, 0], [2, 0, 1]];
+    const responders = await Promise.all(order.map((o) => startResponder({ db: galera.url('drill', o) })));
+    t.teardown(() => Promise.all(responders.map((r) => r.stop())));
+    const before = await galera.nodes[0].sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_cert_failures'");
+    const domains = Array.from({ length: 20 }, (_, i) => `shared-${i}.example`);
+    const perResponder = 40 * SECONDS;
+    const statuses: Record<number, number> = {};
+    const asked = new Map<string, { requests: number; priority: number }>();
+    await Promise.all(
+      responders.map(async (responder, r) => {
+        const clients = await Promise.all([0, 1, 2, 3].map(() => connectFcgi({ port: responder.port!, host: '127.0.0.1' })));
+        await Promise.all(clients.map(async (client, c) => {
+          for (let i = 0; i < perResponder / 4; i++) {
+            const picked = domains.filter((_, d) => (d + i + c + r) % 3 === 0);
+            const priority = (i + r) % 10;
+            for (const d of picked) {
+              const seen = asked.get(d) ?? { requests: 0, priority: 0 };
+              asked.set(d, { requests: seen.requests + 1, priority: Math.max(seen.priority, priority) });
+            }
+            const status = parseCgi((await client.request(params(picked.map((d) => `url=${d}`).join('&') + `&priority=${priority}`))).stdout).status;
+            statuses[status] = (statuses[status] ?? 0) + 1;
+          }
+          client.close();
+        }));
+      }),
+    );
+    t.same(Object.keys(statuses), ['200'], `all 200: ${JSON.stringify(statuses)}`);
+    const rows = await galera.nodes[2].sql("SELECT domain, requests, priority FROM drill.rating_queue WHERE domain LIKE 'shared-%'");
+    const stored = new Map(rows.map((row) => [row.domain, { requests: row.requests, priority: row.priority }]));
+    t.same(Object.fromEntries(stored), Object.fromEntries(asked), 'requests and priorities exact, on every domain');
+    const after = await galera.nodes[0].sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_cert_failures'");
+    const conflicts = Number(after[0].Value) - Number(before[0].Value);
+    t.comment(`3 responders x ${perResponder} requests on 20 shared domains: ${JSON.stringify(statuses)}; node 1 saw ${conflicts} certification conflicts (each retried by its client)`);
+  });
+
+  await t.test('a CGI run whose first server is down', async (t) => {
+    await galera.nodes[0].stop('SIGKILL');
+    const answer = await cgi(galera.url('drill'), { query: 'url=cgi-failover.example' });
+    t.equal(answer.status, 200, 'answered by the second server');
+    t.same(sites(answer.body).map((s) => s.status), ['queued']);
+    t.match(answer.stderr, new RegExp(`database 127\\.0\\.0\\.1:${galera.nodes[0].port}: ECONNREFUSED; trying 127\\.0\\.0\\.1:${galera.nodes[1].port}`));
+    t.same(await galera.nodes[1].sql("SELECT requests FROM drill.rating_queue WHERE domain = 'cgi-failover.example'"), [{ requests: 1 }]);
+  });
+});
+
+t.test('--db-read: look-ups from the replica, writes to the primary; the primary when the replica is down', async (t) => {
+  const { primary, replica, destroy } = await primaryAndReplica();
+  t.teardown(destroy);
+  await database(primary, primary.url('split'), 'split');
+  // Replicated: in both. Then one rating written on the replica alone, to see where a look-up reads.
+  await primary.sql("INSERT INTO split.site_ratings VALUES ('both.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
+  for (let i = 0; (await replica.sql("SELECT 1 FROM split.site_ratings WHERE domain = 'both.example'")).length === 0; i++) {
+    if (i > 100) throw new Error('the replica did not catch up');
+    await sleep(100);
+  }
+  await replica.sql("INSERT INTO split.site_ratings VALUES ('replica-only.example', 'R', NULL, '2026-01-01 00:00:00', NULL)");
+  const env = { ADRATER_DB_READ: replica.url('split') };
+
+  const fromReplica = await cgi(primary.url('split'), { query: 'url=replica-only.example&url=both.example&url=split-new.example', env });
+  t.equal(fromReplica.status, 200, fromReplica.stderr);
+  t.same(sites(fromReplica.body).map((s) => `${s.domain}:${s.status}`), ['replica-only.example:rated', 'both.example:rated', 'split-new.example:queued'], 'the look-up read the replica');
+  t.same(await primary.sql("SELECT requests FROM split.rating_queue WHERE domain = 'split-new.example'"), [{ requests: 1 }], 'the queue write went to the primary');
+
+  const responder = await startResponder({ db: primary.url('split'), env });
+  t.teardown(() => responder.stop());
+  const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+  const viaReplica = sites(parseCgi((await client.request(params('url=replica-only.example'))).stdout).body);
+  t.equal(viaReplica[0].status, 'rated', 'the persistent responder reads the replica too');
+  await replica.stop('SIGKILL');
+  const fallback = parseCgi((await client.request(params('url=replica-only.example&url=both.example'))).stdout);
+  t.equal(fallback.status, 200);
+  t.same(sites(fallback.body).map((s) => s.status), ['queued', 'rated'], 'replica down: read from the primary (which never had replica-only.example)');
+  t.match(responder.stderr(), /look-ups: no read server reachable .*; reading from --db/);
+  const cgiFallback = await cgi(primary.url('split'), { query: 'url=both.example', env });
+  t.equal(cgiFallback.status, 200, 'a CGI run falls back too');
+  client.close();
+});

@@ -1,0 +1,26 @@
+// The servers a MySQL URL lists (CONTRACT §8), in order, each with the URL's credentials,
+// database and options; a list that cannot be read is a settings error.
+import t from 'tap';
+import { mysqlServers } from '../../lib/store/mysql-servers.js';
+
+t.test('one server, several, IPv6, default ports', async (t) => {
+  t.match(mysqlServers('mysql://app:s%40cret@db1.example:3307/ratings'), [
+    { label: 'db1.example:3307', options: { host: 'db1.example', port: 3307, user: 'app', password: 's@cret', database: 'ratings', charset: 'utf8mb4' } },
+  ]);
+  const three = mysqlServers('mysql://u:p@h1:3306,h2,[2001:db8::7]:3308/db?connectTimeout=500');
+  t.same(three.map((s) => s.label), ['h1:3306', 'h2:3306', '[2001:db8::7]:3308'], 'in the order given');
+  t.same(three.map((s) => s.options.host), ['h1', 'h2', '2001:db8::7']);
+  t.ok(three.every((s) => s.options.user === 'u' && s.options.password === 'p' && s.options.database === 'db' && s.options.connectTimeout === 500), 'every server gets the credentials, database and options');
+  t.match(mysqlServers('mariadb://root@127.0.0.1/test'), [{ label: '127.0.0.1:3306', options: { user: 'root', password: '' } }]);
+  t.match(mysqlServers('mysql://u@localhost/db?socket=/run/mysqld/mysqld.sock'), [{ label: '/run/mysqld/mysqld.sock', options: { socketPath: '/run/mysqld/mysqld.sock' } }]);
+});
+
+t.test('a label never carries the password', async (t) => {
+  for (const s of mysqlServers('mysql://user:hunter2@a:1,b:2/db')) t.notMatch(s.label, /hunter2/);
+});
+
+t.test('what is not a server list is a settings error', async (t) => {
+  for (const url of ['mysql://u@h1:99999/db', 'mysql://u@h1:port/db', 'mysql://u@[::1/db', 'postgres://x/y']) {
+    t.throws(() => mysqlServers(url), { name: 'SettingsError' }, url);
+  }
+});
