@@ -4,14 +4,15 @@
 // its Server-Timing header) and bare `node -e ''` start-up measured in the same run.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, totalmem, platform, release } from 'node:os';
 import { progressLine } from '../core/log.js';
 import { connectFcgi } from '../fastcgi/client.js';
 import { BIN, WEB_SERVER_PATH, rssMb, startResponder } from './responder.js';
 import { scratchDatabase } from './scratch.js';
 import { storeKind } from '../store/open.js';
 import { median, parseServerTiming, summarize, table } from './stats.js';
-import type { ModeResult } from './stats.js';
+import type { BenchResult, ModeResult } from './stats.js';
+import { renderReport } from './report.js';
 
 export interface BenchOptions {
   db?: string;
@@ -22,6 +23,8 @@ export interface BenchOptions {
   urls: number;
   soak?: number;
   json?: string;
+  /** Also write the comparison as a self-contained HTML page here. */
+  report?: string;
 }
 
 type Progress = ReturnType<typeof progressLine>;
@@ -148,7 +151,13 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const cgi = await cgiPhases(env, options, progress);
     const fast = await fastcgiPhase(env, options, Number.MAX_SAFE_INTEGER, options.duration, progress);
     progress.clear();
-    report(options, scratch.url, [...cgi.modes, fast.result], fast.rss, cgi);
+    const result = benchResult(options, scratch, [...cgi.modes, fast.result], fast.rss, cgi);
+    report(result);
+    if (options.json) writeFileSync(options.json, JSON.stringify(result, null, 2) + '\n');
+    if (options.report) {
+      writeFileSync(options.report, renderReport([result]));
+      process.stdout.write(`\nThe report: ${options.report}\n`);
+    }
   } finally {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await scratch.dispose();
@@ -200,34 +209,48 @@ async function cgiPhases(env: Env, options: BenchOptions, progress: Progress): P
   return result;
 }
 
-/** The tables on stdout, and the JSON file if asked for. */
-function report(options: BenchOptions, url: string, modes: ModeResult[], rss: number, cgi: CgiPhases): void {
-  const say = (line = '') => process.stdout.write(line + '\n');
+/** The run as one result: what the tables print, --json saves and --report draws. */
+function benchResult(options: BenchOptions, scratch: { url: string; version: string }, modes: ModeResult[], rss: number, cgi: CgiPhases): BenchResult {
   const fast = modes.find((m) => m.mode === 'fastcgi')!;
-  const ratio = fast.rps / modes.find((m) => m.mode === 'cgi' && m.concurrency === options.concurrency)!.rps;
-  const kind = storeKind(url) === 'sqlite' ? 'SQLite (embedded)' : 'MySQL';
-  say(`adrater bench: ${kind}, ${options.rows} ratings, ${options.urls} URLs per request (${options.urls - 1} rated, 1 new), ${cpus().length} CPUs, Node ${process.version}`);
+  const breakdown: Record<string, number> = {};
+  for (const name of ['startup', 'load', 'connect', 'query', 'render']) if (cgi.phases[name]) breakdown[name] = median(cgi.phases[name]);
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: { cpus: cpu.length, model: cpu[0]?.model.trim() ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}` },
+    database: { kind: storeKind(scratch.url), version: scratch.version },
+    rows: options.rows,
+    urlsPerRequest: options.urls,
+    modes,
+    ratio: fast.rps / modes.find((m) => m.mode === 'cgi' && m.concurrency === options.concurrency)!.rps,
+    fastcgiRssMb: rss,
+    breakdown,
+    cgiWallMs: median(cgi.walls),
+    bareNodeMs: median(cgi.bare),
+  };
+}
+
+/** The tables on stdout. */
+function report(result: BenchResult): void {
+  const say = (line = '') => process.stdout.write(line + '\n');
+  const { modes, breakdown } = result;
+  const concurrency = modes.find((m) => m.mode === 'fastcgi')!.concurrency;
+  say(`adrater bench: ${result.database.version}, ${result.rows} ratings, ${result.urlsPerRequest} URLs per request (${result.urlsPerRequest - 1} rated, 1 new), ${result.machine.cpus} CPUs, Node ${result.node}`);
   say();
   say(table(['mode', 'conc', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'], modes.map((m) => [m.mode, m.concurrency, m.requests, m.rps.toFixed(1), m.p50.toFixed(2), m.p90.toFixed(2), m.p99.toFixed(2), m.max.toFixed(2), m.errors])));
   say();
-  say(`FastCGI / CGI throughput at concurrency ${options.concurrency}: ${ratio.toFixed(1)}x; FastCGI responder RSS after the run: ${rss.toFixed(1)} MB`);
+  say(`FastCGI / CGI throughput at concurrency ${concurrency}: ${result.ratio.toFixed(1)}x; FastCGI responder RSS after the run: ${result.fastcgiRssMb.toFixed(1)} MB`);
   say();
-  const breakdown: Record<string, number> = {};
-  for (const name of ['startup', 'load', 'connect', 'query', 'render']) if (cgi.phases[name]) breakdown[name] = median(cgi.phases[name]);
-  const wall = median(cgi.walls);
   const accounted = Object.values(breakdown).reduce((a, b) => a + b, 0);
-  const bareMedian = median(cgi.bare);
   say('Where a CGI run spends its time (medians of the sequential runs, ms):');
   say(table(['phase', 'ms'], [
     ...Object.entries(breakdown).map(([name, ms]) => [name, ms.toFixed(2)]),
-    ['spawn, exit, unmeasured', (wall - accounted).toFixed(2)],
-    ['wall (whole run)', wall.toFixed(2)],
-    ["bare node -e ''", bareMedian.toFixed(2)],
-    ['wall / bare node', `${(wall / bareMedian).toFixed(2)}x`],
+    ['spawn, exit, unmeasured', (result.cgiWallMs - accounted).toFixed(2)],
+    ['wall (whole run)', result.cgiWallMs.toFixed(2)],
+    ["bare node -e ''", result.bareNodeMs.toFixed(2)],
+    ['wall / bare node', `${(result.cgiWallMs / result.bareNodeMs).toFixed(2)}x`],
   ]));
-  if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, db: kind, rows: options.rows, urlsPerRequest: options.urls, modes, ratio, fastcgiRssMb: rss, breakdown, cgiWallMs: wall, bareNodeMs: bareMedian }, null, 2) + '\n');
-  }
 }
 
 /** A long FastCGI run: RSS after the first 100,000 requests and at the end (leak check). */

@@ -27,8 +27,10 @@ export async function scratchDatabase(db: string | undefined, rows: number) {
     };
   }
   const store = await openStore(url);
+  let version = '';
   try {
     await store.migrate();
+    version = await databaseVersion(url);
     const batch: RatingRow[] = [];
     for (let i = 0; i < rows; i++) {
       batch.push({ domain: `rated-site${i}.com`, rating: 'ABCDF'[i % 5], info: `synthetic rating ${i}`, ratedAt: '2026-01-01 00:00:00', expiresAt: i % 2 ? '2099-01-01 00:00:00' : null });
@@ -39,6 +41,7 @@ export async function scratchDatabase(db: string | undefined, rows: number) {
   }
   return {
     url,
+    version,
     async dispose() {
       await drop();
       rmSync(dir, { recursive: true, force: true });
@@ -46,3 +49,24 @@ export async function scratchDatabase(db: string | undefined, rows: number) {
   };
 }
 
+
+/** The server's (or the SQLite library's) version, for the report's conditions. */
+async function databaseVersion(url: string): Promise<string> {
+  if (storeKind(url) === 'mysql') {
+    const { default: mysql } = await import('mysql2/promise');
+    const conn = await mysql.createConnection(url);
+    try {
+      const [rows] = await conn.query('SELECT VERSION() AS version');
+      return `MySQL protocol, ${(rows as Array<{ version: string }>)[0].version}`;
+    } finally {
+      await conn.end();
+    }
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(':memory:');
+  try {
+    return `SQLite ${(db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v}`;
+  } finally {
+    db.close();
+  }
+}

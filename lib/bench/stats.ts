@@ -11,6 +11,28 @@ export interface ModeResult {
   p90: number;
   p99: number;
   max: number;
+  /** [percentile, ms] at PERCENTILE_POINTS: the latency distribution. */
+  percentiles: Array<[number, number]>;
+}
+
+export const PERCENTILE_POINTS = [1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100];
+
+/** One `adrater bench` run as `--json` saves it and `bench report` reads it. */
+export interface BenchResult {
+  date: string;
+  node: string;
+  machine: { cpus: number; model: string; memoryGb: number; os: string };
+  database: { kind: 'sqlite' | 'mysql'; version: string };
+  rows: number;
+  urlsPerRequest: number;
+  modes: ModeResult[];
+  /** FastCGI's requests/s over CGI's at the same concurrency. */
+  ratio: number;
+  fastcgiRssMb: number;
+  /** Median ms of each Server-Timing phase of the sequential CGI runs. */
+  breakdown: Record<string, number>;
+  cgiWallMs: number;
+  bareNodeMs: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted` (p in 0..100). */
@@ -48,6 +70,7 @@ export function summarize(mode: string, concurrency: number, latencies: number[]
     p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1] ?? NaN,
+    percentiles: PERCENTILE_POINTS.map((p): [number, number] => [p, percentile(sorted, p)]),
   };
 }
 
