@@ -248,10 +248,12 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   r.inFlight++;
   const started = msSinceStart();
   const timing: Array<[string, number]> = [];
+  // A status request (a monitor's poll) is not a look-up: it counts neither as served nor toward --max-requests.
+  const lookup = !isStatusRequest(r, request);
   void answer(r, request, abort, timing).then((response) => {
     conn.aborts.delete(request.id);
     r.inFlight--;
-    r.served++;
+    if (lookup) r.served++;
     if (response.status === 500) r.errors++;
     const elapsed = msSinceStart() - started;
     if (r.settings.slowMs > 0 && elapsed > r.settings.slowMs) {
@@ -259,14 +261,14 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
     }
     conn.session.respond(request.id, responseBytes(response));
     if (!request.keepConn) conn.socket.end();
-    if (r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
+    if (lookup && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
     closeIfIdle(r, conn);
   });
 }
 
 async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag, timing: Array<[string, number]>): Promise<Response> {
   const incoming = receive(request.params, r.limits);
-  if (r.settings.statusPath && requestPath(request.params) === r.settings.statusPath) return statusResponse(r, incoming);
+  if (isStatusRequest(r, request)) return statusResponse(r, incoming);
   if (r.inFlight > r.settings.maxReqs) {
     r.busy++;
     const busy = refuse(incoming, { status: 503, code: 'busy', message: 'too many requests in flight; try again shortly' });
@@ -283,6 +285,10 @@ async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag, tim
   if (response.status === 200) r.databaseReachable = true;
   else if (response.status === 503) r.databaseReachable = false;
   return response;
+}
+
+function isStatusRequest(r: Responder, request: FcgiRequest): boolean {
+  return Boolean(r.settings.statusPath) && requestPath(request.params) === r.settings.statusPath;
 }
 
 /** This process's counters. */

@@ -7,7 +7,7 @@ export interface Counters {
   pid: number;
   /** Seconds since the process started. */
   uptime: number;
-  /** Requests answered, status requests included. */
+  /** Look-up requests answered (status requests are not counted). */
   requests: number;
   inFlight: number;
   connections: number;
@@ -59,7 +59,7 @@ export function prometheusText(status: Status): string {
     if (!labels) lines.push(`# HELP adrater_${name} ${help}`, `# TYPE adrater_${name} ${type}`);
     lines.push(`adrater_${name}${labels} ${value}`);
   };
-  metric('requests_total', 'counter', 'Requests answered.', status.requests);
+  metric('requests_total', 'counter', 'Look-up requests answered.', status.requests);
   metric('in_flight', 'gauge', 'Requests being answered.', status.inFlight);
   metric('connections', 'gauge', 'Open web-server connections.', status.connections);
   metric('busy_total', 'counter', 'Requests refused with 503 busy.', status.busy);
@@ -67,7 +67,7 @@ export function prometheusText(status: Status): string {
   metric('workers', 'gauge', 'Worker processes.', status.workers);
   metric('uptime_seconds', 'gauge', 'Seconds since the responder started.', Math.round(status.uptime));
   metric('database_reachable', 'gauge', 'Whether the last request that used the database reached it.', status.databaseReachable === null ? null : Number(status.databaseReachable));
-  lines.push('# HELP adrater_worker_requests_total Requests answered, per worker.', '# TYPE adrater_worker_requests_total counter');
+  lines.push('# HELP adrater_worker_requests_total Look-up requests answered, per worker.', '# TYPE adrater_worker_requests_total counter');
   for (const w of status.perWorker) lines.push(`adrater_worker_requests_total{pid="${w.pid}"} ${w.requests}`);
   return lines.join('\n') + '\n';
 }

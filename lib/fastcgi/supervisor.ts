@@ -28,6 +28,8 @@ const MAX_RESTART_DELAY_MS = 30_000;
 interface Worker {
   child: ChildProcess;
   ready: Promise<boolean>;
+  /** It said it is ready: it accepts connections. */
+  serving: boolean;
   /** Being replaced (reload) or stopped (shutdown): its exit is expected. */
   retiring: boolean;
 }
@@ -80,12 +82,13 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
 function startWorker(s: Supervisor): Worker {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio: [s.fd, 'inherit', 'inherit', 'ipc'], env: s.env });
   let markReady!: (ready: boolean) => void;
-  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), retiring: false };
+  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, retiring: false };
   const timer = setTimeout(() => markReady(false), READY_MS);
   s.workers.add(worker);
   child.on('message', (message: Message) => {
     if (message.type === 'ready') {
       clearTimeout(timer);
+      worker.serving = true;
       markReady(true);
     }
     if (message.type === 'status?') void answerStatus(s, child, message.id);
@@ -158,9 +161,9 @@ async function stop(s: Supervisor, signal: string): Promise<void> {
   log('supervisor: stopped');
 }
 
-/** A worker asked for the status: the counters of every worker in service (not those draining), summed. */
+/** A worker asked for the status: the counters of every worker in service (ready, not draining), summed. */
 async function answerStatus(s: Supervisor, asker: ChildProcess, id: number): Promise<void> {
-  const serving = [...s.workers].filter((w) => !w.retiring);
+  const serving = [...s.workers].filter((w) => w.serving && !w.retiring);
   const answers = await Promise.all(serving.map((w) => countersOf(w.child)));
   const status = sumStatus(process.pid, process.uptime(), answers.filter((c): c is Counters => c !== null));
   status.workers = serving.length; // a worker too busy to answer in time is still one
