@@ -99,8 +99,8 @@ async function fastcgiPhase(
   progress: Progress,
   onDone?: (done: number, pid: number) => void,
 ): Promise<{ result: ModeResult; rss: number }> {
-  // Started as the README says a persistent responder should be: V8's young generation at 2 MB.
-  const responder = await startResponder({ env, args: ['--max-reqs', '1024'], nodeFlags: ['--max-semi-space-size=2'] });
+  // Started as a user would start it: the bin and its own `#!` line.
+  const responder = await startResponder({ env, args: ['--max-reqs', '1024'] });
   try {
     const clients = await Promise.all(Array.from({ length: options.concurrency }, () => connectFcgi({ host: '127.0.0.1', port: responder.port! })));
     const params = (n: number) => ({

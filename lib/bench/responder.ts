@@ -36,7 +36,7 @@ export interface ResponderOptions {
   path?: string;
   /** More arguments for `adrater fcgi`. */
   args?: string[];
-  /** Flags for node itself (V8's, for instance). */
+  /** Flags for node itself (a --require, for instance): then node runs the bin, not its `#!` line. */
   nodeFlags?: string[];
   /** A command that runs the responder, such as ['prlimit', '--nofile=256', '--']. */
   launcher?: string[];
@@ -64,7 +64,9 @@ export async function startResponder(options: ResponderOptions): Promise<Respond
   const port = options.path ? undefined : await freePort();
   const listen = options.path ?? `127.0.0.1:${port}`;
   const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...options.env }).map(([k, v]) => `${k}=${v}`);
-  const command = [...assignments, process.execPath, ...(options.nodeFlags ?? []), BIN, 'fcgi', '--listen', listen, ...(options.args ?? [])];
+  // Without flags of its own, the bin starts as a web server or a shell would: through its `#!` line.
+  const node = options.nodeFlags ? [process.execPath, ...options.nodeFlags] : [];
+  const command = [...assignments, ...node, BIN, 'fcgi', '--listen', listen, ...(options.args ?? [])];
   const [program, ...args] = [...(options.launcher ?? []), '/usr/bin/env', '-i', ...command];
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';

@@ -93,8 +93,10 @@ function startWorker(s: Supervisor): Worker {
     }
     if (message.type === 'status?') void answerStatus(s, child, message.id);
   });
+  child.on('disconnect', () => (worker.serving = false)); // dying: not counted, not asked
   child.on('exit', (code, signal) => {
     clearTimeout(timer);
+    worker.serving = false;
     markReady(false);
     s.workers.delete(worker);
     if (worker.retiring || s.stopping) return;
@@ -175,9 +177,10 @@ function countersOf(child: ChildProcess): Promise<Counters | null> {
   if (!child.connected) return Promise.resolve(null);
   const id = ++askSeq;
   return new Promise((resolve) => {
+    const gone = () => done(null); // killed meanwhile: not a worker to count
     const done = (counters: Counters | null) => {
       clearTimeout(timer);
-      child.off('message', onMessage);
+      child.off('message', onMessage).off('exit', gone).off('disconnect', gone);
       resolve(counters);
     };
     const onMessage = (message: Message) => {
@@ -187,7 +190,7 @@ function countersOf(child: ChildProcess): Promise<Counters | null> {
       log(`supervisor: worker ${child.pid} did not give its counters within ${COUNTERS_MS} ms; the status leaves it out`);
       done(null);
     }, COUNTERS_MS);
-    child.on('message', onMessage);
+    child.on('message', onMessage).once('exit', gone).once('disconnect', gone);
     child.send({ type: 'counters?', id } satisfies Message);
   });
 }

@@ -35,7 +35,9 @@ bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
 # UNIX=1: nginx reaches the responder over a Unix socket (as the peers rig does), else TCP.
 listen="127.0.0.1:$fcgi_port"; upstream="$listen"
 [ "${UNIX:-}" = 1 ] && listen="$work/adrater.sock" && upstream="unix:$listen"
-env -i PATH=/usr/bin:/bin ADRATER_DB="$url" node ${NODE_FLAGS:-} bin/adrater fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
+# shellcheck disable=SC2086
+if [ -n "${NODE_FLAGS:-}" ]; then start=(node $NODE_FLAGS bin/adrater); else start=(bin/adrater); fi
+env -i PATH=/usr/bin:/bin ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
 ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
