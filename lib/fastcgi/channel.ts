@@ -20,7 +20,9 @@ export interface SupervisorChannel {
 /** The channel, when this process is a supervisor's worker (ADRATER_WORKER=1 and an IPC channel). */
 export function supervisorChannel(counters: () => Counters): SupervisorChannel | null {
   if (process.env.ADRATER_WORKER !== '1' || !process.send) return null;
-  const send = (message: Message) => process.send?.(message);
+  // Without a callback a failed write (the supervisor gone) is an 'error' event on process;
+  // the worker learns of the loss from 'disconnect' and stops there.
+  const send = (message: Message) => process.send?.(message, undefined, undefined, () => {});
   const waiting = new Map<number, (status: Status) => void>();
   let seq = 0;
   process.on('message', (message: Message) => {

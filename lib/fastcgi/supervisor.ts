@@ -94,6 +94,7 @@ function startWorker(s: Supervisor): Worker {
     if (message.type === 'status?') void answerStatus(s, child, message.id);
   });
   child.on('disconnect', () => (worker.serving = false)); // dying: not counted, not asked
+  child.on('error', (err) => log(`supervisor: worker ${child.pid ?? '(not started)'}: ${err.message}`));
   child.on('exit', (code, signal) => {
     clearTimeout(timer);
     worker.serving = false;
@@ -169,8 +170,11 @@ async function answerStatus(s: Supervisor, asker: ChildProcess, id: number): Pro
   const answers = await Promise.all(serving.map((w) => countersOf(w.child)));
   const status = sumStatus(process.pid, process.uptime(), answers.filter((c): c is Counters => c !== null));
   status.workers = serving.length; // a worker too busy to answer in time is still one
-  if (asker.connected) asker.send({ type: 'status', id, status } satisfies Message);
+  if (asker.connected) asker.send({ type: 'status', id, status } satisfies Message, ignoreGone);
 }
+
+/** A message to a worker that died meanwhile: its exit is handled where it is watched. */
+const ignoreGone = () => {};
 
 let askSeq = 0;
 function countersOf(child: ChildProcess): Promise<Counters | null> {
@@ -191,6 +195,8 @@ function countersOf(child: ChildProcess): Promise<Counters | null> {
       done(null);
     }, COUNTERS_MS);
     child.on('message', onMessage).once('exit', gone).once('disconnect', gone);
-    child.send({ type: 'counters?', id } satisfies Message);
+    // A worker can die between `connected` and the write: the callback takes the EPIPE,
+    // which would otherwise be an 'error' event that nothing handles, and end the supervisor.
+    child.send({ type: 'counters?', id } satisfies Message, (err) => err && done(null));
   });
 }

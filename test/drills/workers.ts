@@ -94,14 +94,28 @@ t.test('kill -9 of a worker under load: replaced, every answer counted', async (
   const port = responder.port!;
   const loadStarted = performance.now(); // outcomes' `at` counts from here
   const load = startLoad(port, 8, (n) => ({ q: `url=kill-${n}.example`, domain: `kill-${n}.example` }));
+  t.teardown(() => load.stop()); // also when a step below fails: the load must not outlive the test
   await sleep(500 * SECONDS);
   const before = (await statusOf(port)).perWorker.map((w) => w.pid);
   const victim = before[0];
+  // Status polls racing the kill: the supervisor asks the dying worker for its counters.
+  let polling = true;
+  const pollers = Array.from({ length: 16 }, async () => {
+    while (polling) await statusOf(port).catch(() => null);
+  });
   const killedAt = performance.now();
   process.kill(victim, 'SIGKILL');
+  await sleep(300);
+  polling = false;
+  await Promise.all(pollers);
+  t.equal(responder.child.exitCode, null, 'the supervisor is alive');
+  let last: unknown = null;
   await until('a replacement worker', async () => {
-    const doc = await statusOf(port).catch(() => null);
-    return doc?.workers === 2 && doc.perWorker.length === 2 && doc.perWorker.some((w) => !before.includes(w.pid));
+    const doc = await statusOf(port).catch((err: Error) => ({ error: err.message }) as const);
+    last = doc;
+    return !('error' in doc) && doc.workers === 2 && doc.perWorker.length === 2 && doc.perWorker.some((w) => !before.includes(w.pid));
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; the last status: ${JSON.stringify(last)}; the responder's log:\n${responder.stderr()}`);
   });
   const replacedMs = performance.now() - killedAt;
   await sleep(500 * SECONDS);
