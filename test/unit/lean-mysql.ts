@@ -50,3 +50,19 @@ t.test('utf8-iconv: any other encoding goes to the real iconv-lite', async (t) =
   t.equal(realIconv.decode(latin, 'cp1252'), '€éŸ');
   t.same(getEncoder('cp1252').write('€éŸ'), latin);
 });
+
+t.test('a lazy lru.min cache (as the MySQL bundle makes them): no slots until first use, then the real cache', async (t) => {
+  const { createLRU } = createRequire(import.meta.url)('lru.min') as typeof import('lru.min');
+  let made = 0;
+  const evicted: string[] = [];
+  const cache = lazyModule(() => (made++, createLRU<string, number>({ max: 2, onEviction: (key) => evicted.push(key) })));
+  t.equal(made, 0, 'nothing allocated when created');
+  cache.set('a', 1);
+  cache.set('b', 2);
+  t.equal(cache.get('a'), 1);
+  cache.set('c', 3); // evicts the least recently used: b
+  t.same(evicted, ['b']);
+  t.equal(cache.size, 2);
+  t.same([...cache.keys()].sort(), ['a', 'c']);
+  t.equal(made, 1, 'made once');
+});
