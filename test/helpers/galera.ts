@@ -28,7 +28,7 @@ export async function galeraCluster(size = 3): Promise<Cluster> {
   const ports = await Promise.all(Array.from({ length: size * 4 }, () => freePort()));
   const sqlPort = (i: number) => ports[i * 4];
   const gcomm = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[i * 4 + 1]}`);
-  // Installed one after another: parallel mariadb-install-db runs collide in /tmp.
+  // Installed one after another (each in its own directories, tmpdir included).
   const nodes: PrivateMariadb[] = [];
   for (let i = 0; i < size; i++) {
     nodes.push(

@@ -2,7 +2,7 @@
 // directory and loopback port, so the shared server is never disturbed.
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,14 +41,18 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
   const user = options.user ?? 'root';
   if (user !== 'root') await run('chown', [user, dir]);
   const port = options.port ?? (await freePort());
-  await run('mariadb-install-db', ['--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
+  // A temporary directory of its own: servers installed or running at once (drills in
+  // parallel) collided in the shared /tmp ("Error on delete of '/tmp/#sql-temptable-…'").
+  mkdirSync(join(dir, 'tmp'));
+  if (user !== 'root') await run('chown', [user, join(dir, 'tmp')]);
+  await run('mariadb-install-db', ['--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, `--tmpdir=${dir}/tmp`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
   let child: ChildProcess | null = null;
   let self: PrivateMariadb;
 
   async function start(extra: string[] = []): Promise<void> {
     child = spawn('/usr/sbin/mariadbd', [
       '--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, '--skip-grant-tables',
+      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, `--tmpdir=${dir}/tmp`, '--skip-grant-tables',
       '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', `--log-error=${dir}/error.log`,
       ...(options.args?.(dir) ?? ['--skip-log-bin']), ...extra,
     ], { stdio: 'ignore', detached: true });
