@@ -100,8 +100,9 @@ interface Connection {
   waiting: boolean;
 }
 
-// A persistent responder keeps V8's young generation at the size it starts with (1 MB
-// semi-spaces), so that its RSS stays where it settles: left to grow (to 16 MB each) it holds
+// A persistent responder keeps V8's young generation at the size it has when serving starts
+// (2 MB semi-spaces, after loading; test/integration/young-generation.ts), so that its RSS
+// stays where it settles: left to grow (to 16 MB each) it holds
 // ~30 MB more and still grows after a million requests, for ~10-15 % less CPU per request
 // (README, Performance). Who prefers that starts node with its own --max-semi-space-size,
 // and it is left alone. Not a flag on the bin's #! line: any V8 flag there makes V8 refuse
