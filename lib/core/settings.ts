@@ -104,8 +104,8 @@ export function loadSettings(
     else if (file[key] !== undefined) settings[key] = coerce(key, file[key], 'ADRATER_CONFIG');
   }
   // A URL that cannot be used is a settings error, found before any request.
-  storeKind(String(settings.db));
-  if (settings.dbRead !== undefined && (storeKind(String(settings.db)) !== 'mysql' || storeKind(String(settings.dbRead)) !== 'mysql')) {
+  const kind = storeKind(String(settings.db));
+  if (settings.dbRead !== undefined && (kind !== 'mysql' || storeKind(String(settings.dbRead)) !== 'mysql')) {
     throw new SettingsError('dbRead (--db-read) needs a mysql:// --db and a mysql:// read URL');
   }
   return settings as unknown as Settings;

@@ -264,11 +264,11 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   const started = msSinceStart();
   const timing: Array<[string, number]> = [];
   // A status request (a monitor's poll) is not a look-up: it counts neither as served nor toward --max-requests.
-  const lookup = !isStatusRequest(r, request);
-  void answer(r, request, abort, timing).then((response) => {
+  const statusPoll = isStatusRequest(r, request);
+  void answer(r, request, statusPoll, abort, timing).then((response) => {
     conn.aborts.delete(request.id);
     r.inFlight--;
-    if (lookup) r.served++;
+    if (!statusPoll) r.served++;
     if (response.status === 500) r.errors++;
     const elapsed = msSinceStart() - started;
     if (r.settings.slowMs > 0 && elapsed > r.settings.slowMs) {
@@ -276,14 +276,14 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
     }
     conn.session.respond(request.id, responseBytes(response));
     if (!request.keepConn) conn.socket.end();
-    if (lookup && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
+    if (!statusPoll && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
     closeIfIdle(r, conn);
   });
 }
 
-async function answer(r: Responder, request: FcgiRequest, signal: AbortFlag, timing: Array<[string, number]>): Promise<Response> {
+async function answer(r: Responder, request: FcgiRequest, statusPoll: boolean, signal: AbortFlag, timing: Array<[string, number]>): Promise<Response> {
   const incoming = receive(request.params, r.limits);
-  if (isStatusRequest(r, request)) return statusResponse(r, incoming);
+  if (statusPoll) return statusResponse(r, incoming);
   if (r.inFlight > r.settings.maxReqs) {
     r.busy++;
     const busy = refuse(incoming, { status: 503, code: 'busy', message: 'too many requests in flight; try again shortly' });
