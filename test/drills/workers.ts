@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
@@ -132,6 +132,7 @@ t.test('kill -9 of a worker under load: replaced, every answer counted', async (
 t.test('SIGHUP under load through nginx: only 200s, new workers, the changed config in force', async (t) => {
   const store = await scratch(t);
   const dir = serverDir('adrater-reload-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, 'adrater.json');
   writeFileSync(config, JSON.stringify({ maxUrls: 100 }));
   chmodSync(config, 0o600);
