@@ -122,9 +122,12 @@ export function failoverPools(servers: MysqlServer[], poolSize: number): Target 
         try {
           conn = await poolFor(i).getConnection();
         } catch (err) {
-          // Nothing was sent: always safe to try the next server.
+          // Nothing was sent: always safe to try again, on the next server when this one was
+          // lost, and on the current one when another request moved on meanwhile and closed
+          // this pool under the waiting requests ("Pool is closed.", no code).
+          const retired = i !== current;
           if (serverLost(err)) moveOn(i, err);
-          if (!(await retry(err, serverLost))) throw err;
+          if (!(await retry(err, (e) => retired || serverLost(e)))) throw err;
           continue;
         }
         try {
