@@ -68,6 +68,20 @@ const common = (plugins) => ({
   plugins,
 });
 
+/**
+ * In sqlite.js and mysql.js: `createRequire(import.meta.url)` is the bundle's
+ * own require, which resolves from dist/lib as the real one would from the bundle's URL.
+ * Importing node:module would load Node's ESM loader with it, ~1 ms of every CGI run.
+ * (cli.js keeps the real one: yargs's use of it is its own, and no CGI run loads cli.js.)
+ */
+const ownRequire = {
+  name: 'own-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?module$/ }, () => ({ path: 'node:module', namespace: 'own-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'own-require' }, () => ({ contents: 'exports.createRequire = () => require;', loader: 'js' }));
+  },
+};
+
 /** In any bundle: an import of another bundle's entry is a require() of that bundle. */
 const entriesExternal = {
   name: 'entries-external',
@@ -119,6 +133,11 @@ const tldtsPrecomputed = {
  * mysql2 loads, cost a CGI run ~2 ms and a scavenge, and its static parser never uses them.
  */
 const LAZY = /^((node:)?(tls|zlib|crypto)|long|\.\.\/constants\/errors\.js)$/;
+// The error-name table (148 KB, 40 % of the bundle, read by every CGI run) stays in
+// node_modules, required by its path from the bundle's (mysql2's package exports do not
+// name it; the two move together).
+const ERRORS = /[\\/]mysql2[\\/]lib[\\/]constants[\\/]errors\.js$/;
+const errorsAtRunTime = (path) => `require('node:path').join(__dirname, ${JSON.stringify(relative(OUT, path))})`;
 const leanMysql = {
   name: 'lean-mysql',
   setup(b) {
@@ -132,7 +151,7 @@ const leanMysql = {
       return { path: real, namespace: 'lazy' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${JSON.stringify(args.path)}));`,
+      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${ERRORS.test(args.path) ? errorsAtRunTime(args.path) : JSON.stringify(args.path)}));`,
       resolveDir: ROOT,
       loader: 'js',
     }));
@@ -176,7 +195,7 @@ await step('bundle adrater.js', () =>
 // MySQL admin connection): the CGI path never loads cli.js.
 for (const [name, entry] of Object.entries(LEAVES)) {
   const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
-  const plugins = [fromMain(mainModules), entriesExternal, ...(name === 'mysql' ? [leanMysql] : [])];
+  const plugins = [fromMain(mainModules), entriesExternal, ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'cli' ? [] : [ownRequire])];
   const result = await step(`bundle ${name}.js`, () =>
     build({ ...common(plugins), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
   );

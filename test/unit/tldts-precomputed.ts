@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 const FILE = require.resolve('tldts'); // dist/cjs/index.js, as the build bundles it
 const SOURCE = readFileSync(FILE, 'utf8');
 
-type Tldts = { getDomain(h: string): string | null; getPublicSuffix(h: string): string | null; __derived: Record<string, Uint32Array | Int32Array> };
+type Tldts = { getDomain(h: string): string | null; getPublicSuffix(h: string): string | null; __derived: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
 type Precompute = { precomputeDerivedTrie(source: string, file: string): string; runWithDerived(source: string, file: string): Tldts };
 const load = async () => (await import(pathToFileURL(join(ROOT, 'lib/build/tldts-precomputed.mjs')).href)) as Precompute;
 
@@ -43,7 +43,10 @@ t.test('the precomputed arrays equal those tldts derives, and every suffix gets 
   const patchedSource = precomputeDerivedTrie(SOURCE, FILE);
   t.notOk(patchedSource.includes('const edgeOffset = new Uint32Array(numberOfEdges);'), 'the derivation is gone');
   const patched = runWithDerived(patchedSource, FILE);
-  for (const name of ['edgeOffset', 'edgeHash', 'wildcardEdge']) {
+  for (const name of ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild']) {
+    t.notMatch(patchedSource, new RegExp(`const ${name} = /\\*#__PURE__\\*/ new \\w+\\(\\[`), `${name}: no array literal left`);
+  }
+  for (const name of ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild', 'edgeOffset', 'edgeHash', 'wildcardEdge']) {
     t.equal(patched.__derived[name].constructor, original.__derived[name].constructor, `${name}: same type`);
     t.same([...patched.__derived[name]], [...original.__derived[name]], `${name}: same values`);
   }
@@ -60,7 +63,8 @@ t.test('the precomputed arrays equal those tldts derives, and every suffix gets 
   t.equal(patched.getDomain('a.b.kawasaki.jp'), 'a.b.kawasaki.jp', 'a wildcard rule');
 });
 
-t.test('another tldts (the derivation moved): the build stops and says why', async (t) => {
+t.test('another tldts (the derivation moved, an array shipped otherwise): the build stops and says why', async (t) => {
   const { precomputeDerivedTrie } = await load();
   t.throws(() => precomputeDerivedTrie(SOURCE.replace('const edgeOffset = new Uint32Array(numberOfEdges);', 'const edgeOffset = derive();'), FILE), /a new tldts version\?/);
+  t.throws(() => precomputeDerivedTrie(SOURCE.replace('const edgeChild = /*#__PURE__*/ new Uint16Array([', 'const edgeChild = new Uint16Array(['), FILE), /trie arrays are not the literals/);
 });
