@@ -2,8 +2,15 @@
 // bench's request mix, over the built bundle. Prints nanoseconds per call.
 // Usage: node test/drills/micro.mjs   (after npm run build)
 import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
-const modules = require('../../dist/lib/adrater.js').__modules;
+import { readFileSync } from 'node:fs';
+import { runInThisContext } from 'node:vm';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+// A bundle is one function expression that bin/adrater runs (lib/build/build.mjs); run it so.
+const file = fileURLToPath(new URL('../../dist/lib/adrater.js', import.meta.url));
+const bundle = { exports: {} };
+runInThisContext(readFileSync(file, 'utf8'), { filename: file })(bundle.exports, createRequire(file), bundle, file, dirname(file));
+const modules = bundle.exports.__modules;
 const { siteKey } = modules['lib/core/site.ts'];
 const { parseForm } = modules['lib/core/form.ts'];
 const { parseLookup } = modules['lib/core/request.ts'];
