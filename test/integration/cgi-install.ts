@@ -3,7 +3,7 @@
 // is), with its V8 code cache missing, corrupt, or in a dist/ the user cannot write, run
 // as root and as www-data (Apache's user). A cache is a speed-up only: never a failure.
 import t from 'tap';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +12,13 @@ import { WEB_SERVER_PATH } from '../../lib/bench/responder.js';
 import { sites } from '../helpers/xml.js';
 import { mysqlStore } from '../helpers/stores.js';
 
-/** The built package copied to a fresh place: bin/, dist/lib/ (without caches), package.json, node_modules by symlink. */
-function installCopy(): { dir: string; cgi: string; caches: () => string[] } {
+/** The built package copied to a fresh place: bin/, dist/lib/ (without caches unless asked), package.json, node_modules by symlink. */
+function installCopy(withCaches = false): { dir: string; cgi: string; caches: () => string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-install-'));
   chmodSync(dir, 0o755);
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'dist/lib'), { recursive: true });
-  for (const f of readdirSync(join(ROOT, 'dist/lib'))) if (!f.endsWith('.v8cache')) cpSync(join(ROOT, 'dist/lib', f), join(dir, 'dist/lib', f));
+  for (const f of readdirSync(join(ROOT, 'dist/lib'))) if (withCaches || !f.endsWith('.v8cache')) cpSync(join(ROOT, 'dist/lib', f), join(dir, 'dist/lib', f));
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, 'cgi-bin'));
@@ -55,6 +55,27 @@ t.test('a copy elsewhere, through a symlink: caches written, then used, then sur
   t.equal(corrupt.status, 200, 'a corrupt cache is refused by V8 and the run compiles from source');
   t.equal(corrupt.stderr, '', 'without a word in the error log');
   t.ok(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).size > 1000, 'and a good cache replaces it');
+});
+
+t.test("the build's caches are accepted by a real look-up on each store: none is rewritten", async (t) => {
+  // The build writes them from a warm-up look-up (lib/build/build.mjs); a cache V8 refused
+  // here (other flags, another source) would be rewritten by this very run.
+  const install = installCopy(true);
+  t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
+  const snapshot = () => Object.fromEntries(install.caches().map((f) => [f, readFileSync(join(install.dir, 'dist/lib', f)).toString('base64')]));
+  const built = snapshot();
+  t.same(Object.keys(built), ['adrater.js.v8cache', 'mysql.js.v8cache', 'sqlite.js.v8cache']);
+  const onSqlite = cgiRun(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
+  t.equal(onSqlite.status, 200, onSqlite.stderr);
+  const mysql = await mysqlStore(t);
+  if (mysql) {
+    t.teardown(() => mysql.close());
+    await mysql.sql("INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES ('rated.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
+    const onMysql = cgiRun(install.cgi, mysql.url, 'url=rated.example&url=two.example');
+    t.equal(onMysql.status, 200, onMysql.stderr);
+    t.same(sites(onMysql.body).map((s) => s.status), ['rated', 'queued']);
+  }
+  t.same(snapshot(), built, 'every cache as the build wrote it');
 });
 
 t.test("as www-data: a dist/ it cannot write, no cache at all, both stores", async (t) => {
