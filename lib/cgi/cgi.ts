@@ -68,7 +68,7 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
       retryAfter: settings.retryAfter,
       log,
       timing,
-      store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead })),
+      store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead, oneRequest: true })),
     }));
   writeResponse(responseBytes(response));
   await (store as Store | null)?.close();

@@ -23,7 +23,7 @@ export async function loadDriver(url: string): Promise<(options: OpenOptions) =>
     };
   }
   const { openSqlite } = await import('./sqlite.js');
-  return async () => openSqlite(url.slice('sqlite:'.length));
+  return async (options) => openSqlite(url.slice('sqlite:'.length), options);
 }
 
 export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {

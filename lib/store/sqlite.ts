@@ -1,14 +1,14 @@
 // Embedded SQLite back end (better-sqlite3). The file and its schema are created on first
 // use, so a fresh clone answers at once. WAL and a busy timeout let concurrent CGI runs
 // and the rater's tools share the file.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
 import { selectWrites } from './store.js';
-import type { Store, RatingRow, QueueRow, QueueItem } from './store.js';
+import type { Store, RatingRow, QueueRow, QueueItem, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 // The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
@@ -67,7 +67,7 @@ async function migrate(db: Database.Database): Promise<{ from: number; to: numbe
 }
 
 /** Opens (and on first use creates) the file; a file that cannot be opened is a database we cannot reach. */
-export async function openSqlite(path: string): Promise<Store> {
+export async function openSqlite(path: string, options: OpenOptions = {}): Promise<Store> {
   let db: Database.Database;
   let versionAtOpen: number; // `db migrate` reports from this version
   try {
@@ -81,10 +81,27 @@ export async function openSqlite(path: string): Promise<Store> {
   } catch (err) {
     throw new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
   }
-  return sqliteStore(db, versionAtOpen);
+  return sqliteStore(db, versionAtOpen, options.oneRequest ? path : null);
 }
 
-function sqliteStore(db: Database.Database, versionAtOpen: number): Store {
+/**
+ * How a one-request run lets go of the file (OpenOptions.oneRequest): it leaves the
+ * write-ahead log to the next run, unless the log has grown past WAL_KEPT_BYTES: then it
+ * closes for real, which (when no other connection is open) checkpoints the log and deletes
+ * it. The log must be kept short: a run that finds no other connection rebuilds the log's
+ * index from all of it, and loses the record of what was already checkpointed, so that the
+ * log never restarts by itself.
+ */
+const WAL_KEPT_BYTES = 64 * 4096;
+function leaveOrClose(db: Database.Database, path: string): void {
+  let walBytes = Infinity; // not known: close
+  try {
+    walBytes = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {}
+  if (walBytes > WAL_KEPT_BYTES) db.close();
+}
+
+function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPath: string | null): Store {
   const run = <T>(work: () => T | Promise<T>): Promise<T> => {
     try {
       return Promise.resolve(work()).catch((err) => Promise.reject(unavailable(err)));
@@ -143,6 +160,6 @@ function sqliteStore(db: Database.Database, versionAtOpen: number): Store {
     writeRatings: (rows, force) => run(() => writeAll.immediate(rows, force)),
     listQueue: (q) => run(() => selectQueue.all(q.minPriority, q.limit) as QueueRow[]),
     claimQueue: (q) => run(() => claim.immediate(q.minPriority, q.limit)),
-    close: () => run(() => void db.close()),
+    close: () => run(() => (oneRequestPath === null ? void db.close() : leaveOrClose(db, oneRequestPath))),
   };
 }

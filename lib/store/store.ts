@@ -84,6 +84,15 @@ export function selectWrites(
 export interface OpenOptions {
   /** Keep a pool for the life of the process (FastCGI) rather than one connection (CGI). */
   persistent?: boolean;
+  /**
+   * The store serves one request of a process that exits right after (a CGI run). SQLite's
+   * close() then leaves the file, and its write-ahead log, to the exit, which releases its
+   * locks: a real close would checkpoint the log and delete it, and the next run would create
+   * it again, ~3 ms of file work and fsyncs per run. It closes for real once the log has grown
+   * past 64 pages (lib/store/sqlite.ts). MySQL's close() still ends the session, so that the
+   * server logs no aborted connection.
+   */
+  oneRequest?: boolean;
   poolSize?: number;
   /** Look-ups from here (MySQL only), falling back to the main URL (--db-read). */
   readUrl?: string;

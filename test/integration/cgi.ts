@@ -1,6 +1,10 @@
 // The real bin, spawned as CGI with a web server's environment, against SQLite and the
 // real MariaDB.
 import t from 'tap';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cgi, run } from '../helpers/run.js';
 import { eachStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
@@ -175,4 +179,28 @@ t.test('a bad configuration file is a 500 with the reason in the log', async (t)
   const answer = await cgi('sqlite:/tmp/unused.sqlite', { query: 'url=a.com', env: { ADRATER_DB: '', ADRATER_CONFIG: '/nonexistent/adrater.json' } });
   t.equal(answer.status, 500);
   t.match(answer.stderr, /cannot read ADRATER_CONFIG file \/nonexistent\/adrater.json: ENOENT/);
+});
+
+t.test("SQLite: a run leaves the write-ahead log to the next one, and one run in a few dozen checkpoints it; nothing is lost", async (t) => {
+  // Only CGI runs touch this file, so that each run is the only connection, as on a quiet
+  // server: the case where a run's close would checkpoint and delete the log.
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-wal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ratings.sqlite');
+  const walBytes = () => statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? null;
+  const sizes: Array<number | null> = [];
+  const runs = 48;
+  for (let i = 0; i < runs; i++) {
+    const answer = await cgi(`sqlite:${file}`, { query: `url=site${i}.example` });
+    t.equal(answer.status, 200, answer.stderr);
+    sizes.push(walBytes());
+  }
+  t.not(sizes[0], null, 'the first run leaves its log');
+  t.ok(sizes.includes(null), `the log was checkpointed and removed at least once (sizes: ${sizes.join(' ')})`);
+  const largest = Math.max(...sizes.map((s) => s ?? 0));
+  t.ok(largest <= 64 * 4096 + 16 * 4120, `the log stays short: at most ${largest} bytes`);
+  const db = new Database(file, { readonly: true });
+  const queued = db.prepare('SELECT COUNT(*) AS n FROM rating_queue').get() as { n: number };
+  db.close();
+  t.equal(queued.n, runs, 'every run\'s queue row is there');
 });
