@@ -149,10 +149,12 @@ const LAZY = /^((node:)?(tls|zlib|crypto)|long|\.\.\/constants\/errors\.js)$/;
 const COMMAND_AND_PACKET_INDEXES = /[\\/]mysql2[\\/]lib[\\/](commands|packets)[\\/]index\.js$/;
 const UNUSED_BY_CGI = /^\.\/(server_handshake|prepare|close_statement|execute|ping|register_slave|binlog_dump|change_user|reset_connection|prepare_statement|prepared_statement_header|binary_row|ssl_request|auth_next_factor)(\.js)?$/;
 // The error-name table (148 KB, 40 % of the bundle, read by every CGI run) stays in
-// node_modules, required by its path from the bundle's (mysql2's package exports do not
-// name it; the two move together).
+// node_modules, found at run time where mysql2 is: beside the package, or hoisted above it
+// (installed as a dependency, or by npx). mysql2's package exports do not name the file,
+// so it is required by its path. (The package name is a variable: esbuild, which bundles
+// mysql2, would otherwise warn about require.resolve of it.)
 const ERRORS = /[\\/]mysql2[\\/]lib[\\/]constants[\\/]errors\.js$/;
-const errorsAtRunTime = (path) => `require('node:path').join(__dirname, ${JSON.stringify(relative(OUT, path))})`;
+const ERRORS_AT_RUN_TIME = "(() => { const { join, dirname } = require('node:path'); const pkg = 'mysql2'; return join(dirname(require.resolve(pkg)), 'lib', 'constants', 'errors.js'); })()";
 const leanMysql = {
   name: 'lean-mysql',
   setup(b) {
@@ -170,7 +172,7 @@ const leanMysql = {
       return { path: (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path, namespace: 'lazy' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${ERRORS.test(args.path) ? errorsAtRunTime(args.path) : JSON.stringify(args.path)}));`,
+      contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${ERRORS.test(args.path) ? ERRORS_AT_RUN_TIME : JSON.stringify(args.path)}));`,
       resolveDir: ROOT,
       loader: 'js',
     }));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ROOT, parseCgi } from '../helpers/run.js';
 import { WEB_SERVER_PATH } from '../../lib/bench/responder.js';
 import { sites } from '../helpers/xml.js';
-import { mysqlStore } from '../helpers/stores.js';
+import { mysqlAdmin, mysqlStore } from '../helpers/stores.js';
 
 /** The built package copied to a fresh place: bin/, dist/lib/ (without caches unless asked), package.json, node_modules by symlink. */
 function installCopy(withCaches = false): { dir: string; cgi: string; caches: () => string[] } {
@@ -55,6 +55,34 @@ t.test('a copy elsewhere, through a symlink: caches written, then used, then sur
   t.equal(corrupt.status, 200, 'a corrupt cache is refused by V8 and the run compiles from source');
   t.equal(corrupt.stderr, '', 'without a word in the error log');
   t.ok(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).size > 1000, 'and a good cache replaces it');
+});
+
+t.test('installed as a dependency or by npx: its own packages hoisted beside it, not inside it', async (t) => {
+  // npm puts mysql2 and better-sqlite3 in the node_modules that holds adrater, not in one of
+  // adrater's own: what the bundles find at run time (the addon, mysql2's error table) must
+  // be found there too.
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-hoisted-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pkg = join(dir, 'node_modules/adrater');
+  mkdirSync(join(pkg, 'dist'), { recursive: true });
+  for (const entry of readdirSync(join(ROOT, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+  cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
+  cpSync(join(ROOT, 'dist/lib'), join(pkg, 'dist/lib'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  t.notOk(existsSync(join(pkg, 'node_modules')), 'no node_modules of its own');
+  const cgi = join(pkg, 'bin/adrater');
+
+  const onSqlite = cgiRun(cgi, `sqlite:${join(dir, 'ratings.sqlite')}`, 'url=www.example.org');
+  t.equal(onSqlite.status, 200, onSqlite.stderr);
+  t.same(sites(onSqlite.body).map((s) => s.status), ['queued'], 'better-sqlite3 found above the package');
+  const admin = await mysqlAdmin(t);
+  if (admin) {
+    await admin.end();
+    const missing = `adrater_missing_${process.pid}`;
+    const onMysql = cgiRun(cgi, `mysql://root@127.0.0.1:3306/${missing}`, 'url=www.example.org');
+    t.equal(onMysql.status, 503, 'a database that is not there: 503');
+    t.match(onMysql.stderr, new RegExp(`ER_BAD_DB_ERROR: Unknown database '${missing}'`), "the log names the server's error: mysql2's error table found above the package");
+  }
 });
 
 t.test("the build's caches are accepted by a real look-up on each store: none is rewritten", async (t) => {
