@@ -9,19 +9,12 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, parseCgi } from '../helpers/run.js';
-import { WEB_SERVER_PATH } from '../../lib/bench/responder.js';
+import { ROOT, cgiGetAs } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { mysqlStore } from '../helpers/stores.js';
 
 const run = promisify(execFile);
 
-function cgiRun(script: string, db: string, query: string, user?: string) {
-  const env = [`PATH=${WEB_SERVER_PATH}`, 'GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', `QUERY_STRING=${query}`, 'REMOTE_ADDR=192.0.2.9', `ADRATER_DB=${db}`];
-  const command = user ? ['runuser', '-u', user, '--', '/usr/bin/env', '-i', ...env, script] : ['/usr/bin/env', '-i', ...env, script];
-  const result = spawnSync(command[0], command.slice(1), { input: '' });
-  return { code: result.status, stderr: result.stderr.toString(), ...parseCgi(result.stdout) };
-}
 
 t.test('npm install -g of the packed package: the installed command answers on both stores, as root and as www-data', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-npm-'));
@@ -41,19 +34,19 @@ t.test('npm install -g of the packed package: the installed command answers on b
   spawnSync('install', ['-d', '-o', 'www-data', '-g', 'www-data', data]);
   for (const user of [undefined, 'www-data']) {
     const who = user ?? 'root';
-    const onSqlite = cgiRun(command, `sqlite:${join(data, `${who}.sqlite`)}`, 'url=www.example.org&url=ftp://x.example/', user);
+    const onSqlite = cgiGetAs(command, `sqlite:${join(data, `${who}.sqlite`)}`, 'url=www.example.org&url=ftp://x.example/', user);
     t.equal(onSqlite.status, 200, `SQLite as ${who}: ${onSqlite.stderr}`);
     t.same(sites(onSqlite.body).map((s) => s.status), ['queued', 'invalid']);
   }
   const mysql = await mysqlStore(t);
   if (mysql) {
     t.teardown(() => mysql.close());
-    const onMysql = cgiRun(command, mysql.url, 'url=www.example.org', 'www-data');
+    const onMysql = cgiGetAs(command, mysql.url, 'url=www.example.org', 'www-data');
     t.equal(onMysql.status, 200, `MariaDB as www-data: ${onMysql.stderr}`);
     t.same(await mysql.sql('SELECT domain FROM rating_queue'), [{ domain: 'example.org' }]);
     const missing = new URL(mysql.url);
     missing.pathname = `/${missing.pathname.slice(1)}_missing`;
-    const refused = cgiRun(command, missing.toString(), 'url=www.example.org');
+    const refused = cgiGetAs(command, missing.toString(), 'url=www.example.org');
     t.equal(refused.status, 503);
     t.match(refused.stderr, /ER_BAD_DB_ERROR/, "the server's error is named (mysql2's error table found in the install)");
   }

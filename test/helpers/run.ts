@@ -1,6 +1,6 @@
 // Spawns the real bin the way a web server or a user would, with only the environment
 // given (never the test runner's: NODE_EXTRA_CA_CERTS and friends stay out).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BIN, WEB_SERVER_PATH } from '../../lib/bench/responder.js';
 
@@ -67,4 +67,15 @@ export async function cgi(
   };
   const result = await run(request.args ?? [], env, body);
   return { code: result.code, stderr: result.stderr, ...parseCgi(result.stdout) };
+}
+
+/**
+ * One CGI GET of an installed script (a copy, an npm install), as a web server runs it:
+ * only the CGI variables, PATH and ADRATER_DB; as `user` when given (runuser).
+ */
+export function cgiGetAs(script: string, db: string, query: string, user?: string): CgiAnswer {
+  const env = [`PATH=${WEB_SERVER_PATH}`, 'GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', `QUERY_STRING=${query}`, 'REMOTE_ADDR=192.0.2.9', `ADRATER_DB=${db}`];
+  const command = user ? ['runuser', '-u', user, '--', '/usr/bin/env', '-i', ...env, script] : ['/usr/bin/env', '-i', ...env, script];
+  const result = spawnSync(command[0], command.slice(1), { input: '' });
+  return { code: result.status, stderr: result.stderr.toString(), ...parseCgi(result.stdout) };
 }

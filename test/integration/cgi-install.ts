@@ -4,11 +4,10 @@
 // as root and as www-data (Apache's user). A cache is a speed-up only: never a failure.
 import t from 'tap';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, parseCgi } from '../helpers/run.js';
-import { WEB_SERVER_PATH } from '../../lib/bench/responder.js';
+import { ROOT, cgiGetAs } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { mysqlAdmin, mysqlStore } from '../helpers/stores.js';
 
@@ -27,13 +26,6 @@ function installCopy(withCaches = false): { dir: string; cgi: string; caches: ()
   return { dir, cgi: join(dir, 'cgi-bin/adrater.cgi'), caches };
 }
 
-/** One CGI GET as a web server runs it, optionally as another user. */
-function cgiRun(script: string, db: string, query: string, user?: string) {
-  const env = [`PATH=${WEB_SERVER_PATH}`, 'GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', `QUERY_STRING=${query}`, 'REMOTE_ADDR=192.0.2.9', `ADRATER_DB=${db}`];
-  const command = user ? ['runuser', '-u', user, '--', '/usr/bin/env', '-i', ...env, script] : ['/usr/bin/env', '-i', ...env, script];
-  const result = spawnSync(command[0], command.slice(1), { input: '' });
-  return { code: result.status, stderr: result.stderr.toString(), ...parseCgi(result.stdout) };
-}
 
 t.test('a copy elsewhere, through a symlink: caches written, then used, then survive corruption', async (t) => {
   const install = installCopy();
@@ -41,17 +33,17 @@ t.test('a copy elsewhere, through a symlink: caches written, then used, then sur
   const db = `sqlite:${join(install.dir, 'ratings.sqlite')}`;
   t.same(install.caches(), [], 'no code cache to begin with');
 
-  const first = cgiRun(install.cgi, db, 'url=first.example');
+  const first = cgiGetAs(install.cgi, db, 'url=first.example');
   t.equal(first.status, 200, first.stderr);
   t.same(sites(first.body).map((s) => s.status), ['queued']);
   t.same(install.caches(), ['adrater.js.v8cache', 'sqlite.js.v8cache'], 'a CGI run that may write leaves the caches');
 
   const cached = statSync(join(install.dir, 'dist/lib/adrater.js.v8cache'));
-  t.equal(cgiRun(install.cgi, db, 'url=second.example').status, 200, 'the next run uses them');
+  t.equal(cgiGetAs(install.cgi, db, 'url=second.example').status, 200, 'the next run uses them');
   t.equal(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).mtimeMs, cached.mtimeMs, 'an accepted cache is not rewritten');
 
   for (const cache of install.caches()) writeFileSync(join(install.dir, 'dist/lib', cache), 'not a V8 code cache');
-  const corrupt = cgiRun(install.cgi, db, 'url=third.example');
+  const corrupt = cgiGetAs(install.cgi, db, 'url=third.example');
   t.equal(corrupt.status, 200, 'a corrupt cache is refused by V8 and the run compiles from source');
   t.equal(corrupt.stderr, '', 'without a word in the error log');
   t.ok(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).size > 1000, 'and a good cache replaces it');
@@ -72,14 +64,14 @@ t.test('installed as a dependency or by npx: its own packages hoisted beside it,
   t.notOk(existsSync(join(pkg, 'node_modules')), 'no node_modules of its own');
   const cgi = join(pkg, 'bin/adrater');
 
-  const onSqlite = cgiRun(cgi, `sqlite:${join(dir, 'ratings.sqlite')}`, 'url=www.example.org');
+  const onSqlite = cgiGetAs(cgi, `sqlite:${join(dir, 'ratings.sqlite')}`, 'url=www.example.org');
   t.equal(onSqlite.status, 200, onSqlite.stderr);
   t.same(sites(onSqlite.body).map((s) => s.status), ['queued'], 'better-sqlite3 found above the package');
   const admin = await mysqlAdmin(t);
   if (admin) {
     await admin.end();
     const missing = `adrater_missing_${process.pid}`;
-    const onMysql = cgiRun(cgi, `mysql://root@127.0.0.1:3306/${missing}`, 'url=www.example.org');
+    const onMysql = cgiGetAs(cgi, `mysql://root@127.0.0.1:3306/${missing}`, 'url=www.example.org');
     t.equal(onMysql.status, 503, 'a database that is not there: 503');
     t.match(onMysql.stderr, new RegExp(`ER_BAD_DB_ERROR: Unknown database '${missing}'`), "the log names the server's error: mysql2's error table found above the package");
   }
@@ -93,13 +85,13 @@ t.test("the build's caches are accepted by a real look-up on each store: none is
   const snapshot = () => Object.fromEntries(install.caches().map((f) => [f, readFileSync(join(install.dir, 'dist/lib', f)).toString('base64')]));
   const built = snapshot();
   t.same(Object.keys(built), ['adrater.js.v8cache', 'mysql.js.v8cache', 'sqlite.js.v8cache']);
-  const onSqlite = cgiRun(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
+  const onSqlite = cgiGetAs(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
   t.equal(onSqlite.status, 200, onSqlite.stderr);
   const mysql = await mysqlStore(t);
   if (mysql) {
     t.teardown(() => mysql.close());
     await mysql.sql("INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES ('rated.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
-    const onMysql = cgiRun(install.cgi, mysql.url, 'url=rated.example&url=two.example');
+    const onMysql = cgiGetAs(install.cgi, mysql.url, 'url=rated.example&url=two.example');
     t.equal(onMysql.status, 200, onMysql.stderr);
     t.same(sites(onMysql.body).map((s) => s.status), ['rated', 'queued']);
   }
@@ -114,7 +106,7 @@ t.test("as www-data: a dist/ it cannot write, no cache at all, both stores", asy
   execFileSync('chown', ['www-data:www-data', data]);
   const sqlite = `sqlite:${join(data, 'ratings.sqlite')}`;
 
-  const answer = cgiRun(install.cgi, sqlite, 'url=www.example.com&format=json', 'www-data');
+  const answer = cgiGetAs(install.cgi, sqlite, 'url=www.example.com&format=json', 'www-data');
   t.equal(answer.status, 200, answer.stderr);
   t.equal(JSON.parse(answer.body).ratings[0].domain, 'example.com');
   t.equal(answer.stderr, '', 'nothing in the error log');
@@ -124,7 +116,7 @@ t.test("as www-data: a dist/ it cannot write, no cache at all, both stores", asy
   const mysql = await mysqlStore(t);
   if (mysql) {
     t.teardown(() => mysql.close());
-    const onMysql = cgiRun(install.cgi, mysql.url, 'url=www.example.org', 'www-data');
+    const onMysql = cgiGetAs(install.cgi, mysql.url, 'url=www.example.org', 'www-data');
     t.equal(onMysql.status, 200, onMysql.stderr);
     t.same(sites(onMysql.body).map((s) => s.status), ['queued'], 'MySQL from the same copy, as www-data, without a cache');
     t.same(await mysql.sql('SELECT domain FROM rating_queue'), [{ domain: 'example.org' }]);
