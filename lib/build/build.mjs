@@ -13,7 +13,7 @@
 // once per process and `instanceof` holds across bundles.
 import { build } from 'esbuild';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -158,18 +158,20 @@ const ERRORS_AT_RUN_TIME = "(() => { const { join, dirname } = require('node:pat
 const leanMysql = {
   name: 'lean-mysql',
   setup(b) {
+    // The module an import names, resolved as esbuild would; marked so that this plugin leaves it alone.
+    const realPath = async (args) => (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path;
     b.onResolve({ filter: LAZY }, async (args) => {
       // The real module, required by its stand-in or resolved here, is left alone.
       if (args.namespace === 'lazy' || args.pluginData?.real) return undefined;
       const builtin = /^(node:)?(tls|zlib|crypto)$/.test(args.path);
       const real = builtin
         ? `node:${args.path.replace(/^node:/, '')}`
-        : (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path;
+        : await realPath(args);
       return { path: real, namespace: 'lazy' };
     });
     b.onResolve({ filter: UNUSED_BY_CGI }, async (args) => {
       if (args.namespace === 'lazy' || args.pluginData?.real || !COMMAND_AND_PACKET_INDEXES.test(args.importer)) return undefined;
-      return { path: (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path, namespace: 'lazy' };
+      return { path: await realPath(args), namespace: 'lazy' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
       contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nmodule.exports = lazyModule(() => require(${ERRORS.test(args.path) ? ERRORS_AT_RUN_TIME : JSON.stringify(args.path)}));`,
@@ -178,8 +180,7 @@ const leanMysql = {
     }));
     b.onResolve({ filter: /^lru\.min$/ }, async (args) => {
       if (args.pluginData?.real) return undefined;
-      const real = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } });
-      return { path: real.path, namespace: 'lazy-lru' };
+      return { path: await realPath(args), namespace: 'lazy-lru' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy-lru' }, (args) => ({
       contents: `const { lazyModule } = require('./lib/store/lazy-module.ts');\nconst { createLRU } = require(${JSON.stringify(args.path)});\nexports.createLRU = (options) => lazyModule(() => createLRU(options));`,
@@ -237,8 +238,8 @@ writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
 // The code cache: a real CGI run of each store compiles what a CGI run uses and leaves
 // V8's cache of it beside each bundle (bin/adrater writes it when there is none). Each run
 // looks up a rated site and a new one, so that the cache holds the row parsing and the
-// queue write as well as the load: on SQLite a file that holds one rating (the first run
-// makes its schema; its cache is dropped), on MySQL lib/build/warm-mysql.mjs.
+// queue write as well as the load: on SQLite a file that holds one rating (its schema made
+// by `db init`: a command writes no cache), on MySQL lib/build/warm-mysql.mjs.
 const RATED = 'rated.example';
 const cgiEnv = { PATH: process.env.PATH, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: `url=${RATED}&url=new.example` };
 const cgi = async (db) => (await run(join(ROOT, 'bin/adrater'), [], { env: { ...cgiEnv, ADRATER_DB: db } })).stdout;
@@ -252,8 +253,7 @@ await step('warm the code cache (SQLite)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-build-'));
   try {
     const file = join(dir, 'warm.sqlite');
-    await cgi(`sqlite:${file}`);
-    for (const name of readdirSync(OUT).filter((f) => f.endsWith('.v8cache'))) rmSync(join(OUT, name));
+    await run(join(ROOT, 'bin/adrater'), ['db', 'init', '--db', `sqlite:${file}`], { env: { PATH: process.env.PATH } });
     const db = new Database(file);
     db.prepare("INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES (?, 'A', 'warm-up row', '2026-01-01 00:00:00', NULL)").run(RATED);
     db.close();
