@@ -1,5 +1,6 @@
 // FastCGI 1.0 records (the spec's section 3 and 8): an 8-byte header, content, padding.
 // Bytes in, records out; no sockets here.
+import { isAscii } from 'node:buffer';
 
 const VERSION = 1;
 const HEADER_LENGTH = 8;
@@ -132,9 +133,15 @@ export function encodeEndRequest(requestId: number, appStatus: number, protocolS
   return encodeRecord(Type.EndRequest, requestId, body);
 }
 
-/** Name-value pairs (spec 3.4): lengths of 1 byte, or 4 with the high bit set. */
-export function decodePairs(content: Buffer): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
+/**
+ * Name-value pairs (spec 3.4), each handed to `take`: lengths of 1 byte, or 4 with the high
+ * bit set. A request's PARAMS (two dozen pairs from nginx) are nearly always ASCII: then the
+ * record becomes one string and each name and value a slice of it, since a call into
+ * Buffer's decoder per string cost a responder ~5 µs per request.
+ */
+export function readPairs(content: Buffer, take: (name: string, value: string) => void): void {
+  const text = isAscii(content) ? content.toString('latin1') : null;
+  let index = 0;
   let offset = 0;
   const length = () => {
     if (offset >= content.length) throw new ProtocolError('truncated name-value pair');
@@ -148,11 +155,31 @@ export function decodePairs(content: Buffer): Array<[string, string]> {
     const nameLength = length();
     const valueLength = length();
     if (offset + nameLength + valueLength > content.length) throw new ProtocolError('name-value pair longer than its record');
-    const name = content.toString('utf8', offset, offset + nameLength);
-    offset += nameLength;
-    pairs.push([name, content.toString('utf8', offset, offset + valueLength)]);
-    offset += valueLength;
+    const nameEnd = offset + nameLength;
+    const valueEnd = nameEnd + valueLength;
+    if (text !== null) take(knownName(text, offset, nameLength, index++), text.slice(nameEnd, valueEnd));
+    else take(content.toString('utf8', offset, nameEnd), content.toString('utf8', nameEnd, valueEnd));
+    offset = valueEnd;
   }
+}
+
+// The names of the last ASCII record read, by position. A web server sends the same names in
+// the same order with every request; a name found where it was last time is that string
+// again, not a new one (a new string used as a property name must be hashed and interned).
+const lastNames: string[] = [];
+const MAX_KNOWN_NAMES = 64;
+
+function knownName(text: string, offset: number, length: number, index: number): string {
+  const known = lastNames[index];
+  if (known !== undefined && known.length === length && text.startsWith(known, offset)) return known;
+  const name = text.slice(offset, offset + length);
+  if (index < MAX_KNOWN_NAMES) lastNames[index] = name;
+  return name;
+}
+
+export function decodePairs(content: Buffer): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  readPairs(content, (name, value) => pairs.push([name, value]));
   return pairs;
 }
 

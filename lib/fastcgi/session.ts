@@ -12,6 +12,7 @@ import {
   encodeEndRequest,
   encodeResponse,
   decodePairs,
+  readPairs,
   encodePairs,
 } from './record.js';
 import type { FcgiRecord } from './record.js';
@@ -83,7 +84,7 @@ export function createSession(options: SessionOptions) {
         if (!request || request.paramsDone) return; // the spec: ignore records of inactive ids
         if (content.length === 0) {
           request.paramsDone = true;
-          request.env = Object.fromEntries(decodePairs(Buffer.concat(request.params)));
+          request.env = paramsEnv(request.params.length === 1 ? request.params[0] : Buffer.concat(request.params));
           request.params = [];
           return;
         }
@@ -181,6 +182,18 @@ export function createSession(options: SessionOptions) {
       return read.buffered() + pendingBytes + pending.size * PENDING_OVERHEAD;
     },
   };
+}
+
+/** A request's PARAMS as its environment; a repeated name keeps its last value, as the CGI environment it stands for would. */
+function paramsEnv(content: Buffer): { [name: string]: string } {
+  // A plain object filled in the web server's (fixed) order keeps one V8 shape for every
+  // request: Object.fromEntries made each one slow to build (~9 µs for nginx's 19 pairs).
+  const env: { [name: string]: string } = {};
+  readPairs(content, (name, value) => {
+    if (name === '__proto__') Object.defineProperty(env, name, { value, enumerable: true, writable: true, configurable: true });
+    else env[name] = value;
+  });
+  return env;
 }
 
 function unknownType(type: number): Buffer {

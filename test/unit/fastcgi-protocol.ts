@@ -36,6 +36,37 @@ t.test('name-value pairs with 1- and 4-byte lengths', async (t) => {
   t.throws(() => decodePairs(Buffer.from([0x80, 0, 0])), { name: 'ProtocolError' }, 'truncated 4-byte length');
 });
 
+// ASCII records are read as one string and names found where the last record had them are
+// reused: records that change names, order and encoding from one to the next must each come
+// out as they went in.
+t.test('name-value pairs from record to record: ASCII and UTF-8, names moved, renamed, added', async (t) => {
+  const records: Array<Array<[string, string]>> = [
+    [['QUERY_STRING', 'url=a'], ['REQUEST_METHOD', 'GET'], ['REMOTE_ADDR', '127.0.0.1']],
+    [['QUERY_STRING', 'url=b'], ['REQUEST_METHOD', 'POST'], ['REMOTE_ADDR', '::1']],
+    [['QUERY_STRING', 'url=e'], ['REQUEST_METHO', 'D'], ['REMOTE_ADDR', '::1']], // the last name, cut short, then its missing letter
+    [['REQUEST_METHOD', 'GET'], ['QUERY_STRING', 'url=c'], ['REMOTE_ADDR', '10.0.0.1'], ['HTTP_HOST', 'x']],
+    [['QUERY_STRINH', 'url=d'], ['REQUEST_METHO', 'GET'], ['REMOTE_ADDR', '']],
+    [['QUERY_STRING', 'url=bücher.de'], ['HTTP_ÜBER', 'ja'], ['REMOTE_ADDR', '127.0.0.1']],
+    [['QUERY_STRING', ''], ['', 'empty name']],
+    [],
+  ];
+  for (const pairs of [...records, ...records]) t.same(decodePairs(encodePairs(pairs)), pairs, JSON.stringify(pairs));
+});
+
+t.test("a request's environment: the last of a repeated name, and a name like __proto__ only as a name", async (t) => {
+  const requests: FcgiRequest[] = [];
+  const session = createSession({ maxParamsBytes: 1000, maxStdin: 10, values: {}, send: () => {}, onRequest: (r) => requests.push(r), onAbort: () => {} });
+  const begin = Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]);
+  const params = encodePairs([['QUERY_STRING', 'url=a'], ['__proto__', 'x'], ['QUERY_STRING', 'url=b'], ['HTTP_X', 'é']]);
+  // The params in two records: the session joins them before reading any pair.
+  session.feed(Buffer.concat([encodeRecord(Type.BeginRequest, 1, begin), encodeRecord(Type.Params, 1, params.subarray(0, 9)), encodeRecord(Type.Params, 1, params.subarray(9)), encodeRecord(Type.Params, 1), encodeRecord(Type.Stdin, 1)]));
+  const env = requests[0].params;
+  t.equal(env.QUERY_STRING, 'url=b');
+  t.equal(env.HTTP_X, 'é');
+  t.equal(Object.getPrototypeOf(env), Object.prototype, 'the prototype is untouched');
+  t.same(Object.getOwnPropertyDescriptor(env, '__proto__'), { value: 'x', writable: true, enumerable: true, configurable: true });
+});
+
 t.test('a session: requests, multiplexing, management, abort, refusals', async (t) => {
   const sent: Buffer[] = [];
   const requests: FcgiRequest[] = [];
