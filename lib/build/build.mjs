@@ -57,8 +57,12 @@ const common = (plugins) => ({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minify: true,
-  keepNames: true,
+  // Whitespace and syntax minified, names left as written. Not keepNames: it wraps every
+  // function expression in a call that sets its name, which a responder then pays each time
+  // it makes a closure (~10 % of its JavaScript per request); with names unmangled, stack
+  // traces in the log read as the source does without it.
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: true,
   outdir: OUT,
   absWorkingDir: ROOT,
