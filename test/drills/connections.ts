@@ -170,11 +170,11 @@ t.test('an unexpected error on one connection closes that connection only', asyn
   const dir = mkdtempSync(join(tmpdir(), 'adrater-fault-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fault = join(dir, 'fault.cjs');
-  writeFileSync(fault, `const real = Object.fromEntries;
-Object.fromEntries = (pairs) => {
-  const object = real(pairs);
-  if (String(object.QUERY_STRING).includes('fault=1')) throw new TypeError('injected fault');
-  return object;
+  writeFileSync(fault, `const real = Buffer.prototype.toString;
+Buffer.prototype.toString = function (...args) {
+  const text = real.apply(this, args);
+  if (args[0] === 'latin1' && text.includes('fault=1')) throw new TypeError('injected fault');
+  return text;
 };\n`);
   const responder = await responderFor(t, { nodeFlags: ['--require', fault] });
   const port = responder.port!;
