@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CPU per request of a FastCGI responder behind nginx (kept connections, a Unix socket),
+# wrk -t2 -c16, the peers rig's 3-URL request; the responder is any command that listens
+# on the socket path given as its last argument. With no command: the Node floor,
+# test/drills/fastcgi-floor.cjs. adrater on SQLite:
+#   test/drills/floor.sh bin/adrater fcgi --db sqlite:/tmp/ratings.db --listen
+# Env: SECONDS_RUN (8), QS (the query string).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ $# -gt 0 ] || set -- node test/drills/fastcgi-floor.cjs
+work=$(mktemp -d)
+sock=$work/responder.sock
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cleanup() {
+  [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -n "${responder:-}" ] && kill -TERM "$responder" 2>/dev/null && wait "$responder" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+env -i PATH=/usr/bin:/bin "$@" "$sock" 2>"$work/responder.log" &
+responder=$!
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+cat > "$work/nginx.conf" <<CONF
+user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/b; fastcgi_temp_path $work/f; proxy_temp_path $work/p; uwsgi_temp_path $work/u; scgi_temp_path $work/s;
+  upstream responder { server unix:$sock; keepalive 32; }
+  server { listen 127.0.0.1:$port; location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass responder; } }
+}
+CONF
+nginx -c "$work/nginx.conf"
+url="http://127.0.0.1:$port/adrater?${QS:-url=http://www.site17.example/&url=site42.example&url=new1.example&priority=1}"
+curl -sf -o /dev/null "$url"
+ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+r0=$(ticks "$responder"); n0=$(ticks "$worker")
+wrk -t2 -c16 -d"${SECONDS_RUN:-8}s" "$url" > "$work/wrk.txt"
+r1=$(ticks "$responder"); n1=$(ticks "$worker")
+requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+hz=$(getconf CLK_TCK)
+echo "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt") req/s, CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, nginx $(( (n1 - n0) * 1000000 / hz / requests )) us; $(grep -c 'Non-2xx\|Socket errors' "$work/wrk.txt" || true) error lines"
