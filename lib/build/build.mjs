@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { precomputeDerivedTrie } from './tldts-precomputed.mjs';
+import { precomputeDerivedTrie, TRIE_FILE } from './tldts-precomputed.mjs';
 import { withWarmMysql } from './warm-mysql.mjs';
 
 const run = promisify(execFile);
@@ -131,7 +131,11 @@ const TLDTS = /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/;
 const tldtsPrecomputed = {
   name: 'tldts-precomputed',
   setup(b) {
-    b.onLoad({ filter: TLDTS }, (args) => ({ contents: precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path), loader: 'js' }));
+    b.onLoad({ filter: TLDTS }, (args) => {
+      const { source, trie } = precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path);
+      writeFileSync(join(OUT, TRIE_FILE), trie);
+      return { contents: source, loader: 'js' };
+    });
   },
 };
 

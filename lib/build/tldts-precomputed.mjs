@@ -1,15 +1,17 @@
 // tldts derives three arrays from its public-suffix trie each time it loads (edgeOffset,
 // edgeHash, wildcardEdge: a hashing pass over the trie's 68,000 characters of labels). Its
 // authors measured ~1 ms, warm; a CGI run does it cold, in V8's interpreter, for ~5 ms, on
-// every request. The build does the pass once, with tldts's own code, and puts the three
-// arrays in the bundle as base64 that Buffer decodes in native code at load. The trie's own
-// arrays go the same way: as array literals (10,487 numbers each for two of them) V8 keeps
-// every element in the code cache (~170 KB of the bundle's 513 KB cache) and builds a JS
-// array of each before copying it into its typed array. The bundle is built on the machine
+// every request. The build does the pass once, with tldts's own code, and writes the three
+// arrays and the trie's own four into one file beside the bundle (TRIE_FILE), of which the
+// bundle's arrays are views. As array literals (10,487 numbers each for two of them) V8 kept
+// every element in the code cache and built a JS array of each before copying it; as base64
+// in the bundle, the 160 KB of text was read, kept in the code cache again and decoded in
+// every run (~2 ms, against ~0.8 for reading the file). The bundle is built on the machine
 // that runs it (`npm run build` at install), so the byte order matches.
 // The text replaced must be exactly this tldts version's: otherwise the build stops.
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 
 const START = 'const edgeOffset = new Uint32Array(numberOfEdges);';
 const END = '\n// Result of the last `walk`';
@@ -18,22 +20,35 @@ const DERIVED = ['edgeOffset', 'edgeHash', 'wildcardEdge'];
 const LITERALS = ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild'];
 const LITERAL = new RegExp(`const (${LITERALS.join('|')}) = /\\*#__PURE__\\*/ new \\w+\\(\\[[\\d,\\s]*\\]\\);`, 'g');
 
-/** `const name = new Type(…)` whose values come from base64 that Buffer decodes at load. */
-function base64Decl(name, array) {
-  const base64 = Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64');
-  // Copied into a fresh buffer: a typed array of 16- or 32-bit values needs an aligned offset.
-  return `const ${name} = /* @__PURE__ */ new ${array.constructor.name}(new Uint8Array(Buffer.from(${JSON.stringify(base64)}, 'base64')).buffer);`;
-}
+export const TRIE_FILE = 'tldts-trie.bin';
 
-/** The module's exports, with its trie's arrays and the derived ones as `__derived` (the source run as CommonJS). */
-export function runWithDerived(source, filename) {
+// Appended to tldts's module: the file read once, when its first array is made. Each array
+// starts at a multiple of 8 bytes, and a buffer Node did not place at an aligned offset is
+// copied (a 16- or 32-bit view needs one).
+const LOADER = `
+// adrater's build: the trie's arrays are views of ${TRIE_FILE}, beside this bundle (lib/build/tldts-precomputed.mjs).
+var __adraterTrieBytes;
+function __adraterTrie(Type, offset, length) {
+  if (__adraterTrieBytes === undefined) {
+    const bytes = require("fs").readFileSync(require("path").join(__dirname, ${JSON.stringify(TRIE_FILE)}));
+    __adraterTrieBytes = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+  }
+  return new Type(__adraterTrieBytes.buffer, __adraterTrieBytes.byteOffset + offset, length);
+}
+`;
+
+/** The module's exports, with its trie's arrays and the derived ones as `__derived` (the source run as CommonJS in `dirname`). */
+export function runWithDerived(source, filename, dirname = path.dirname(filename)) {
   const module = { exports: {} };
-  const wrapped = `(function (exports, require, module) {${source}\nmodule.exports.__derived = { ${[...LITERALS, ...DERIVED].join(', ')} };\n})`;
-  vm.runInThisContext(wrapped, { filename })(module.exports, createRequire(filename), module);
+  const wrapped = `(function (exports, require, module, __dirname) {${source}\nmodule.exports.__derived = { ${[...LITERALS, ...DERIVED].join(', ')} };\n})`;
+  vm.runInThisContext(wrapped, { filename })(module.exports, createRequire(filename), module, dirname);
   return module.exports;
 }
 
-/** tldts's dist/cjs/index.js with the derivation replaced by its result, and every array as base64. */
+/**
+ * tldts's dist/cjs/index.js with the derivation replaced by its result and every array a
+ * view of `trie` (the bytes to write to TRIE_FILE beside the bundle).
+ */
 export function precomputeDerivedTrie(source, filename) {
   const start = source.indexOf(START);
   const end = source.indexOf(END, start);
@@ -45,6 +60,15 @@ export function precomputeDerivedTrie(source, filename) {
   if (literals.map((m) => m[1]).sort().join() !== [...LITERALS].sort().join()) {
     throw new Error(`${filename}: tldts's trie arrays are not the literals the build expects (a new tldts version?): update lib/build/tldts-precomputed.mjs`);
   }
-  const withDerived = `${source.slice(0, start)}// Precomputed by adrater's build (lib/build/tldts-precomputed.mjs).\n${DERIVED.map((name) => base64Decl(name, derived[name])).join('\n')}${source.slice(end)}`;
-  return withDerived.replace(LITERAL, (_, name) => base64Decl(name, derived[name]));
+  const offsets = new Map();
+  let size = 0;
+  for (const name of [...LITERALS, ...DERIVED]) {
+    offsets.set(name, size);
+    size += Math.ceil(derived[name].byteLength / 8) * 8;
+  }
+  const trie = Buffer.alloc(size);
+  for (const [name, at] of offsets) Buffer.from(derived[name].buffer, derived[name].byteOffset, derived[name].byteLength).copy(trie, at);
+  const view = (name) => `const ${name} = /* @__PURE__ */ __adraterTrie(${derived[name].constructor.name}, ${offsets.get(name)}, ${derived[name].length});`;
+  const withDerived = `${source.slice(0, start)}// Precomputed by adrater's build (lib/build/tldts-precomputed.mjs).\n${DERIVED.map(view).join('\n')}${source.slice(end)}`;
+  return { source: withDerived.replace(LITERAL, (_, name) => view(name)) + LOADER, trie };
 }

@@ -2,7 +2,8 @@
 // (lib/build/tldts-precomputed.mjs). Checked here against the unchanged tldts: the same
 // arrays, and the same answers for every suffix of the public-suffix list, below and beside it.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,7 +14,11 @@ const FILE = require.resolve('tldts'); // dist/cjs/index.js, as the build bundle
 const SOURCE = readFileSync(FILE, 'utf8');
 
 type Tldts = { getDomain(h: string): string | null; getPublicSuffix(h: string): string | null; __derived: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
-type Precompute = { precomputeDerivedTrie(source: string, file: string): string; runWithDerived(source: string, file: string): Tldts };
+type Precompute = {
+  precomputeDerivedTrie(source: string, file: string): { source: string; trie: Buffer };
+  runWithDerived(source: string, file: string, dirname?: string): Tldts;
+  TRIE_FILE: string;
+};
 const load = async () => (await import(pathToFileURL(join(ROOT, 'lib/build/tldts-precomputed.mjs')).href)) as Precompute;
 
 /** Every suffix the trie holds (rules and exceptions), from the arrays tldts ships. */
@@ -38,11 +43,16 @@ function allSuffixes(): string[] {
 }
 
 t.test('the precomputed arrays equal those tldts derives, and every suffix gets the same answers', async (t) => {
-  const { precomputeDerivedTrie, runWithDerived } = await load();
+  const { precomputeDerivedTrie, runWithDerived, TRIE_FILE } = await load();
   const original = runWithDerived(SOURCE, FILE);
-  const patchedSource = precomputeDerivedTrie(SOURCE, FILE);
+  const { source: patchedSource, trie } = precomputeDerivedTrie(SOURCE, FILE);
   t.notOk(patchedSource.includes('const edgeOffset = new Uint32Array(numberOfEdges);'), 'the derivation is gone');
-  const patched = runWithDerived(patchedSource, FILE);
+  t.notOk(patchedSource.includes('base64'), 'no array in the source: all read from the file');
+  // The patched module reads its arrays from the file beside it, as beside the bundle.
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-trie-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, TRIE_FILE), trie);
+  const patched = runWithDerived(patchedSource, FILE, dir);
   for (const name of ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild']) {
     t.notMatch(patchedSource, new RegExp(`const ${name} = /\\*#__PURE__\\*/ new \\w+\\(\\[`), `${name}: no array literal left`);
   }
