@@ -45,12 +45,18 @@ const RATING_COLUMNS = [
 /**
  * Runs `work(url)` with the server listening; `url` is the ADRATER_DB that reaches it. The
  * result set answers a look-up of `ratedDomain`, so that the run renders a rated site.
- * Resolves to work's result and the statements the server saw, in order.
+ * Resolves to work's result, the statements the server saw, in order, and how many
+ * sessions the client ended with QUIT (one without it is an aborted connection to MariaDB).
  */
 export async function withWarmMysql(ratedDomain, work) {
   const statements = [];
+  let quits = 0;
   const server = mysql.createServer((conn) => {
-    conn.on('error', () => {}); // the client quits by closing: nothing to report
+    conn.on('error', () => {}); // a client that exits without waiting for the close: nothing to report
+    conn.on('quit', () => {
+      quits++;
+      conn.stream.end();
+    });
     // Each command from the client starts its packets at sequence 0; mysql2's server side
     // counts on from its last answer unless told.
     const answered = (write) => {
@@ -79,10 +85,12 @@ export async function withWarmMysql(ratedDomain, work) {
   const listener = server._server; // mysql2's Server wraps a net.Server and offers no address()
   if (typeof listener?.address !== 'function') throw new Error("mysql2's server no longer exposes its net.Server (_server): update lib/build/warm-mysql.mjs");
   await new Promise((resolve, reject) => listener.once('error', reject).listen(0, '127.0.0.1', resolve));
+  let result;
   try {
-    const result = await work(`mysql://warm@127.0.0.1:${listener.address().port}/warm`);
-    return { result, statements };
+    result = await work(`mysql://warm@127.0.0.1:${listener.address().port}/warm`);
   } finally {
+    // Resolves once every connection has closed: by then each QUIT sent has been read.
     await new Promise((resolve) => server.close(resolve));
   }
+  return { result, statements, quits };
 }
