@@ -7,6 +7,7 @@
 # Env: SECONDS_RUN (8), QS (the query string).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. test/drills/nginx-fcgi.sh
 [ $# -gt 0 ] || set -- node test/drills/fastcgi-floor.cjs
 work=$(mktemp -d)
 sock=$work/responder.sock
@@ -20,17 +21,7 @@ trap cleanup EXIT
 env -i PATH=/usr/bin:/bin "$@" "$sock" 2>"$work/responder.log" &
 responder=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-cat > "$work/nginx.conf" <<CONF
-user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/b; fastcgi_temp_path $work/f; proxy_temp_path $work/p; uwsgi_temp_path $work/u; scgi_temp_path $work/s;
-  upstream responder { server unix:$sock; keepalive 32; }
-  server { listen 127.0.0.1:$port; location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass responder; } }
-}
-CONF
-nginx -c "$work/nginx.conf"
+start_fcgi_nginx "$work" "$port" "unix:$sock"
 url="http://127.0.0.1:$port/adrater?${QS:-url=http://www.site17.example/&url=site42.example&url=new1.example&priority=1}"
 curl -sf -o /dev/null "$url"
 ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }

@@ -6,6 +6,7 @@
 # Usage: [UNIX=1] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. test/drills/nginx-fcgi.sh
 rows=${1:-100000}
 seconds=${2:-10}
 server=${3:-mysql://root@127.0.0.1:3306}
@@ -41,17 +42,7 @@ env -i PATH=/usr/bin:/bin ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen
 responder=$!
 ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
-cat > "$work/nginx.conf" <<CONF
-user root; worker_processes 1; daemon on; pid $work/nginx.pid; error_log $work/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/b; fastcgi_temp_path $work/f; proxy_temp_path $work/p; uwsgi_temp_path $work/u; scgi_temp_path $work/s;
-  upstream adrater { server $upstream; keepalive 32; }
-  server { listen 127.0.0.1:$http_port; location = /adrater { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass adrater; } }
-}
-CONF
-nginx -c "$work/nginx.conf"
+start_fcgi_nginx "$work" "$http_port" "$upstream"
 cat > "$work/requests.lua" <<LUA
 local n = 0
 local id = 0
