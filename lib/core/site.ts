@@ -67,7 +67,7 @@ function registrable(host: string): SiteKey {
  * port; then the end, /, ? or #), lower-cased, its trailing dot dropped: what WHATWG URL and
  * validHostName() make of it, read in one pass (the way there costs ~3 µs a URL, and a
  * request carries several). Anything else is null and goes that way:
- * test/unit/site-fast-path.ts holds the two to the same answer.
+ * test/unit/site.ts holds the two to the same answer.
  */
 function plainHost(text: string): string | null {
   const head = text.slice(0, 8).toLowerCase();
