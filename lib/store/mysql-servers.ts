@@ -28,9 +28,10 @@ export function mysqlServers(url: string): MysqlServer[] {
     dateStrings: true,
     supportBigNumbers: true,
     trace: false, // no stack captured for every query (a responder makes thousands a second)
-    // A connection prepares a dozen look-ups (lib/store/mysql.ts pads IN lists to powers of
-    // two); mysql2's default cache of 16,000 statements costs each new connection four
-    // 16,000-slot arrays, ~1.5 ms of a CGI run.
+    // A pool's connection prepares a dozen look-ups (lib/store/mysql.ts pads IN lists to
+    // powers of two) and a queue write per row count up to 32: under 64, so none is evicted;
+    // mysql2's default cache of 16,000 statements costs each new connection four 16,000-slot
+    // arrays, ~1.5 ms of a CGI run.
     maxPreparedStatements: 64,
     connectTimeout: Number(params?.get('connectTimeout') ?? 3000),
   };

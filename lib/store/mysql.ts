@@ -81,7 +81,7 @@ function mysqlStore(target: Target, prepared: boolean): Store {
       throwIfAborted(signal);
       // One autocommitted statement: tried again only when it surely did not count (a 200
       // then adds exactly 1 to `requests`, however many tries it took).
-      if (items.length > 0) await run((conn) => conn.query(ENQUEUE, [enqueueValues(items)]), notApplied);
+      if (items.length > 0) await run((conn) => enqueueRows(conn, enqueueValues(items), prepared), notApplied);
     },
     migrate: () =>
       runMigrations({
@@ -100,14 +100,23 @@ function mysqlStore(target: Target, prepared: boolean): Store {
 
 const LOOKUP_PREFIX = 'SELECT domain, rating, info, rated_at, expires_at FROM site_ratings WHERE domain IN (';
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
-const ENQUEUE =
-  'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ? ' +
-  'ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + 1, ' +
+const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
+const ENQUEUE_SUFFIX =
+  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + 1, ' +
   'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
+// A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
+// prepared once per connection, so that the server parses none of them again.
+const MAX_PREPARED_ENQUEUE_ROWS = 32;
+
+/** The queue write: prepared when `prepared` and the batch is at most MAX_PREPARED_ENQUEUE_ROWS rows, else one plain query. */
+function enqueueRows(conn: Connection, rows: Array<Array<string | number | null>>, prepared: boolean): Promise<unknown> {
+  if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${ENQUEUE_PREFIX}?${ENQUEUE_SUFFIX}`, [rows]);
+  return conn.execute(`${ENQUEUE_PREFIX}${new Array(rows.length).fill('(?,?,?,?,?,?)').join(',')}${ENQUEUE_SUFFIX}`, rows.flat());
+}
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';
 
 /** The rows of the queue write, sorted by domain (stably: one domain's rows keep their order), so that concurrent statements lock rows in the same order and rarely deadlock. */
-function enqueueValues(items: QueueItem[]): unknown[][] {
+function enqueueValues(items: QueueItem[]): Array<Array<string | number | null>> {
   return [...items]
     .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0))
     .map((i) => [i.domain, i.priority, i.now, i.now, 1, i.sourceIp]);
