@@ -55,7 +55,9 @@ async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: numbe
     const { runFastCgi } = await import('./fastcgi/server.js');
     return runFastCgi(settings);
   }
-  await loadDriver(settings.db); // loaded here so that its cost shows as load, not connect
+  // Loaded here so that its cost shows as load, not connect. A driver that cannot load (a
+  // broken build) fails again when the handler opens the store, which answers it (500).
+  await loadDriver(settings.db).catch(() => {});
   return runCgi(process.env, settings, [
     ['startup', started],
     ['load', msSinceStart() - started],

@@ -122,3 +122,30 @@ t.test("as www-data: a dist/ it cannot write, no cache at all, both stores", asy
     t.same(await mysql.sql('SELECT domain FROM rating_queue'), [{ domain: 'example.org' }]);
   }
 });
+
+// A broken build is a 500 document too (CONTRACT §4): with adrater.js unable to load (a file
+// it reads at load gone), the bin answers for it; with a store's bundle gone, the handler does.
+t.test('a build with a file missing: a 500 document with a request id, the reason in the log only', async (t) => {
+  const install = installCopy();
+  t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
+  const db = `sqlite:${join(install.dir, 'ratings.sqlite')}`;
+  for (const missing of ['tldts-trie.bin', 'sqlite.js']) {
+    const file = join(install.dir, 'dist/lib', missing);
+    const kept = readFileSync(file);
+    rmSync(file);
+    for (const query of ['url=a.example', 'url=a.example&format=json']) {
+      const answer = cgiGetAs(install.cgi, db, query);
+      t.equal(answer.status, 500, `${missing}, ${query}`);
+      const id = /req=(\S+) 500 internal error: .*ENOENT.*/.exec(answer.stderr)?.[1];
+      t.ok(id, `the log names the missing file's error with a request id: ${answer.stderr.slice(0, 200)}`);
+      const json = query.endsWith('json');
+      t.equal(answer.headers['content-type'], json ? 'application/json' : 'text/xml; charset=utf-8');
+      t.same(json ? JSON.parse(answer.body) : answer.body, json
+        ? { error: { status: 500, code: 'internal', message: `internal error; request id ${id}`, requestId: id } }
+        : `<?xml version="1.0" encoding="UTF-8"?>\n<error status="500" code="internal" request-id="${id}">internal error; request id ${id}</error>\n`);
+      t.notMatch(answer.body, /ENOENT|at /, 'no reason or stack to the client');
+    }
+    writeFileSync(file, kept);
+  }
+  t.equal(cgiGetAs(install.cgi, db, 'url=a.example').status, 200, 'whole again, it answers');
+});
