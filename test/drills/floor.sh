@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 [ $# -gt 0 ] || set -- node test/drills/fastcgi-floor.cjs
 work=$(mktemp -d)
 sock=$work/responder.sock
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+port=$(free_port)
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "${responder:-}" ] && kill -TERM "$responder" 2>/dev/null && wait "$responder" 2>/dev/null || true
@@ -24,11 +24,10 @@ for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 start_fcgi_nginx "$work" "$port" "unix:$sock"
 url="http://127.0.0.1:$port/adrater?${QS:-url=http://www.site17.example/&url=site42.example&url=new1.example&priority=1}"
 curl -sf -o /dev/null "$url"
-ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
-r0=$(ticks "$responder"); n0=$(ticks "$worker")
+r0=$(cpu_ticks "$responder"); n0=$(cpu_ticks "$worker")
 wrk -t2 -c16 -d"${SECONDS_RUN:-8}s" "$url" > "$work/wrk.txt"
-r1=$(ticks "$responder"); n1=$(ticks "$worker")
+r1=$(cpu_ticks "$responder"); n1=$(cpu_ticks "$worker")
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 hz=$(getconf CLK_TCK)
 echo "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt") req/s, CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, nginx $(( (n1 - n0) * 1000000 / hz / requests )) us; $(grep -c 'Non-2xx\|Socket errors' "$work/wrk.txt" || true) error lines"

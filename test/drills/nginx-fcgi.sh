@@ -1,4 +1,13 @@
 # Sourced by the drills that load a FastCGI responder through nginx (nginx-wrk.sh, floor.sh).
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# cpu_ticks PID: the clock ticks PID has spent on CPU, user and system, its reaped children included.
+cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+
 # start_fcgi_nginx WORK PORT UPSTREAM: an nginx (one worker, its files and pid in WORK) on
 # 127.0.0.1:PORT passing /adrater to UPSTREAM (host:port or unix:PATH) over kept connections.
 start_fcgi_nginx() {

@@ -14,8 +14,8 @@ work=$(mktemp -d)
 chmod 755 "$work"
 name=adrater_wrk_$$
 url="$server/$name"
-fcgi_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-http_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+fcgi_port=$(free_port)
+http_port=$(free_port)
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "${responder:-}" ] && kill -TERM "$responder" 2>/dev/null && wait "$responder" 2>/dev/null || true
@@ -40,7 +40,6 @@ listen="127.0.0.1:$fcgi_port"; upstream="$listen"
 if [ -n "${NODE_FLAGS:-}" ]; then start=(node $NODE_FLAGS bin/adrater); else start=(bin/adrater); fi
 env -i PATH=/usr/bin:/bin ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
-ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
 start_fcgi_nginx "$work" "$http_port" "$upstream"
 cat > "$work/requests.lua" <<LUA
@@ -56,9 +55,9 @@ LUA
 echo "end" >> "$work/requests.lua"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | grep -c 'status="rated"\|status="queued"' >/dev/null
-r0=$(ticks "$responder"); m0=$(ticks "$mariadb")
+r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb")
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
-r1=$(ticks "$responder"); m1=$(ticks "$mariadb")
+r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb")
 grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.txt"
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 hz=$(getconf CLK_TCK)
