@@ -1,7 +1,16 @@
 // The listening sockets a process can inherit: on fd 0 from a web server (mod_fcgid,
-// mod_fastcgi) or a supervisor, on fd 3 from systemd. Read without node:net, which a CGI
-// run (that asks whether fd 0 listens) must not load.
+// mod_fastcgi), on fd 3 from systemd, on fd 4 from a supervisor. Read without node:net,
+// which a CGI run (that asks whether fd 0 listens) must not load.
 import { readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * Where a supervisor's worker finds the listening socket: past stdio and the IPC channel
+ * (fd 3). Never on fds 0-2: O_NONBLOCK belongs to the socket that every worker shares, and
+ * libuv makes a child's fds 0-2 blocking when it spawns one, and Node puts back their flags
+ * from its start when it exits. A worker whose accept() found the queue empty (another worker
+ * won the connection) then slept there, its open connections unanswered.
+ */
+export const WORKER_SOCKET_FD = 4;
 
 /**
  * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on

@@ -1,14 +1,19 @@
 // Where a responder listens: the socket a web server handed over on fd 0, a TCP address or
-// a Unix socket path (--listen), or systemd's (inherited.ts).
+// a Unix socket path (--listen), systemd's or a supervisor's (inherited.ts).
 import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Server } from 'node:net';
-import { systemdSocket } from './inherited.js';
+import { systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
 
-/** --listen's address; without it, systemd's socket (fd 3) or the one on fd 0. */
+/**
+ * --listen's address; without it, systemd's socket (fd 3) or the one on fd 0. A supervisor's
+ * worker takes the socket it was given, whatever --listen the configuration names: that is
+ * the supervisor's.
+ */
 export function parseListen(listen: string | undefined): Address {
+  if (process.env.ADRATER_WORKER === '1') return { fd: WORKER_SOCKET_FD };
   if (!listen) return { fd: systemdSocket() ? 3 : 0 };
   if (listen.startsWith('/') || listen.startsWith('./')) return { path: listen };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);

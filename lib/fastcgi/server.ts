@@ -154,7 +154,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   await listen(r.server, r.address, settings.backlog);
   const listenerError = rateLimitedLog();
   r.server.on('error', (err) => listenerError(`listener error: ${err.message}`));
-  log(`FastCGI responder ready on ${settings.listen ?? `fd ${'fd' in r.address ? r.address.fd : 0}`}`);
+  log(`FastCGI responder ready on ${'fd' in r.address ? `fd ${r.address.fd}` : settings.listen}`);
   r.channel?.ready();
   r.channel?.onLost(() => stop(r, 'the supervisor is gone'));
   // Open the store now so the first request does not pay for it; a failure is retried per request.

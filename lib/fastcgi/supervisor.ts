@@ -1,17 +1,18 @@
 // `adrater fcgi --workers N`: a supervisor that holds the listening socket and keeps N
 // workers accepting on it, as PHP-FPM's master does. A worker is the plain responder of
-// lib/fastcgi/server.ts with the socket as its fd 0 (as mod_fcgid starts one), started with
-// ADRATER_WORKER=1 and an IPC channel. The supervisor never accepts a connection itself:
+// lib/fastcgi/server.ts, started with ADRATER_WORKER=1, an IPC channel on fd 3 and the socket
+// on fd 4 (inherited.ts says why not fd 0, as mod_fcgid gives it). The supervisor never accepts a connection itself:
 // it only binds the socket (`--listen`) or passes on the one it was given (fd 0, systemd's
 // fd 3), and each worker listens and accepts on that shared socket.
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { chmodSync } from 'node:fs';
 import type { Settings } from '../core/settings.js';
 import { log } from '../core/log.js';
 import { clearStaleSocket, parseListen, removeSocketFile } from './listener.js';
+import { WORKER_SOCKET_FD } from './inherited.js';
 import type { Address } from './listener.js';
 import { sumStatus } from './status.js';
 import type { Counters } from './status.js';
@@ -37,7 +38,7 @@ interface Worker {
 interface Supervisor {
   settings: Settings;
   env: NodeJS.ProcessEnv;
-  /** The listening socket's descriptor, each worker's fd 0. */
+  /** The listening socket's descriptor; each worker's WORKER_SOCKET_FD. */
   fd: number;
   workers: Set<Worker>;
   crashes: number[];
@@ -62,7 +63,7 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   const address = parseListen(settings.listen);
   const { fd, keep } = await bindSocket(address);
   const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv, ADRATER_WORKER: '1' };
-  delete env.LISTEN_FDS; // systemd's socket is the workers' fd 0 now
+  delete env.LISTEN_FDS; // systemd's socket is the workers' WORKER_SOCKET_FD now
   delete env.LISTEN_PID;
   delete env.LISTEN_FDNAMES;
   const s: Supervisor = { settings, env, fd, workers: new Set(), crashes: [], stopping: false, reloading: false };
@@ -80,7 +81,9 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
 }
 
 function startWorker(s: Supervisor): Worker {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio: [s.fd, 'inherit', 'inherit', 'ipc'], env: s.env });
+  const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc'];
+  stdio[WORKER_SOCKET_FD] = s.fd;
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio, env: s.env });
   let markReady!: (ready: boolean) => void;
   const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, retiring: false };
   const timer = setTimeout(() => markReady(false), READY_MS);

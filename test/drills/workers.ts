@@ -8,10 +8,11 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { writeFileSync, chmodSync, rmSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
+import type { FcgiClient } from '../../lib/fastcgi/client.js';
 import { recordReader, Type } from '../../lib/fastcgi/record.js';
 import type { Status } from '../../lib/fastcgi/status.js';
 import { BIN, WEB_SERVER_PATH, freePort } from '../../lib/bench/responder.js';
@@ -180,6 +181,40 @@ t.test('SIGHUP under load through nginx: only 200s, new workers, the changed con
   t.equal(await get(sixUrls), 400, 'the changed ADRATER_CONFIG (maxUrls 5) is in force');
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}\nnginx's:\n${nginx.errorLog()}`);
   t.comment(`SIGHUP under load through nginx: ${JSON.stringify(statuses)}; workers ${before} -> ${after}`);
+});
+
+// The listening socket's O_NONBLOCK is one flag shared by every process that holds it. A
+// worker given the socket as its stdio (fd 0) had it made blocking by its own spawn (libuv does
+// that to a child's fds 0-2), and again by its exit (Node restores stdio's flags). Then a new
+// connection woke every worker, and each that lost the race for it slept in accept() while its
+// open connections went unanswered (found by CI: nginx's keep-alive request timed out after 60 s;
+// the SIGHUP drill above met it in 1 run of 3). Which worker loses that race is the kernel's
+// choice, so the flag itself is what this asserts.
+t.test('after a reload, the shared socket stays non-blocking in every worker, its only listener', async (t) => {
+  const store = await scratch(t);
+  // A `listen` in ADRATER_CONFIG is the supervisor's (here --listen overrides it): a worker,
+  // which reads the same file, must not listen there too.
+  const dir = serverDir('adrater-listen-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'adrater.json');
+  writeFileSync(config, JSON.stringify({ listen: `127.0.0.1:${await freePort()}` }));
+  const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
+  const port = responder.port!;
+  process.kill(responder.pid, 'SIGHUP');
+  await until('both workers replaced and gone', () => (responder.stderr().match(/stopped after \d+ requests/g) ?? []).length === 2, 30_000);
+  const answer = (client: FcgiClient, site: string) =>
+    Promise.race([client.request(params(`url=${site}`)).then((a) => parseCgi(a.stdout).status), sleep(5000).then(() => 'no answer in 5 s')]);
+  const clients: FcgiClient[] = [];
+  for (let i = 0; i < 8; i++) clients.push(await connectFcgi({ port, host: '127.0.0.1' }));
+  t.same(await Promise.all(clients.map((c, i) => answer(c, `before-${i}.example`))), Array(8).fill(200), 'eight connections answered');
+  for (const client of clients) client.close();
+  for (const { pid } of (await statusOf(port)).perWorker) {
+    // The listening socket, wherever the worker holds it: /proc/net/tcp's state 0A (LISTEN) names its inode.
+    const listening = new Set(readFileSync(`/proc/${pid}/net/tcp`, 'latin1').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f[3] === '0A').map((f) => f[9]));
+    const fds = readdirSync(`/proc/${pid}/fd`).filter((fd) => listening.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? ''));
+    const flags = fds.map((fd) => parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))![1], 8));
+    t.ok(fds.length === 1 && (flags[0] & 0o4000) !== 0, `worker ${pid}: one listening socket (fd ${fds}), O_NONBLOCK`);
+  }
 });
 
 t.test('SIGTERM with a request in flight: answered, then every worker and the supervisor exit 0', async (t) => {
