@@ -20,6 +20,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { precomputeDerivedTrie, TRIE_FILE } from './tldts-precomputed.mjs';
+import { integerTableLiteral } from './data-module-literal.mjs';
 import { withWarmMysql } from './warm-mysql.mjs';
 
 const run = promisify(execFile);
@@ -147,6 +148,7 @@ const tldtsPrecomputed = {
  * only with ssl: 'Amazon RDS') stays in node_modules. mysql2's caches (lru.min) allocate
  * their slots on first use, not at load: the row-parser cache's 4 × 15,000 slots, made when
  * mysql2 loads, cost a CGI run ~2 ms and a scavenge, and its static parser never uses them.
+ * Its table of character sets is bundled as one object literal, not 313 assignments.
  */
 const HELPERS = /[\\/]mysql2[\\/]lib[\\/]helpers\.js$/;
 const CARDINAL = 'require(`cardinal${REQUIRE_TERMINATOR}`)';
@@ -163,9 +165,13 @@ const UNUSED_BY_CGI = /^\.\/(server_handshake|prepare|close_statement|execute|pi
 // mysql2, would otherwise warn about require.resolve of it.)
 const ERRORS = /[\\/]mysql2[\\/]lib[\\/]constants[\\/]errors\.js$/;
 const ERRORS_AT_RUN_TIME = "(() => { const { join, dirname } = require('node:path'); const pkg = 'mysql2'; return join(dirname(require.resolve(pkg)), 'lib', 'constants', 'errors.js'); })()";
+// mysql2's table of character sets, bundled as one object literal (lib/build/data-module-literal.mjs).
+const CHARSETS = /[\\/]mysql2[\\/]lib[\\/]constants[\\/]charsets\.js$/;
+
 const leanMysql = {
   name: 'lean-mysql',
   setup(b) {
+    b.onLoad({ filter: CHARSETS }, (args) => ({ contents: integerTableLiteral(args.path), loader: 'js' }));
     // The module an import names, resolved as esbuild would; marked so that this plugin leaves it alone.
     const realPath = async (args) => (await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: { real: true } })).path;
     b.onResolve({ filter: LAZY }, async (args) => {
