@@ -21,16 +21,22 @@ import type { Message } from './channel.js';
 const READY_MS = 15_000;
 const STOP_GRACE_MS = 35_000;
 const COUNTERS_MS = 2000; // less than a worker waits for the whole status (channel.ts)
-// Crash loop damping: past this many unplanned restarts within the window, wait before the next.
+// Crash loop damping: past this many unplanned restarts within the window, wait before the
+// next, longer each time. A worker that died before it was ready cannot start (a broken
+// build, a configuration it refuses): its successors wait up to 30 s. One that was serving
+// is replaced within 1 s however often it happens (CONTRACT §7: within 2 seconds).
 const CRASH_WINDOW_MS = 10_000;
 const CRASHES_BEFORE_DAMPING = 5;
 const MAX_RESTART_DELAY_MS = 30_000;
+const MAX_REPLACE_DELAY_MS = 1000;
 
 interface Worker {
   child: ChildProcess;
   ready: Promise<boolean>;
   /** It said it is ready: it accepts connections. */
   serving: boolean;
+  /** It was ready once (its death is not a failure to start). */
+  served: boolean;
   /** Being replaced (reload) or stopped (shutdown): its exit is expected. */
   retiring: boolean;
 }
@@ -85,13 +91,14 @@ function startWorker(s: Supervisor): Worker {
   stdio[WORKER_SOCKET_FD] = s.fd;
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio, env: s.env });
   let markReady!: (ready: boolean) => void;
-  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, retiring: false };
+  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, served: false, retiring: false };
   const timer = setTimeout(() => markReady(false), READY_MS);
   s.workers.add(worker);
   child.on('message', (message: Message) => {
     if (message.type === 'ready') {
       clearTimeout(timer);
       worker.serving = true;
+      worker.served = true;
       markReady(true);
     }
     if (message.type === 'status?') void answerStatus(s, child, message.id);
@@ -109,18 +116,18 @@ function startWorker(s: Supervisor): Worker {
       log(`supervisor: worker ${child.pid} ${how} (--max-requests); starting another`);
       startWorker(s);
     } else {
-      replaceCrashed(s, `worker ${child.pid} ${how}`);
+      replaceCrashed(s, `worker ${child.pid} ${how}${worker.served ? '' : ' before it was ready'}`, worker.served);
     }
   });
   return worker;
 }
 
-/** A worker died: another at once, unless workers keep dying, then after a growing pause. */
-function replaceCrashed(s: Supervisor, what: string): void {
+/** A worker died: another at once, unless workers keep dying, then after a growing pause (short for one that was serving). */
+function replaceCrashed(s: Supervisor, what: string, served: boolean): void {
   const now = Date.now();
   s.crashes = s.crashes.filter((t) => now - t < CRASH_WINDOW_MS).concat(now);
   const over = s.crashes.length - CRASHES_BEFORE_DAMPING;
-  const delay = over > 0 ? Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (over - 1)) : 0;
+  const delay = over > 0 ? Math.min(served ? MAX_REPLACE_DELAY_MS : MAX_RESTART_DELAY_MS, 1000 * 2 ** (over - 1)) : 0;
   log(`supervisor: ${what}; ${delay ? `crash loop (${s.crashes.length} in ${CRASH_WINDOW_MS / 1000} s): next worker in ${delay / 1000} s` : 'starting another'}`);
   setTimeout(() => {
     if (!s.stopping) startWorker(s);

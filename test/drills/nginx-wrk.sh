@@ -55,12 +55,19 @@ LUA
 echo "end" >> "$work/requests.lua"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | grep -c 'status="rated"\|status="queued"' >/dev/null
-r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb")
+# The responder's system calls (/proc/PID/io) and MariaDB's statements and commits (global
+# counters: run nothing else against it meanwhile), per request: how well requests share them.
+io() { awk '/^syscr|^syscw/ {printf "%s ", $2}' "/proc/$responder/io"; }
+# (SHOW STATUS lists them by name: Com_insert, Com_select, Com_stmt_execute, Handler_commit.)
+statements() { mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_execute', 'Com_select', 'Com_insert', 'Handler_commit')" | awk '{printf "%s ", $2}'; }
+r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb"); io0=($(io)); st0=($(statements))
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
-r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb")
+r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb"); io1=($(io)); st1=($(statements))
 grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.txt"
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 hz=$(getconf CLK_TCK)
 echo "CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / requests )) us"
+per() { awk -v d="$1" -v n="$requests" 'BEGIN {printf "%.2f", d / n}'; }
+echo "per request: responder read calls $(per $((io1[0] - io0[0]))), write calls $(per $((io1[1] - io0[1]))); MariaDB SELECTs and INSERTs $(per $((st1[0] + st1[1] - st0[0] - st0[1]))), prepared executions $(per $((st1[2] - st0[2]))), Handler_commit $(per $((st1[3] - st0[3])))"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
 echo "queued rows (one per request that got an answer): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
