@@ -48,8 +48,14 @@ function lookupRows(conn: Connection, domains: string[], prepared: boolean): Pro
   let size = 1;
   while (size < domains.length) size *= 2;
   const padded = domains.concat(new Array<string>(size - domains.length).fill(domains[domains.length - 1]));
-  return conn.execute<RowDataPacket[]>(`${LOOKUP_PREFIX}${new Array(size).fill('?').join(',')})`, padded).then(([rows]) => rows);
+  return conn.execute<RowDataPacket[]>(sqlOfShape(LOOKUP_SQL, size, () => `${LOOKUP_PREFIX}${new Array(size).fill('?').join(',')})`), padded).then(([rows]) => rows);
 }
+
+// The text of each prepared shape, made once per process: a pool's batches otherwise built it
+// (a join of up to 32 placeholder groups) for every statement, ~3 µs a request in a profile.
+const LOOKUP_SQL: string[] = [];
+const ENQUEUE_SQL: string[] = [];
+const sqlOfShape = (made: string[], size: number, make: () => string) => (made[size] ??= make());
 
 function mysqlStore(target: Target, prepared: boolean): Store {
   const run = <T>(work: (conn: Connection) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
@@ -111,7 +117,8 @@ const MAX_PREPARED_ENQUEUE_ROWS = 32;
 /** The queue write: prepared when `prepared` and the batch is at most MAX_PREPARED_ENQUEUE_ROWS rows, else one plain query. */
 function enqueueRows(conn: Connection, rows: Array<Array<string | number | null>>, prepared: boolean): Promise<unknown> {
   if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${ENQUEUE_PREFIX}?${ENQUEUE_SUFFIX}`, [rows]);
-  return conn.execute(`${ENQUEUE_PREFIX}${new Array(rows.length).fill('(?,?,?,?,?,?)').join(',')}${ENQUEUE_SUFFIX}`, rows.flat());
+  const sql = sqlOfShape(ENQUEUE_SQL, rows.length, () => `${ENQUEUE_PREFIX}${new Array(rows.length).fill('(?,?,?,?,?,?)').join(',')}${ENQUEUE_SUFFIX}`);
+  return conn.execute(sql, rows.flat());
 }
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';
 
