@@ -105,13 +105,17 @@ export function encodeResponse(requestId: number, stdout: Buffer, appStatus: num
     return Buffer.concat([...encodeStream(Type.Stdout, requestId, stdout), encodeRecord(Type.Stdout, requestId), encodeEndRequest(requestId, appStatus, ProtocolStatus.RequestComplete)]);
   }
   const padding = (8 - (stdout.length % 8)) % 8;
-  const out = Buffer.alloc(HEADER_LENGTH + stdout.length + padding + HEADER_LENGTH + HEADER_LENGTH + 8);
+  // From Node's pool, not zero-filled (Buffer.alloc made a new ArrayBuffer for every
+  // response): every byte is written below, the padding and reserved bytes as zeros.
+  const out = Buffer.allocUnsafe(HEADER_LENGTH + stdout.length + padding + HEADER_LENGTH + HEADER_LENGTH + 8);
   let at = writeHeader(out, 0, Type.Stdout, requestId, stdout.length, padding);
-  at += stdout.copy(out, at) + padding;
-  at = writeHeader(out, at, Type.Stdout, requestId, 0, 0);
+  at += stdout.copy(out, at);
+  out.fill(0, at, at + padding);
+  at = writeHeader(out, at + padding, Type.Stdout, requestId, 0, 0);
   at = writeHeader(out, at, Type.EndRequest, requestId, 8, 0);
   out.writeUInt32BE(appStatus >>> 0, at);
   out[at + 4] = ProtocolStatus.RequestComplete;
+  out.fill(0, at + 5, at + 8);
   return out;
 }
 

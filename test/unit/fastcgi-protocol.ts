@@ -1,6 +1,6 @@
 // The protocol core without sockets: records split anywhere, name-value pairs, streams.
 import t from 'tap';
-import { recordReader, encodeStream, encodeRecord, decodePairs, encodePairs, Type } from '../../lib/fastcgi/record.js';
+import { recordReader, encodeStream, encodeRecord, encodeResponse, decodePairs, encodePairs, Type } from '../../lib/fastcgi/record.js';
 import { createSession } from '../../lib/fastcgi/session.js';
 import type { FcgiRequest } from '../../lib/fastcgi/session.js';
 import { encodeRequest } from '../../lib/fastcgi/client.js';
@@ -25,6 +25,23 @@ t.test('output streams are split at 65535 bytes and padded to 8', async (t) => {
   const records = [...recordReader()(bytes)];
   t.same(records.map((r) => r.content.length), [65535, 1]);
   t.equal(bytes[6], 1, 'padding of the first record (65535 + 1 = 65536)');
+});
+
+t.test("a response's records are exact to the byte, from a buffer pool left dirty", async (t) => {
+  for (let length = 1; length <= 24; length++) {
+    // Fill Node's allocation pool with 0xff, so that a byte left unwritten would show.
+    for (let i = 0; i < 64; i++) Buffer.allocUnsafe(128).fill(0xff);
+    const stdout = Buffer.alloc(length, 0x61);
+    const padding = (8 - (length % 8)) % 8;
+    const expected = Buffer.concat([
+      Buffer.from([1, Type.Stdout, 0, 3, 0, length, padding, 0]),
+      stdout,
+      Buffer.alloc(padding),
+      Buffer.from([1, Type.Stdout, 0, 3, 0, 0, 0, 0]),
+      Buffer.from([1, Type.EndRequest, 0, 3, 0, 8, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0]),
+    ]);
+    t.same(encodeResponse(3, stdout, 258), expected, `${length} bytes of stdout`);
+  }
 });
 
 t.test('name-value pairs with 1- and 4-byte lengths', async (t) => {
