@@ -1,9 +1,9 @@
 // `adrater fcgi --workers N`: a supervisor that holds the listening socket and keeps N
 // workers accepting on it, as PHP-FPM's master does. A worker is the plain responder of
 // lib/fastcgi/server.ts, started with ADRATER_WORKER=1, an IPC channel on fd 3 and the socket
-// on fd 4 (inherited.ts says why not fd 0, as mod_fcgid gives it). The supervisor never accepts a connection itself:
-// it only binds the socket (`--listen`) or passes on the one it was given (fd 0, systemd's
-// fd 3), and each worker listens and accepts on that shared socket.
+// on fd 4 (inherited.ts says why not on fd 0, as mod_fcgid gives it). The supervisor never
+// accepts a connection itself: it only binds the socket (`--listen`) or passes on the one it
+// was given (fd 0, systemd's fd 3), and each worker listens and accepts on that shared socket.
 import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import net from 'node:net';
