@@ -40,6 +40,16 @@ async function scratch(t: Test): Promise<ScratchStore> {
   return store;
 }
 
+/** An ADRATER_CONFIG file (mode 0600) holding `contents`, removed when `t` ends. */
+function configFile(t: Test, prefix: string, contents: string): string {
+  const dir = serverDir(prefix);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'adrater.json');
+  writeFileSync(config, contents);
+  chmodSync(config, 0o600);
+  return config;
+}
+
 /** A supervisor with `workers` workers, once all of them are ready. */
 async function supervisor(t: Test, store: ScratchStore, workers: number, args: string[] = [], env: Record<string, string> = {}): Promise<Responder> {
   const responder = await startResponder({ db: store.url, args: ['--workers', String(workers), '--status-path', '/status', ...args], env });
@@ -133,11 +143,7 @@ t.test('kill -9 of a worker under load: replaced, every answer counted', async (
 
 t.test('SIGHUP under load through nginx: only 200s, new workers, the changed config in force', async (t) => {
   const store = await scratch(t);
-  const dir = serverDir('adrater-reload-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'adrater.json');
-  writeFileSync(config, JSON.stringify({ maxUrls: 100 }));
-  chmodSync(config, 0o600);
+  const config = configFile(t, 'adrater-reload-', JSON.stringify({ maxUrls: 100 }));
   const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
   const httpPort = await freePort();
   const nginx = await startNginx(
@@ -195,10 +201,7 @@ t.test('after a reload, the shared socket stays non-blocking in every worker, it
   const store = await scratch(t);
   // A `listen` in ADRATER_CONFIG is the supervisor's (here --listen overrides it): a worker,
   // which reads the same file, must not listen there too.
-  const dir = serverDir('adrater-listen-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'adrater.json');
-  writeFileSync(config, JSON.stringify({ listen: `127.0.0.1:${await freePort()}` }));
+  const config = configFile(t, 'adrater-listen-', JSON.stringify({ listen: `127.0.0.1:${await freePort()}` }));
   const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
   const port = responder.port!;
   process.kill(responder.pid, 'SIGHUP');
@@ -277,10 +280,7 @@ t.test('--max-requests recycles a worker; a serving worker killed again and agai
 
 t.test('a worker that cannot start: its successors wait longer each time, and serve once they can', async (t) => {
   const store = await scratch(t);
-  const dir = serverDir('adrater-crashloop-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'adrater.json');
-  writeFileSync(config, '{}');
+  const config = configFile(t, 'adrater-crashloop-', '{}');
   const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
   const port = responder.port!;
   const [victim, survivor] = (await statusOf(port)).perWorker.map((w) => w.pid);
