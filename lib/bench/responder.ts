@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-export const BIN = fileURLToPath(new URL('../../bin/adrater', import.meta.url));
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'adrater');
 /** What Apache and nginx give a CGI script as PATH. */
 export const WEB_SERVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const READY_MS = 10_000;

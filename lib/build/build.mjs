@@ -52,6 +52,12 @@ function sourceOf(resolveDir, path) {
 const BUNDLE_START = '(function (exports, require, module, __filename, __dirname) { ';
 const BUNDLE_END = '\n})';
 
+/** For cli.js: import.meta.url, as yargs's ESM code reads it (a CGI run never loads cli.js). */
+const withFileUrl = {
+  define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname', 'import.meta.url': '__import_meta_url' },
+  banner: { js: `${BUNDLE_START}const __import_meta_url = require('node:url').pathToFileURL(__filename).href;` },
+};
+
 /** esbuild options common to every bundle. */
 const common = (plugins) => ({
   bundle: true,
@@ -68,12 +74,15 @@ const common = (plugins) => ({
   outdir: OUT,
   absWorkingDir: ROOT,
   supported: { 'dynamic-import': false }, // import() of a bundle becomes require(): one module system
-  define: { 'import.meta.url': '__import_meta_url' },
+  // The module's own path, as Node's wrapper gives it. lib/ asks for import.meta.filename and
+  // dirname, never import.meta.url: its file URL (pathToFileURL, then new URL to go up) cost
+  // every CGI run ~0.3 ms, cold, for a path. cli.js alone defines it (yargs uses it).
+  define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname' },
   // Each bundle is one function expression, as Node's module wrapper would make of it, and
   // bin/adrater compiles the file as it is: wrapping it at run time would copy and flatten
   // half a megabyte of source in every CGI run (~0.4 ms). So a bundle is loaded by the bin
   // (or run as a function, as test/drills/micro.mjs does), never by require().
-  banner: { js: `${BUNDLE_START}const __import_meta_url = require('node:url').pathToFileURL(__filename).href;` },
+  banner: { js: BUNDLE_START },
   footer: { js: BUNDLE_END },
   external: ['*.node'],
   logLevel: 'warning',
@@ -242,7 +251,7 @@ for (const [name, entry] of Object.entries(LEAVES)) {
   const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
   const plugins = [fromMain(mainModules), entriesExternal, ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'cli' ? [] : [ownRequire])];
   const result = await step(`bundle ${name}.js`, () =>
-    build({ ...common(plugins), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
+    build({ ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
   );
   const shared = Object.keys(result.metafile.inputs).filter((p) => mainModules.has(p));
   if (shared.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${shared.join(', ')}`); });

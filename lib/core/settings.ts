@@ -2,7 +2,6 @@
 // ADRATER_<OPTION>), the JSON file named by ADRATER_CONFIG, then defaults. The file lets a
 // password stay out of argv and out of the web server's configuration.
 import { readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { SettingsError } from './errors.js';
 import { storeKind } from '../store/open.js';
@@ -31,7 +30,7 @@ export interface Settings {
 }
 
 /** The checkout (or install) root: lib/<layer>/ in the sources, dist/lib/ when built. */
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 export const DEFAULTS: Readonly<Settings> = {
   db: 'sqlite:' + join(PROJECT_ROOT, 'var', 'adrater.sqlite'),

@@ -13,7 +13,7 @@ import type { Store, RatingRow, QueueRow, QueueItem, OpenOptions } from './store
 const BUSY_TIMEOUT_MS = 5000;
 // The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
 // package, which probes a dozen paths on every CGI run.
-const ADDON = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+const ADDON = createRequire(import.meta.filename).resolve('better-sqlite3/build/Release/better_sqlite3.node');
 // The largest number of ? in one statement on every SQLite build we support.
 const MAX_PARAMS = 999;
 // The queue write, merged with a queued row per CONTRACT §5: one statement per row count up

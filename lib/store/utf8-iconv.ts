@@ -13,7 +13,7 @@ interface Codec {
 type Iconv = { getDecoder(encoding: string, options?: object): Codec; getEncoder(encoding: string, options?: object): Codec };
 
 let real: Iconv | undefined;
-const iconv = (): Iconv => (real ??= createRequire(import.meta.url)('iconv-lite') as Iconv);
+const iconv = (): Iconv => (real ??= createRequire(import.meta.filename)('iconv-lite') as Iconv);
 const isUtf8 = (encoding: string) => /^(cesu-?8|utf-?8)$/i.test(encoding);
 
 export function getDecoder(encoding: string, options?: object): Codec {
