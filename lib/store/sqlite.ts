@@ -44,12 +44,24 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * A statement's text for n keys or rows, made once per n for the life of the process: a
+ * responder asks for the same few shapes with every request, and building the text (a join
+ * of n placeholder groups) cost more than finding its prepared statement.
+ */
+function textForCount(make: (n: number) => string): (n: number) => string {
+  const made: string[] = [];
+  return (n) => (made[n] ??= make(n));
+}
+const placeholders = (n: number, group: string) => new Array(n).fill(group).join(', ');
+const LOOKUP_TEXT = textForCount((n) => `SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
+const RATED_AT_TEXT = textForCount((n) => `SELECT domain, rated_at FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
+const ENQUEUE_TEXT = textForCount((n) => `${ENQUEUE_PREFIX}${placeholders(n, '(?, ?, ?, ?, 1, ?)')}${ENQUEUE_SUFFIX}`);
+
 /** Rows of `select … IN (…)` over any number of keys, in statements of at most MAX_PARAMS. */
-function selectIn<T>(prepare: (sql: string) => Database.Statement, select: string, keys: string[]): T[] {
+function selectIn<T>(prepare: (sql: string) => Database.Statement, text: (n: number) => string, keys: string[]): T[] {
   const rows: T[] = [];
-  for (const part of chunks(keys, MAX_PARAMS)) {
-    rows.push(...(prepare(`${select} IN (${new Array(part.length).fill('?').join(',')})`).all(...part) as T[]));
-  }
+  for (const part of chunks(keys, MAX_PARAMS)) rows.push(...(prepare(text(part.length)).all(...part) as T[]));
   return rows;
 }
 
@@ -155,12 +167,11 @@ function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPat
       'SELECT domain, priority, first_requested AS firstRequested, last_requested AS lastRequested, requests, source_ip AS sourceIp ' +
         'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?',
     );
-  const upsertQueue = (rows: number) => prepare(`${ENQUEUE_PREFIX}${new Array(rows).fill('(?, ?, ?, ?, 1, ?)').join(', ')}${ENQUEUE_SUFFIX}`);
-  const enqueueChunk = (items: QueueItem[]) => upsertQueue(items.length).run(items.flatMap((i) => [i.domain, i.priority, i.now, i.now, i.sourceIp]));
+  const enqueueChunk = (items: QueueItem[]) => prepare(ENQUEUE_TEXT(items.length)).run(items.flatMap((i) => [i.domain, i.priority, i.now, i.now, i.sourceIp]));
   const enqueueAll = once(() => db.transaction((parts: QueueItem[][]) => parts.forEach(enqueueChunk)));
   const writeAll = once(() =>
     db.transaction((rows: RatingRow[], force: boolean) => {
-      const found = selectIn<{ domain: string; rated_at: string }>(prepare, 'SELECT domain, rated_at FROM site_ratings WHERE domain', [...new Set(rows.map((r) => r.domain))]);
+      const found = selectIn<{ domain: string; rated_at: string }>(prepare, RATED_AT_TEXT, [...new Set(rows.map((r) => r.domain))]);
       const { writes, older } = selectWrites(rows, new Map(found.map((r) => [r.domain, r.rated_at])), force);
       for (const r of writes) {
         upsertRating().run(r.domain, r.rating, r.info, r.ratedAt, r.expiresAt);
@@ -184,7 +195,7 @@ function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPat
     lookup: (domains, signal) =>
       run(() => {
         throwIfAborted(signal);
-        return selectIn<RatingRow>(prepare, 'SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain', domains);
+        return selectIn<RatingRow>(prepare, LOOKUP_TEXT, domains);
       }),
     enqueue: (items, signal) =>
       run(() => {
