@@ -11,7 +11,7 @@ import { log, setLogStyle } from './core/log.js';
 import { loadDriver } from './store/open.js';
 import { runCgi, runCgiUnconfigured } from './cgi/cgi.js';
 import { msSinceStart } from './core/time.js';
-import { stdinIsListening, systemdSocket } from './fastcgi/inherited.js';
+import { isSupervisedWorker, stdinIsListening, systemdSocket } from './fastcgi/inherited.js';
 
 export type Mode = 'cgi' | 'fastcgi' | 'command';
 
@@ -21,7 +21,7 @@ export function chooseMode(argv: string[], env: NodeJS.ProcessEnv): Mode {
 
 /** With no command: FastCGI when fd 0 is a listening socket (or systemd passed one, or a supervisor started this worker), else CGI. */
 function serveMode(): 'cgi' | 'fastcgi' {
-  return process.env.ADRATER_WORKER === '1' || systemdSocket() || stdinIsListening() ? 'fastcgi' : 'cgi';
+  return isSupervisedWorker() || systemdSocket() || stdinIsListening() ? 'fastcgi' : 'cgi';
 }
 
 /** Runs the mode; `started` is when the bin began (ms since the process started). */
@@ -47,7 +47,7 @@ export async function run(mode: Mode, argv: string[], started: number): Promise<
 /** Runs a transport; `workerEnv` carries a command line's settings to a supervisor's workers. */
 async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: number, workerEnv: Record<string, string> = {}): Promise<void> {
   setLogStyle('server');
-  if (mode === 'fastcgi' && settings.workers !== 1 && process.env.ADRATER_WORKER !== '1') {
+  if (mode === 'fastcgi' && settings.workers !== 1 && !isSupervisedWorker()) {
     const { runSupervisor } = await import('./fastcgi/supervisor.js');
     return runSupervisor(settings, workerEnv);
   }

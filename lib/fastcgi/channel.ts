@@ -2,6 +2,7 @@
 // spawn): it says when it is ready, answers the supervisor's question for its counters, and
 // asks the supervisor for the status summed over all workers.
 import type { Counters, Status } from './status.js';
+import { isSupervisedWorker } from './inherited.js';
 
 type Message = { type: 'ready' } | { type: 'counters?'; id: number } | { type: 'counters'; id: number; counters: Counters } | { type: 'status?'; id: number } | { type: 'status'; id: number; status: Status };
 
@@ -17,9 +18,9 @@ export interface SupervisorChannel {
   onLost(stop: () => void): void;
 }
 
-/** The channel, when this process is a supervisor's worker (ADRATER_WORKER=1 and an IPC channel). */
+/** The channel, when this process is a supervisor's worker (inherited.ts: isSupervisedWorker). */
 export function supervisorChannel(counters: () => Counters): SupervisorChannel | null {
-  if (process.env.ADRATER_WORKER !== '1' || !process.send) return null;
+  if (!isSupervisedWorker() || !process.send) return null;
   // Without a callback a failed write (the supervisor gone) is an 'error' event on process;
   // the worker learns of the loss from 'disconnect' and stops there.
   const send = (message: Message) => process.send?.(message, undefined, undefined, () => {});

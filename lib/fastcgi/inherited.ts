@@ -13,6 +13,16 @@ import { readFileSync, readlinkSync } from 'node:fs';
 export const WORKER_SOCKET_FD = 4;
 
 /**
+ * This process is a supervisor's worker: ADRATER_WORKER=1 and the IPC channel the supervisor
+ * opens (fd 3, which Node turns into process.send). The variable alone, set by hand or left
+ * in an environment, does not make one: such a process would look for a socket on fd 4 that
+ * nobody gave it.
+ */
+export function isSupervisedWorker(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.ADRATER_WORKER === '1' && typeof process.send === 'function';
+}
+
+/**
  * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on
  * fd 0 is CGI under mod_cgid. Linux lists each socket's state in /proc/net.
  */

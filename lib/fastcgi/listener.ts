@@ -3,7 +3,7 @@
 import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Server } from 'node:net';
-import { systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
+import { isSupervisedWorker, systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
 
@@ -13,7 +13,7 @@ export type Address = { fd: number } | { path: string } | { host: string; port: 
  * the supervisor's.
  */
 export function parseListen(listen: string | undefined): Address {
-  if (process.env.ADRATER_WORKER === '1') return { fd: WORKER_SOCKET_FD };
+  if (isSupervisedWorker()) return { fd: WORKER_SOCKET_FD };
   if (!listen) return { fd: systemdSocket() ? 3 : 0 };
   if (listen.startsWith('/') || listen.startsWith('./')) return { path: listen };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cgi, run } from '../helpers/run.js';
+import { startResponder } from '../../lib/bench/responder.js';
 import { eachStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { sites, errorOf } from '../helpers/xml.js';
@@ -148,6 +149,19 @@ t.test('a shell invocation works too', (t) =>
     const optionsOnly = await run(['--db', store.url], { QUERY_STRING: 'url=shell.example' });
     t.equal(optionsOnly.code, 0, 'options without a command: still a CGI request');
     t.match(optionsOnly.stdout.toString(), /^Status: 200 OK\r\n[\s\S]*status="queued"/);
+  }),
+);
+
+t.test('ADRATER_WORKER=1 in the environment alone does not make a supervisor\'s worker', (t) =>
+  eachStore(t, async (t, store) => {
+    // Set by hand or left over, without the supervisor's IPC channel: a worker would take
+    // fd 4 for its listening socket, which nobody gave it (EBADF), and answer nothing.
+    const asCgi = await run([], { QUERY_STRING: 'url=worker-var.example', ADRATER_DB: store.url, ADRATER_WORKER: '1' });
+    t.equal(asCgi.code, 0, asCgi.stderr);
+    t.match(asCgi.stdout.toString(), /^Status: 200 OK\r\n[\s\S]*status="queued"/);
+    const responder = await startResponder({ env: { ADRATER_DB: store.url, ADRATER_WORKER: '1' } });
+    t.teardown(() => responder.stop());
+    t.match(responder.stderr(), /ready on 127\.0\.0\.1:\d+/, 'fcgi --listen listens where it is told');
   }),
 );
 
