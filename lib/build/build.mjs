@@ -52,9 +52,14 @@ function sourceOf(resolveDir, path) {
 const BUNDLE_START = '(function (exports, require, module, __filename, __dirname) { ';
 const BUNDLE_END = '\n})';
 
+// The module's own path, as Node's wrapper gives it. lib/ asks for import.meta.filename and
+// dirname, never import.meta.url: its file URL (pathToFileURL, then new URL to go up) cost
+// every CGI run ~0.3 ms, cold, for a path. cli.js alone defines it (yargs uses it).
+const PATH_DEFINES = { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname' };
+
 /** For cli.js: import.meta.url, as yargs's ESM code reads it (a CGI run never loads cli.js). */
 const withFileUrl = {
-  define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname', 'import.meta.url': '__import_meta_url' },
+  define: { ...PATH_DEFINES, 'import.meta.url': '__import_meta_url' },
   banner: { js: `${BUNDLE_START}const __import_meta_url = require('node:url').pathToFileURL(__filename).href;` },
 };
 
@@ -74,10 +79,7 @@ const common = (plugins) => ({
   outdir: OUT,
   absWorkingDir: ROOT,
   supported: { 'dynamic-import': false }, // import() of a bundle becomes require(): one module system
-  // The module's own path, as Node's wrapper gives it. lib/ asks for import.meta.filename and
-  // dirname, never import.meta.url: its file URL (pathToFileURL, then new URL to go up) cost
-  // every CGI run ~0.3 ms, cold, for a path. cli.js alone defines it (yargs uses it).
-  define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname' },
+  define: PATH_DEFINES,
   // Each bundle is one function expression, as Node's module wrapper would make of it, and
   // bin/adrater compiles the file as it is: wrapping it at run time would copy and flatten
   // half a megabyte of source in every CGI run (~0.4 ms). So a bundle is loaded by the bin

@@ -20,7 +20,7 @@ export interface SupervisorChannel {
 
 /** The channel, when this process is a supervisor's worker (inherited.ts: isSupervisedWorker). */
 export function supervisorChannel(counters: () => Counters): SupervisorChannel | null {
-  if (!isSupervisedWorker() || !process.send) return null;
+  if (!isSupervisedWorker()) return null;
   // Without a callback a failed write (the supervisor gone) is an 'error' event on process;
   // the worker learns of the loss from 'disconnect' and stops there.
   const send = (message: Message) => process.send?.(message, undefined, undefined, () => {});

@@ -18,8 +18,8 @@ export const WORKER_SOCKET_FD = 4;
  * in an environment, does not make one: such a process would look for a socket on fd 4 that
  * nobody gave it.
  */
-export function isSupervisedWorker(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.ADRATER_WORKER === '1' && typeof process.send === 'function';
+export function isSupervisedWorker(): boolean {
+  return process.env.ADRATER_WORKER === '1' && typeof process.send === 'function';
 }
 
 /**

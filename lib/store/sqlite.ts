@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
-import { selectWrites } from './store.js';
+import { selectWrites, textForCount } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueItem, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -44,15 +44,6 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/**
- * A statement's text for n keys or rows, made once per n for the life of the process: a
- * responder asks for the same few shapes with every request, and building the text (a join
- * of n placeholder groups) cost more than finding its prepared statement.
- */
-function textForCount(make: (n: number) => string): (n: number) => string {
-  const made: string[] = [];
-  return (n) => (made[n] ??= make(n));
-}
 const placeholders = (n: number, group: string) => new Array(n).fill(group).join(', ');
 const LOOKUP_TEXT = textForCount((n) => `SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
 const RATED_AT_TEXT = textForCount((n) => `SELECT domain, rated_at FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
