@@ -61,10 +61,30 @@ export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>):
     });
 }
 
+// Loops, not flat/flatMap/spread: with 10 URLs a request these were ~5 % of a responder's
+// CPU (an array made per domain, two copies of the batch).
+/** Every domain the asks name, once, in the order first asked. */
+function distinct(asks: string[][]): string[] {
+  const seen = new Set<string>();
+  for (const ask of asks) for (const domain of ask) seen.add(domain);
+  return Array.from(seen);
+}
+
+/** The found rows of one ask, in its order (a domain it names twice gets its row twice). */
+function rowsOf(domains: string[], found: Map<string, RatingRow>): RatingRow[] {
+  const rows: RatingRow[] = [];
+  for (const domain of domains) {
+    const row = found.get(domain);
+    if (row) rows.push(row);
+  }
+  return rows;
+}
+
 export function grouped(store: Store): Store {
   const lookup = batcher(async (asks: string[][]): Promise<RatingRow[][]> => {
-    const found = new Map((await store.lookup([...new Set(asks.flat())])).map((r) => [r.domain, r]));
-    return asks.map((domains) => domains.flatMap((d) => (found.has(d) ? [found.get(d)!] : [])));
+    const found = new Map<string, RatingRow>();
+    for (const row of await store.lookup(distinct(asks))) found.set(row.domain, row);
+    return asks.map((domains) => rowsOf(domains, found));
   });
   const enqueue = batcher(async (asks: QueueItem[][]): Promise<void[]> => {
     await store.enqueue(asks.flat());

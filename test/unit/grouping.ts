@@ -87,10 +87,16 @@ t.test('grouped() over a real store: concurrent callers get exactly their own ro
   await scratch.sql("INSERT INTO site_ratings VALUES ('a.example', 'A', NULL, '2026-01-01 00:00:00', NULL), ('b.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
   const store = grouped(await openStore(scratch.url));
   t.teardown(() => store.close());
-  const [one, two, none] = await Promise.all([store.lookup(['a.example', 'x.example']), store.lookup(['b.example', 'a.example']), store.lookup([])]);
+  const [one, two, none, twice] = await Promise.all([
+    store.lookup(['a.example', 'x.example']),
+    store.lookup(['b.example', 'a.example']),
+    store.lookup([]),
+    store.lookup(['b.example', 'y.example', 'b.example']),
+  ]);
   t.same(one.map((r) => r.domain), ['a.example']);
-  t.same(two.map((r) => r.domain).sort(), ['a.example', 'b.example']);
+  t.same(two.map((r) => r.domain), ['b.example', 'a.example'], 'in the order asked');
   t.same(none, []);
+  t.same(twice.map((r) => r.domain), ['b.example', 'b.example'], 'a domain asked twice gets its row twice');
   const now = '2026-11-26 00:00:00';
   await Promise.all([
     store.enqueue([{ domain: 'q.example', priority: 2, sourceIp: null, now }]),
