@@ -1,6 +1,7 @@
 // The quick look-up of the 2009 program, kept: one query for the whole batch, every site
 // without a fresh rating queued, and never a wait for a rating to be made.
 import { siteKey } from './site.js';
+import type { SiteKey } from './site.js';
 import { isoTime, sqlTime } from './time.js';
 import type { Store, RatingRow } from '../store/store.js';
 import type { AbortFlag } from './errors.js';
@@ -16,7 +17,7 @@ export interface Progress {
 
 export async function rateSites(store: Store, request: LookupRequest, now: Date, progress: Progress): Promise<SiteResult[]> {
   const keys = request.urls.map(siteKey);
-  const domains = [...new Set(keys.flatMap((k) => ('domain' in k ? [k.domain] : [])))];
+  const domains = distinctDomains(keys);
   const ratings = new Map<string, RatingRow>();
   for (const row of await store.lookup(domains, progress.signal)) ratings.set(row.domain, row);
 
@@ -40,6 +41,13 @@ export async function rateSites(store: Store, request: LookupRequest, now: Date,
       info: row.info || undefined, // an empty info says nothing: leave it out
     };
   });
+}
+
+/** The valid keys' domains, each once, in request order (a loop: flatMap made an array per URL). */
+function distinctDomains(keys: SiteKey[]): string[] {
+  const seen = new Set<string>();
+  for (const key of keys) if ('domain' in key) seen.add(key.domain);
+  return Array.from(seen);
 }
 
 /** Queues each domain of the batch that has no fresh rating, once per request. */
