@@ -98,7 +98,10 @@ function mysqlStore(target: Target, prepared: boolean): Store {
   };
 }
 
-const LOOKUP_PREFIX = 'SELECT domain, rating, info, rated_at, expires_at FROM site_ratings WHERE domain IN (';
+// The times as the server writes them (what the text protocol of a CGI run's plain query
+// carries anyway): a prepared look-up's binary rows otherwise have mysql2 rebuild each
+// DATETIME's text from its parts, ~2.5 % of a responder's CPU with 10 URLs a request.
+const LOOKUP_PREFIX = 'SELECT domain, rating, info, CAST(rated_at AS CHAR) AS rated_at, CAST(expires_at AS CHAR) AS expires_at FROM site_ratings WHERE domain IN (';
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${new Array(n).fill('?').join(',')})`);
 const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';

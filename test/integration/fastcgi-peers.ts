@@ -13,7 +13,8 @@ import { startApache, startNginx, exampleConfig, writeConfig, serverDir, freePor
 import { http } from '../helpers/http.js';
 import { sites } from '../helpers/xml.js';
 
-const QUERY = 'url=http%3A%2F%2Fwww.fresh.example%2Fa%3Fb%3D1%26c%3D2&url=peer-queued.example&url=localhost&priority=5';
+// A rated site, a stale one (both its times in the document), a new one, an invalid one.
+const QUERY = 'url=http%3A%2F%2Fwww.fresh.example%2Fa%3Fb%3D1%26c%3D2&url=stale.example&url=peer-queued.example&url=localhost&priority=5';
 const CHECKOUT = ROOT.replace(/\/$/, '');
 
 function cgiFcgi(port: number, query: string): Promise<string> {
@@ -33,12 +34,13 @@ t.test('the same document through every peer', async (t) => {
     const dir = store.url.slice('sqlite:'.length).replace(/\/[^/]+$/, '');
     chmodSync(dir, 0o777);
   }
-  await store.sql("INSERT INTO site_ratings VALUES ('fresh.example', 'A', 'peer test', '2025-01-01 00:00:00', NULL)");
+  await store.sql("INSERT INTO site_ratings VALUES ('fresh.example', 'A', 'peer test', '2025-01-01 00:00:00', NULL), ('stale.example', 'C', NULL, '2024-02-29 23:59:58', '2025-03-01 00:00:01')");
   const requests = async () => Number((await store.sql("SELECT requests FROM rating_queue WHERE domain = 'peer-queued.example'"))[0]?.requests ?? 0);
 
   const reference = await cgi(store.url, { query: QUERY, env: { REMOTE_ADDR: '127.0.0.1' } });
   t.equal(reference.status, 200);
-  t.same(sites(reference.body).map((s) => s.status), ['rated', 'queued', 'invalid']);
+  t.same(sites(reference.body).map((s) => s.status), ['rated', 'stale', 'queued', 'invalid']);
+  t.match(reference.body, /rated="2024-02-29T23:59:58Z" expires="2025-03-01T00:00:01Z"/, 'the stale site with both its times');
   let expected = 1;
   t.equal(await requests(), expected);
 
