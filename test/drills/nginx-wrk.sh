@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Requests per second through nginx (fastcgi_pass, kept connections) to one adrater
-# FastCGI responder on MariaDB: wrk -t2 -c16, 3 URLs per request (2 rated, 1 new), a table
-# of ROWS ratings. Prints wrk's figures, the CPU microseconds per request of the responder
-# and of MariaDB (from /proc, over the wrk run), and the responder's RSS.
-# Usage: [UNIX=1] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+# FastCGI responder on MariaDB: wrk -t2 -c16, 3 URLs per request (2 rated, 1 new; URLS=10:
+# 8 rated, 2 new), a table of ROWS ratings. Prints wrk's figures, the CPU microseconds per
+# request of the responder and of MariaDB (from /proc, over the wrk run), and its RSS.
+# Usage: [UNIX=1] [URLS=10] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/drills/nginx-fcgi.sh
 rows=${1:-100000}
 seconds=${2:-10}
+urls=${URLS:-3}
+[ "$urls" = 3 ] || [ "$urls" = 10 ] || { echo "URLS must be 3 or 10" >&2; exit 2; }
 server=${3:-mysql://root@127.0.0.1:3306}
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -50,6 +52,13 @@ setup = function(thread) threads = threads + 1; thread:set("id", threads) end
 init = function() id = wrk.thread:get("id") end
 request = function()
   n = n + 1
+  if $urls == 10 then
+    local p = {}
+    for i = 1, 8 do p[#p + 1] = "url=http://www.rated-site" .. ((n * 7919 + i * 104729) % $rows) .. ".com/page" .. i end
+    p[#p + 1] = "url=new-" .. id .. "-" .. n .. ".org"
+    p[#p + 1] = "url=new2-" .. id .. "-" .. n .. ".org"
+    return wrk.format(nil, "/adrater?" .. table.concat(p, "&") .. "&priority=1")
+  end
   return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919) % $rows) .. ".com/&url=rated-site" .. ((n * 104729) % $rows) .. ".com&url=new-" .. id .. "-" .. n .. ".org")
 LUA
 echo "end" >> "$work/requests.lua"
