@@ -5,11 +5,11 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
-import { selectWrites, textForCount } from './store.js';
+import { queueWrites, selectWrites, textForCount } from './store.js';
 import { mysqlServers } from './mysql-servers.js';
 import { singleConnection, failoverPools, serverLost, notApplied } from './mysql-target.js';
 import type { Target } from './mysql-target.js';
-import type { Store, OpenOptions, QueueItem, QueueRow, QueueQuery, RatingRow, WriteSummary } from './store.js';
+import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
 
 // Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
 // A conflict (1213) that outlasted its retries is one: the client may try again (503).
@@ -83,7 +83,7 @@ function mysqlStore(target: Target, prepared: boolean): Store {
       throwIfAborted(signal);
       // One autocommitted statement: tried again only when it surely did not count (a 200
       // then adds exactly 1 to `requests`, however many tries it took).
-      if (items.length > 0) await run((conn) => enqueueRows(conn, enqueueValues(items), prepared), notApplied);
+      if (items.length > 0) await run((conn) => enqueueRows(conn, queueWrites(items), prepared), notApplied);
     },
     migrate: () =>
       runMigrations({
@@ -108,7 +108,7 @@ const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${new Array(n).fill('?').join(',')})`);
 const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
 const ENQUEUE_SUFFIX =
-  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + 1, ' +
+  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + VALUES(requests), ' +
   'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
 // A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
 // prepared once per connection, so that the server parses none of them again.
@@ -116,18 +116,11 @@ const MAX_PREPARED_ENQUEUE_ROWS = 32;
 const PREPARED_ENQUEUE = textForCount((n) => `${ENQUEUE_PREFIX}${new Array(n).fill('(?,?,?,?,?,?)').join(',')}${ENQUEUE_SUFFIX}`);
 
 /** The queue write: prepared when `prepared` and the batch is at most MAX_PREPARED_ENQUEUE_ROWS rows, else one plain query. */
-function enqueueRows(conn: Connection, rows: Array<Array<string | number | null>>, prepared: boolean): Promise<unknown> {
+function enqueueRows(conn: Connection, rows: QueueWrite[], prepared: boolean): Promise<unknown> {
   if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${ENQUEUE_PREFIX}?${ENQUEUE_SUFFIX}`, [rows]);
   return conn.execute(PREPARED_ENQUEUE(rows.length), rows.flat());
 }
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';
-
-/** The rows of the queue write, sorted by domain (stably: one domain's rows keep their order), so that concurrent statements lock rows in the same order and rarely deadlock. */
-function enqueueValues(items: QueueItem[]): Array<Array<string | number | null>> {
-  return [...items]
-    .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0))
-    .map((i) => [i.domain, i.priority, i.now, i.now, 1, i.sourceIp]);
-}
 
 async function writeRatings(conn: Connection, rows: RatingRow[], force: boolean): Promise<WriteSummary> {
   const [stored] = await conn.query<RowDataPacket[]>('SELECT domain, rated_at FROM site_ratings WHERE domain IN (?) FOR UPDATE', [rows.map((r) => r.domain)]);

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
-import { selectWrites, textForCount } from './store.js';
-import type { Store, RatingRow, QueueRow, QueueItem, OpenOptions } from './store.js';
+import { queueWrites, selectWrites, textForCount } from './store.js';
+import type { Store, RatingRow, QueueRow, QueueWrite, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 // The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
@@ -21,7 +21,7 @@ const MAX_PARAMS = 999;
 const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
 const ENQUEUE_SUFFIX =
   ' ON CONFLICT (domain) DO UPDATE SET priority = max(priority, excluded.priority), ' +
-  'requests = requests + 1, last_requested = excluded.last_requested, source_ip = excluded.source_ip';
+  'requests = requests + excluded.requests, last_requested = excluded.last_requested, source_ip = excluded.source_ip';
 const ENQUEUE_ROWS = 16;
 
 function unavailable(err: unknown): unknown {
@@ -47,7 +47,7 @@ function chunks<T>(items: T[], size: number): T[][] {
 const placeholders = (n: number, group: string) => new Array(n).fill(group).join(', ');
 const LOOKUP_TEXT = textForCount((n) => `SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
 const RATED_AT_TEXT = textForCount((n) => `SELECT domain, rated_at FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
-const ENQUEUE_TEXT = textForCount((n) => `${ENQUEUE_PREFIX}${placeholders(n, '(?, ?, ?, ?, 1, ?)')}${ENQUEUE_SUFFIX}`);
+const ENQUEUE_TEXT = textForCount((n) => `${ENQUEUE_PREFIX}${placeholders(n, '(?, ?, ?, ?, ?, ?)')}${ENQUEUE_SUFFIX}`);
 
 /** Rows of `select … IN (…)` over any number of keys, in statements of at most MAX_PARAMS. */
 function selectIn<T>(prepare: (sql: string) => Database.Statement, text: (n: number) => string, keys: string[]): T[] {
@@ -162,8 +162,8 @@ function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPat
       'SELECT domain, priority, first_requested AS firstRequested, last_requested AS lastRequested, requests, source_ip AS sourceIp ' +
         'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?',
     );
-  const enqueueChunk = (items: QueueItem[]) => prepare(ENQUEUE_TEXT(items.length)).run(items.flatMap((i) => [i.domain, i.priority, i.now, i.now, i.sourceIp]));
-  const enqueueAll = once(() => db.transaction((parts: QueueItem[][]) => parts.forEach(enqueueChunk)));
+  const enqueueChunk = (rows: QueueWrite[]) => prepare(ENQUEUE_TEXT(rows.length)).run(rows.flat());
+  const enqueueAll = once(() => db.transaction((parts: QueueWrite[][]) => parts.forEach(enqueueChunk)));
   const writeAll = once(() =>
     db.transaction((rows: RatingRow[], force: boolean) => {
       const found = selectIn<{ domain: string; rated_at: string }>(prepare, RATED_AT_TEXT, [...new Set(rows.map((r) => r.domain))]);
@@ -197,7 +197,7 @@ function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPat
         throwIfAborted(signal);
         // One statement is atomic by itself, and takes the write lock when it starts, as an
         // IMMEDIATE transaction would; a longer batch is several, in one such transaction.
-        const parts = chunks(items, ENQUEUE_ROWS);
+        const parts = chunks(queueWrites(items), ENQUEUE_ROWS);
         if (parts.length === 1) enqueueChunk(parts[0]);
         else if (parts.length > 1) enqueueAll().immediate(parts);
       }),

@@ -76,6 +76,32 @@ export function textForCount(make: (n: number) => string): (n: number) => string
   return (n) => (made[n] ??= make(n));
 }
 
+/** What a queue write stores for one domain: the merge of every item that names it. */
+export type QueueWrite = [domain: string, priority: number, firstRequested: string, lastRequested: string, requests: number, sourceIp: string | null];
+
+/**
+ * One row per domain, sorted by domain, merged as CONTRACT §5 merges them one by one: the
+ * highest priority, the first item's time as first_requested, the last item's time and
+ * address, and as many requests as items. A batch of requests that all ask for one new
+ * site writes one row, not one per request (each a key lookup and an update for the
+ * database); the sort makes concurrent writes lock rows in the same order, so that they
+ * rarely deadlock.
+ */
+export function queueWrites(items: QueueItem[]): QueueWrite[] {
+  const byDomain = new Map<string, QueueWrite>();
+  for (const item of items) {
+    const row = byDomain.get(item.domain);
+    if (!row) byDomain.set(item.domain, [item.domain, item.priority, item.now, item.now, 1, item.sourceIp]);
+    else {
+      row[1] = Math.max(row[1], item.priority);
+      row[3] = item.now;
+      row[4]++;
+      row[5] = item.sourceIp;
+    }
+  }
+  return Array.from(byDomain.values()).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
 export function selectWrites(
   rows: RatingRow[],
   storedRatedAt: Map<string, string>,
