@@ -21,6 +21,29 @@ t.test('form decoding', async (t) => {
   t.same(parseForm('a=b=c'), [['a', 'b=c']]);
 });
 
+t.test("invalid UTF-8 decodes as the Encoding Standard's decoder does (a non-fatal TextDecoder)", async (t) => {
+  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  // Bytes around every boundary of the UTF-8 tables: ASCII, continuations, overlong and
+  // surrogate leads, the BOM's bytes, bytes no sequence may hold. None is '&', '=', '+' or '%'.
+  const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbb, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+  let checked = 0;
+  let differing = 0;
+  const check = (bytes: number[]) => {
+    checked++;
+    const [[, value]] = parseForm(Buffer.from([0x76, 0x3d, ...bytes]));
+    if (value !== decoder.decode(Uint8Array.from(bytes)) && differing++ < 3) t.fail(`differs for ${Buffer.from(bytes).toString('hex')}`);
+  };
+  for (const a of edges) for (const b of edges) for (const c of edges) check([a, b, c]);
+  for (let lead = 0xe0; lead <= 0xf4; lead++) for (let second = 0x80; second <= 0xbf; second++) for (const c of edges) check([lead, second, c, 0xbf]);
+  // And through %-escapes, as a query string carries them.
+  const escaped = (bytes: number[]) => bytes.map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  for (const a of edges) for (const b of edges) {
+    checked++;
+    if (parseForm(`v=${escaped([a, b, 0x80])}`)[0][1] !== decoder.decode(Uint8Array.from([a, b, 0x80])) && differing++ < 3) t.fail(`differs for %-escaped ${a} ${b}`);
+  }
+  t.equal(differing, 0, `${checked} byte sequences`);
+});
+
 t.test('parameters', async (t) => {
   const r = lookup({ QUERY_STRING: 'URL=a.com&url=b.com&Url=a.com&PRIORITY=7&other=x', REMOTE_ADDR: '10.0.0.1' });
   t.same(r, { urls: ['a.com', 'b.com', 'a.com'], priority: 7, format: 'xml', sourceIp: '10.0.0.1' });
