@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import Database from 'better-sqlite3';
 import type { Test } from 'tap';
 import { run } from './run.js';
+import type { OpenOptions } from '../../lib/store/store.js';
 
 export const MYSQL_ADMIN = process.env.ADRATER_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
 
@@ -93,6 +94,27 @@ export async function eachStore(
     await t.test(store.name, async (t) => {
       t.teardown(() => store.close());
       await body(t, store);
+    });
+  }
+}
+
+/**
+ * `check` on every way the look-up path opens a store, each a subtest: a MariaDB pool (a
+ * responder's), one MariaDB connection (a CGI run's), and SQLite. A MariaDB that cannot be
+ * reached outside CI skips its subtests.
+ */
+export async function eachStoreShape(t: Test, check: (t: Test, scratch: ScratchStore, options: OpenOptions) => Promise<void>): Promise<void> {
+  const shapes = [
+    ['MariaDB, a pool', mysqlStore, { persistent: true, poolSize: 2 }],
+    ['MariaDB, one connection', mysqlStore, { oneRequest: true }],
+    ['SQLite', sqliteStore, { oneRequest: true }],
+  ] as const;
+  for (const [what, open, options] of shapes) {
+    await t.test(what, async (t) => {
+      const scratch = await open(t);
+      if (!scratch) return;
+      t.teardown(() => scratch.close());
+      await check(t, scratch, options);
     });
   }
 }

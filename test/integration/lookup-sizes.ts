@@ -5,7 +5,7 @@
 // the count, with the times as stored.
 import t from 'tap';
 import type { Test } from 'tap';
-import { mysqlStore, sqliteStore } from '../helpers/stores.js';
+import { eachStoreShape } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { openStore } from '../../lib/store/open.js';
 import type { OpenOptions } from '../../lib/store/store.js';
@@ -46,19 +46,4 @@ async function check(t: Test, scratch: ScratchStore, options: OpenOptions) {
   }
 }
 
-t.test('MariaDB: every shape of look-up finds the same rows', async (t) => {
-  for (const [what, options] of [['a pool', { persistent: true, poolSize: 2 }], ['one connection', { oneRequest: true }]] as const) {
-    await t.test(what, async (t) => {
-      const scratch = await mysqlStore(t);
-      if (!scratch) return;
-      t.teardown(() => scratch.close());
-      await check(t, scratch, options);
-    });
-  }
-});
-
-t.test('SQLite: every shape of look-up finds the same rows', async (t) => {
-  const scratch = await sqliteStore(t);
-  t.teardown(() => scratch.close());
-  await check(t, scratch, { oneRequest: true });
-});
+t.test('every shape of look-up finds the same rows', (t) => eachStoreShape(t, check));

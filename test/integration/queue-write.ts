@@ -7,7 +7,7 @@
 // last_requested. (Rows of one domain within a write go to the database as one row.)
 import t from 'tap';
 import type { Test } from 'tap';
-import { mysqlStore, sqliteStore } from '../helpers/stores.js';
+import { eachStoreShape } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { openStore } from '../../lib/store/open.js';
 import type { QueueItem } from '../../lib/store/store.js';
@@ -58,19 +58,4 @@ async function check(t: Test, scratch: ScratchStore, options: { persistent?: boo
   t.same(await stored(scratch, 'n20-'), expected([...first, ...later]), '20 rows again');
 }
 
-t.test('MariaDB: every shape of queue write leaves the same rows', async (t) => {
-  for (const [what, options] of [['a pool', { persistent: true, poolSize: 2 }], ['one connection', { oneRequest: true }]] as const) {
-    await t.test(what, async (t) => {
-      const scratch = await mysqlStore(t);
-      if (!scratch) return;
-      t.teardown(() => scratch.close());
-      await check(t, scratch, options);
-    });
-  }
-});
-
-t.test('SQLite: every shape of queue write leaves the same rows', async (t) => {
-  const scratch = await sqliteStore();
-  t.teardown(() => scratch.close());
-  await check(t, scratch, { oneRequest: true });
-});
+t.test('every shape of queue write leaves the same rows', (t) => eachStoreShape(t, check));
