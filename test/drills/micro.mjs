@@ -1,6 +1,6 @@
 // Micro-benchmarks of a look-up's per-request steps (issue 12): each step alone, on the
 // bench's request mix, over the built bundle. Prints nanoseconds per call.
-// Usage: node test/drills/micro.mjs   (after npm run build)
+// Usage: [URLS=10] node test/drills/micro.mjs   (after npm run build)
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { runInThisContext } from 'node:vm';
@@ -21,7 +21,11 @@ const { createSession } = modules['lib/fastcgi/session.ts'];
 const { encodeRecord, encodePairs } = modules['lib/fastcgi/record.ts'];
 const { handle } = modules['lib/core/handler.ts'];
 
-const query = (n) => `url=http://www.site${(n * 7919) % 100000}.example/&url=site${(n * 104729) % 100000}.example&url=new${n}.example&priority=1`;
+// The bench's mix (2 rated, 1 new), or with URLS=10 the rig's other one (8 rated, 2 new).
+const URLS = Number(process.env.URLS ?? 3);
+const query = URLS === 10
+  ? (n) => `${Array.from({ length: 8 }, (_, i) => `url=http://www.site${(n * 7919 + i * 104729) % 100000}.example/page${i}`).join('&')}&url=new${n}.example&url=new2-${n}.example&priority=1`
+  : (n) => `url=http://www.site${(n * 7919) % 100000}.example/&url=site${(n * 104729) % 100000}.example&url=new${n}.example&priority=1`;
 const env = (n) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query(n), REMOTE_ADDR: '127.0.0.1', SERVER_PROTOCOL: 'HTTP/1.1' });
 const limits = { maxUrls: 100, maxBody: 65536 };
 const results = [{ url: 'http://www.site17.example/', domain: 'site17.example', status: 'rated', rating: 'A', rated: '2026-01-01T00:00:00Z', info: 'synthetic row 17' }, { url: 'site42.example', domain: 'site42.example', status: 'stale', rating: 'B', rated: '2026-01-01T00:00:00Z', expires: '2026-02-01T00:00:00Z' }, { url: 'new1.example', domain: 'new1.example', status: 'queued' }];
