@@ -52,7 +52,16 @@ time('responseBytes', () => responseBytes({ status: 200, headers: [['Content-Typ
 // a socket. The minimum of 15 windows of 10,000 requests (the machine's noise only adds).
 const rated = new Map();
 for (let i = 0; i < 100000; i++) rated.set(`site${i}.example`, { domain: `site${i}.example`, rating: 'ABCDF'[i % 5], info: 'synthetic', ratedAt: '2026-01-01 00:00:00', expiresAt: null });
-const store = { kind: 'memory', lookup: async (domains) => domains.flatMap((d) => (rated.has(d) ? [rated.get(d)] : [])), enqueue: async () => {} };
+// (A loop: the store's own cost should not weigh on what this measures.)
+const found = (domains) => {
+  const rows = [];
+  for (const d of domains) {
+    const row = rated.get(d);
+    if (row) rows.push(row);
+  }
+  return rows;
+};
+const store = { kind: 'memory', lookup: async (domains) => found(domains), enqueue: async () => {} };
 const nginxParams = (n) => [
   ['QUERY_STRING', query(n)], ['REQUEST_METHOD', 'GET'], ['CONTENT_TYPE', ''], ['CONTENT_LENGTH', ''], ['SCRIPT_NAME', '/adrater'],
   ['REQUEST_URI', `/adrater?${query(n)}`], ['DOCUMENT_URI', '/adrater'], ['DOCUMENT_ROOT', '/usr/share/nginx/html'], ['SERVER_PROTOCOL', 'HTTP/1.1'],
