@@ -111,7 +111,7 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
     db.pragma('synchronous = NORMAL');
     // SQLite's own default page cache, 2 MiB (better-sqlite3 builds with 16 MiB): the kernel's
     // page cache holds the file anyway, and a responder (each worker) kept a private copy of
-    // every page it ever read, the whole of a 100,000-row file (README, Performance).
+    // every page it ever read, the whole of a 100,000-row file (README, "SQLite's files").
     db.pragma('cache_size = -2000');
     versionAtOpen = versionOf(db);
     if (versionAtOpen < LATEST_VERSION) await migrate(db);
