@@ -5,7 +5,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
-import { queueWrites, selectWrites, textForCount } from './store.js';
+import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import { mysqlServers } from './mysql-servers.js';
 import { singleConnection, failoverPools, serverLost, notApplied } from './mysql-target.js';
 import type { Target } from './mysql-target.js';
@@ -105,19 +105,18 @@ function mysqlStore(target: Target, prepared: boolean): Store {
 // DATETIME's text from its parts, ~2.5 % of a responder's CPU with 10 URLs a request.
 const LOOKUP_PREFIX = 'SELECT domain, rating, info, CAST(rated_at AS CHAR) AS rated_at, CAST(expires_at AS CHAR) AS expires_at FROM site_ratings WHERE domain IN (';
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
-const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${new Array(n).fill('?').join(',')})`);
-const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
+const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${placeholders(n, '?')})`);
 const ENQUEUE_SUFFIX =
   ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + VALUES(requests), ' +
   'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
 // A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
 // prepared once per connection, so that the server parses none of them again.
 const MAX_PREPARED_ENQUEUE_ROWS = 32;
-const PREPARED_ENQUEUE = textForCount((n) => `${ENQUEUE_PREFIX}${new Array(n).fill('(?,?,?,?,?,?)').join(',')}${ENQUEUE_SUFFIX}`);
+const PREPARED_ENQUEUE = textForCount((n) => `${QUEUE_WRITE_INSERT}${placeholders(n, '(?, ?, ?, ?, ?, ?)')}${ENQUEUE_SUFFIX}`);
 
 /** The queue write: prepared when `prepared` and the batch is at most MAX_PREPARED_ENQUEUE_ROWS rows, else one plain query. */
 function enqueueRows(conn: Connection, rows: QueueWrite[], prepared: boolean): Promise<unknown> {
-  if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${ENQUEUE_PREFIX}?${ENQUEUE_SUFFIX}`, [rows]);
+  if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${QUEUE_WRITE_INSERT}?${ENQUEUE_SUFFIX}`, [rows]);
   return conn.execute(PREPARED_ENQUEUE(rows.length), rows.flat());
 }
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
-import { queueWrites, selectWrites, textForCount } from './store.js';
+import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueWrite, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -18,7 +18,6 @@ const ADDON = createRequire(import.meta.filename).resolve('better-sqlite3/build/
 const MAX_PARAMS = 999;
 // The queue write, merged with a queued row per CONTRACT §5: one statement per row count up
 // to ENQUEUE_ROWS (a responder keeps each prepared: statementCache), a longer batch in chunks.
-const ENQUEUE_PREFIX = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
 const ENQUEUE_SUFFIX =
   ' ON CONFLICT (domain) DO UPDATE SET priority = max(priority, excluded.priority), ' +
   'requests = requests + excluded.requests, last_requested = excluded.last_requested, source_ip = excluded.source_ip';
@@ -44,10 +43,9 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-const placeholders = (n: number, group: string) => new Array(n).fill(group).join(', ');
 const LOOKUP_TEXT = textForCount((n) => `SELECT domain, rating, info, rated_at AS ratedAt, expires_at AS expiresAt FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
 const RATED_AT_TEXT = textForCount((n) => `SELECT domain, rated_at FROM site_ratings WHERE domain IN (${placeholders(n, '?')})`);
-const ENQUEUE_TEXT = textForCount((n) => `${ENQUEUE_PREFIX}${placeholders(n, '(?, ?, ?, ?, ?, ?)')}${ENQUEUE_SUFFIX}`);
+const ENQUEUE_TEXT = textForCount((n) => `${QUEUE_WRITE_INSERT}${placeholders(n, '(?, ?, ?, ?, ?, ?)')}${ENQUEUE_SUFFIX}`);
 
 /** Rows of `select … IN (…)` over any number of keys, in statements of at most MAX_PARAMS. */
 function selectIn<T>(prepare: (sql: string) => Database.Statement, text: (n: number) => string, keys: string[]): T[] {

@@ -76,8 +76,13 @@ export function textForCount(make: (n: number) => string): (n: number) => string
   return (n) => (made[n] ??= make(n));
 }
 
+/** n copies of a placeholder group, as a statement's IN list or VALUES list holds them. */
+export const placeholders = (n: number, group: string) => new Array(n).fill(group).join(', ');
+
 /** What a queue write stores for one domain: the merge of every item that names it. */
 export type QueueWrite = [domain: string, priority: number, firstRequested: string, lastRequested: string, requests: number, sourceIp: string | null];
+/** Both stores' queue write up to its values: the columns of a QueueWrite, in its order. */
+export const QUEUE_WRITE_INSERT = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
 
 /**
  * One row per domain, sorted by domain, merged as CONTRACT §5 merges them one by one: the
