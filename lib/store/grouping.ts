@@ -1,5 +1,9 @@
 // For a persistent process: while one look-up (or queue write) is in flight, those of the
 // requests that arrive meanwhile gather and go to the database together in the next one.
+// A batch is taken in the check phase (setImmediate), after every I/O callback that was
+// ready with the one that asked: a responder under load reads several requests per wake-up,
+// and the first of them no longer goes alone in a statement of its own while the others
+// wait a whole round trip (peers rig: 0.48 → 0.40 statements a request).
 // Each request still gets exactly its own rows, and is answered only after its own queue
 // rows are committed, so a 200 still means "queued"; the database sees one query and one
 // commit per batch instead of per request. An ask whose request was aborted while it
@@ -41,9 +45,12 @@ export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>):
     return batch;
   }
 
+  /** The next batch, once the event loop has run every I/O callback that was ready with it. */
+  const gathered = () => new Promise<Array<Waiting<Row, Answer>>>((resolve) => setImmediate(() => resolve(nextBatch())));
+
   async function drain(): Promise<void> {
     running = true;
-    for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
+    for (let batch = await gathered(); batch.length > 0; batch = await gathered()) {
       try {
         const answers = await run(batch.map((w) => w.ask));
         batch.forEach((w, i) => w.resolve(answers[i]));

@@ -1,6 +1,6 @@
-// The grouping batcher: asks that arrive while a batch is in flight go together in the
-// next one, each caller gets exactly its own answer, a failure fails only its batch, and an
-// ask aborted while it waits is never sent.
+// The grouping batcher: asks made in one turn of the event loop go together, and so do
+// those that arrive while a batch is in flight; each caller gets exactly its own answer, a
+// failure fails only its batch, and an ask aborted while it waits is never sent.
 import t from 'tap';
 import { batcher, grouped } from '../../lib/store/grouping.js';
 import { openStore } from '../../lib/store/open.js';
@@ -19,7 +19,8 @@ function gate() {
       releases.push(() => (fail ? reject(new Error('batch failed')) : resolve(asks.map((a) => a.reduce((x, y) => x + y, 0))))),
     );
   };
-  const tick = () => new Promise((r) => setImmediate(r));
+  // Two turns: the batcher takes its next batch in the check phase after an ask or an answer.
+  const tick = () => new Promise((r) => setImmediate(() => setImmediate(r)));
   return { batches, run, tick, release: async () => (releases.shift()!(), await tick()), failNext: () => (failNext = true) };
 }
 
@@ -35,6 +36,20 @@ t.test('asks gather while a batch is in flight; each caller gets its own answer'
   t.same(g.batches[1], [[10], [20, 1], [5]], 'the waiting asks went together');
   await g.release();
   t.same(await Promise.all([first, ...later]), [3, 10, 21, 5]);
+});
+
+t.test('asks made by separate callbacks of one turn of the event loop go in one batch, the first too', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  // As a responder's reads are: each request in its own I/O callback, several ready at once.
+  const answers = await new Promise<Array<Promise<number>>>((resolve) => {
+    const made: Array<Promise<number>> = [];
+    for (const n of [1, 2, 3]) setImmediate(() => made.push(ask([n])) === 3 && resolve(made));
+  });
+  await g.tick();
+  t.same(g.batches, [[[1], [2], [3]]], 'one statement for the three');
+  await g.release();
+  t.same(await Promise.all(answers), [1, 2, 3]);
 });
 
 t.test('a batch holds at most 2,000 rows, but always at least one ask', async (t) => {
