@@ -2,7 +2,7 @@
 // those that arrive while a batch is in flight; each caller gets exactly its own answer, a
 // failure fails only its batch, and an ask aborted while it waits is never sent.
 import t from 'tap';
-import { batcher, grouped } from '../../lib/store/grouping.js';
+import { batcher, grouped, GATHER_TURNS } from '../../lib/store/grouping.js';
 import { openStore } from '../../lib/store/open.js';
 import { sqliteStore } from '../helpers/stores.js';
 
@@ -19,8 +19,13 @@ function gate() {
       releases.push(() => (fail ? reject(new Error('batch failed')) : resolve(asks.map((a) => a.reduce((x, y) => x + y, 0))))),
     );
   };
-  // Two turns: the batcher takes its next batch in the check phase after an ask or an answer.
-  const tick = () => new Promise((r) => setImmediate(() => setImmediate(r)));
+  // One turn more than the batcher waits after an ask or an answer before it takes a batch.
+  const tick = () =>
+    new Promise<void>((resolve) => {
+      let turns = 0;
+      const turn = () => (++turns > GATHER_TURNS + 1 ? resolve() : setImmediate(turn));
+      turn();
+    });
   return { batches, run, tick, release: async () => (releases.shift()!(), await tick()), failNext: () => (failNext = true) };
 }
 
@@ -50,6 +55,28 @@ t.test('asks made by separate callbacks of one turn of the event loop go in one 
   t.same(g.batches, [[[1], [2], [3]]], 'one statement for the three');
   await g.release();
   t.same(await Promise.all(answers), [1, 2, 3]);
+});
+
+t.test('asks made over the turns a batch waits go in it; one made a turn later waits for the next', async (t) => {
+  const g = gate();
+  const ask = batcher(g.run);
+  const answers: Array<Promise<number>> = [];
+  await new Promise<void>((resolve) => {
+    let turn = 0;
+    const next = () => {
+      answers.push(ask([turn]));
+      if (++turn <= GATHER_TURNS + 1) setImmediate(next);
+      else resolve();
+    };
+    next();
+  });
+  await g.tick();
+  const inFirst = Array.from({ length: GATHER_TURNS }, (_, i) => [i]);
+  t.same(g.batches, [inFirst], `the asks of the first ${GATHER_TURNS} turns went together`);
+  await g.release();
+  await g.release();
+  t.same(g.batches[1], [[GATHER_TURNS], [GATHER_TURNS + 1]], 'the later ones in the next batch');
+  t.same(await Promise.all(answers), Array.from({ length: GATHER_TURNS + 2 }, (_, i) => i));
 });
 
 t.test('a batch holds at most 2,000 rows, but always at least one ask', async (t) => {
