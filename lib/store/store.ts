@@ -63,10 +63,6 @@ export interface Store {
 }
 
 /**
- * Which of a batch of ratings to write: per domain the newest (with force: the last), never
- * one older than the stored rating unless force. `older` counts the rows left out for age.
- */
-/**
  * A statement's text for n keys or rows, made once per n for the life of the process: a
  * responder asks for the same few shapes with every request, and building the text (a join
  * of n placeholder groups) cost more than finding its prepared statement (~3 µs a request).
@@ -107,6 +103,10 @@ export function queueWrites(items: QueueItem[]): QueueWrite[] {
   return Array.from(byDomain.values()).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
+/**
+ * Which of a batch of ratings to write: per domain the newest (with force: the last), never
+ * one older than the stored rating unless force. `older` counts the rows left out for age.
+ */
 export function selectWrites(
   rows: RatingRow[],
   storedRatedAt: Map<string, string>,

@@ -1,6 +1,7 @@
-// The grouping batcher: asks made in one turn of the event loop go together, and so do
-// those that arrive while a batch is in flight; each caller gets exactly its own answer, a
-// failure fails only its batch, and an ask aborted while it waits is never sent.
+// The grouping batcher: asks made within the turns of the event loop a batch waits go
+// together, and so do those that arrive while a batch is in flight; each caller gets
+// exactly its own answer, a failure fails only its batch, and an ask aborted while it waits
+// is never sent.
 import t from 'tap';
 import { batcher, grouped, GATHER_TURNS } from '../../lib/store/grouping.js';
 import { openStore } from '../../lib/store/open.js';
