@@ -57,7 +57,7 @@ async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: numbe
   }
   // Loaded here so that its cost shows as load, not connect. A driver that cannot load (a
   // broken build) fails again when the handler opens the store, which answers it (500).
-  await loadDriver(settings.db).catch(() => {});
+  await loadDriver(settings.db, true).catch(() => {});
   return runCgi(process.env, settings, [
     ['startup', started],
     ['load', msSinceStart() - started],

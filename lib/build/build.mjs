@@ -264,7 +264,9 @@ writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
 // V8's cache of it beside each bundle (bin/adrater writes it when there is none). Each run
 // looks up a rated site and a new one, so that the cache holds the row parsing and the
 // queue write as well as the load: on SQLite a file that holds one rating (its schema made
-// by `db init`: a command writes no cache), on MySQL lib/build/warm-mysql.mjs.
+// by `db init`: a command writes no cache), on MySQL lib/build/warm-mysql.mjs. MySQL's run
+// goes first: a CGI run's MySQL client is in adrater.js (lib/store/mysql-wire.ts), whose
+// cache the first run writes; the SQLite run then writes sqlite.js's.
 const RATED = 'rated.example';
 const cgiEnv = { PATH: process.env.PATH, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: `url=${RATED}&url=new.example` };
 const cgi = async (db) => (await run(join(ROOT, 'bin/adrater'), [], { env: { ...cgiEnv, ADRATER_DB: db } })).stdout;
@@ -274,6 +276,11 @@ function expectLookup(out) {
     throw new Error(`the warm-up look-up did not answer as expected:\n${out.slice(0, 600)}`);
   }
 }
+await step('warm the code cache (MySQL: lib/build/warm-mysql.mjs)', async () => {
+  const { result, statements } = await withWarmMysql(RATED, cgi);
+  expectLookup(result);
+  if (!/^SELECT /.test(statements[0] ?? '') || !/^INSERT INTO rating_queue /.test(statements[1] ?? '')) throw new Error(`unexpected statements: ${statements.join(' | ')}`);
+});
 await step('warm the code cache (SQLite)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-build-'));
   try {
@@ -286,9 +293,4 @@ await step('warm the code cache (SQLite)', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-await step('warm the code cache (MySQL: lib/build/warm-mysql.mjs)', async () => {
-  const { result, statements } = await withWarmMysql(RATED, cgi);
-  expectLookup(result);
-  if (!/^SELECT /.test(statements[0] ?? '') || !/^INSERT INTO rating_queue /.test(statements[1] ?? '')) throw new Error(`unexpected statements: ${statements.join(' | ')}`);
 });

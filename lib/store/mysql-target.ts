@@ -10,91 +10,27 @@ import mysql from 'mysql2/promise';
 import type { Connection, Pool, PoolConnection } from 'mysql2/promise';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
+import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
+import type { Target } from './mysql-retry.js';
 
-const code = (err: unknown) => (err as { code?: string })?.code ?? '';
+export type { Target };
 
-// The server is not there for us: another listed server may be.
-const LOST = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EPIPE',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ER_CON_COUNT_ERROR',
-  'ER_UNKNOWN_COM_ERROR', // 1047: a Galera node that is not ready ("WSREP has not yet prepared node for application use")
-]);
-export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;
-
-/**
- * The statement did not take effect, for sure: a deadlock's victim or a Galera certification
- * conflict (1213: rolled back), or a Galera node that refused it (1047). A retry cannot
- * count anything twice. (A connection cut while a write was on its way is not this: the
- * write may have committed.)
- */
-export const notApplied = (err: unknown) => code(err) === 'ER_LOCK_DEADLOCK' || code(err) === 'ER_UNKNOWN_COM_ERROR';
-
-export interface Target {
-  /**
-   * Runs `work` on a connection to the server in use. When it fails and `again(err)` says a
-   * second try is safe, tries again (on the next server, if this one was lost), a bounded
-   * number of times; a failure to get a connection is always safe to try again.
-   */
-  use<T>(work: (conn: Connection) => Promise<T>, again: (err: unknown) => boolean): Promise<T>;
-  end(): Promise<void>;
-}
-
-// Conflicts (1213) are tried again up to this many times, each after a short random pause
-// that grows: concurrent batches writing the same domains on different Galera nodes would
-// otherwise collide again at once. A lost server moves to the next one, around the list twice.
-const CONFLICT_RETRIES = 12;
-const SERVER_ROUNDS = 2;
-const pause = (retry: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (retry + 1)));
-
-/** Whether to try again after `err`, and after how long; counts the tries. */
-function tries(servers: number) {
-  let conflicts = 0;
-  let moves = 0;
-  return async (err: unknown, again: (err: unknown) => boolean): Promise<boolean> => {
-    if (!again(err)) return false;
-    if (serverLost(err)) return ++moves < servers * SERVER_ROUNDS;
-    if (++conflicts > CONFLICT_RETRIES) return false;
-    await pause(conflicts);
-    return true;
-  };
-}
-
-/** One connection for a CGI run: each server in order until one accepts (a refusal or a time-out moves on). */
-export async function singleConnection(servers: MysqlServer[]): Promise<Target> {
-  let conn: Connection | null = null;
-  let failure: unknown;
-  for (const [i, server] of servers.entries()) {
-    try {
-      // One process, one look-up: mysql2's static row parser, not one compiled with `new Function` per result shape.
-      conn = await mysql.createConnection({ ...server.options, disableEval: true });
-      break;
-    } catch (err) {
-      failure = err;
-      if (!serverLost(err)) throw err;
-      if (i + 1 < servers.length) log(`database ${server.label}: ${code(err) || 'unreachable'}; trying ${servers[i + 1].label}`);
-    }
-  }
-  if (!conn) throw failure;
-  const connection = conn;
-  // A connection lost between queries must not become an uncaught 'error' event.
-  connection.on('error', () => {});
-  return {
-    async use(work, again) {
-      const retry = tries(1);
-      for (;;) {
-        try {
-          return await work(connection);
-        } catch (err) {
-          if (serverLost(err) || !(await retry(err, again))) throw err;
-        }
-      }
+/** One mysql2 connection for a command's run: each server in order until one accepts. */
+export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> =>
+  singleConnection(
+    servers,
+    async (server) => {
+      // One process, a few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
+      const conn = await mysql.createConnection({ ...server.options, disableEval: true });
+      // A connection lost between queries must not become an uncaught 'error' event.
+      conn.on('error', () => {});
+      return conn;
     },
-    end: () => connection.end().catch(() => {}),
-  };
-}
+    (conn) => conn.end().catch(() => {}),
+  );
 
 /** Pools for a persistent process, one server at a time, moving on when it is lost. */
-export function failoverPools(servers: MysqlServer[], poolSize: number): Target {
+export function failoverPools(servers: MysqlServer[], poolSize: number): Target<Connection> {
   let current = 0;
   let pool: Pool | null = null;
   const poolFor = (i: number): Pool => {

@@ -3,32 +3,21 @@
 // dead connections are dropped and replaced, and moves to the next listed server when its
 // server is lost (lib/store/mysql-target.ts).
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { UnavailableError, throwIfAborted } from '../core/errors.js';
+import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import { mysqlServers } from './mysql-servers.js';
-import { singleConnection, failoverPools, serverLost, notApplied } from './mysql-target.js';
+import { mysql2Connection, failoverPools } from './mysql-target.js';
+import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
+import { classify, notApplied, serverLost } from './mysql-retry.js';
 import type { Target } from './mysql-target.js';
 import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
-
-// Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
-// A conflict (1213) that outlasted its retries is one: the client may try again (503).
-const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
-
-/** A driver error as it enters: the server not there for us becomes UnavailableError. */
-function classify(err: unknown): unknown {
-  const e = err as { code?: string; message?: string };
-  if (e && (serverLost(err) || UNAVAILABLE_CODES.has(e.code ?? ''))) {
-    return new UnavailableError(`MySQL unavailable: ${e.code ?? 'error'}: ${e.message ?? ''}`, { cause: err });
-  }
-  return err;
-}
 
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
   const servers = mysqlServers(url);
   if (open.persistent) return mysqlStore(failoverPools(servers, open.poolSize ?? 4), true);
   try {
-    return mysqlStore(await singleConnection(servers), false);
+    return mysqlStore(await mysql2Connection(servers), false);
   } catch (err) {
     throw classify(err);
   }
@@ -53,7 +42,7 @@ function lookupRows(conn: Connection, domains: string[], prepared: boolean): Pro
   return conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded).then(([rows]) => rows);
 }
 
-function mysqlStore(target: Target, prepared: boolean): Store {
+function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
   const run = <T>(work: (conn: Connection) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
     target.use(work, again).catch((err) => Promise.reject(classify(err)));
   const query = <T>(sql: string, params: unknown[] = []) => run(async (conn) => (await conn.query(sql, params))[0] as T, readAgain);
@@ -100,15 +89,8 @@ function mysqlStore(target: Target, prepared: boolean): Store {
   };
 }
 
-// The times as the server writes them (what the text protocol of a CGI run's plain query
-// carries anyway): a prepared look-up's binary rows otherwise have mysql2 rebuild each
-// DATETIME's text from its parts, ~2.5 % of a responder's CPU with 10 URLs a request.
-const LOOKUP_PREFIX = 'SELECT domain, rating, info, CAST(rated_at AS CHAR) AS rated_at, CAST(expires_at AS CHAR) AS expires_at FROM site_ratings WHERE domain IN (';
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${placeholders(n, '?')})`);
-const ENQUEUE_SUFFIX =
-  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + VALUES(requests), ' +
-  'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
 // A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
 // prepared once per connection, so that the server parses none of them again.
 const MAX_PREPARED_ENQUEUE_ROWS = 32;

@@ -1,6 +1,6 @@
 // The one place a database URL's scheme is read, and so the one place a driver is chosen.
 // A driver is loaded only when its store is opened: a CGI run on SQLite never loads
-// mysql2, nor one on MySQL better-sqlite3.
+// mysql2, nor one on MySQL better-sqlite3 (nor, as a rule, mysql2).
 import { SettingsError } from '../core/errors.js';
 import type { Store, OpenOptions } from './store.js';
 
@@ -12,10 +12,14 @@ export function storeKind(url: string): StoreKind {
   throw new SettingsError('database must be mysql://user:pass@host:port/db or sqlite:PATH');
 }
 
-/** Loads the driver for `url` without opening anything (a CGI run times this as `load`). */
-export async function loadDriver(url: string): Promise<(options: OpenOptions) => Promise<Store>> {
+/**
+ * Loads the driver for `url` without opening anything (a CGI run times this as `load`). A
+ * one-request run (CGI) on MySQL gets its own small client, and mysql2 only if it must
+ * (lib/store/mysql-cgi.ts).
+ */
+export async function loadDriver(url: string, oneRequest = false): Promise<(options: OpenOptions) => Promise<Store>> {
   if (storeKind(url) === 'mysql') {
-    const { openMysql } = await import('./mysql.js');
+    const { openMysql } = oneRequest ? await import('./mysql-cgi.js') : await import('./mysql.js');
     return async (options) => {
       if (!options.readUrl) return openMysql(url, options);
       const { readSplit } = await import('./read-split.js');
@@ -27,5 +31,5 @@ export async function loadDriver(url: string): Promise<(options: OpenOptions) =>
 }
 
 export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
-  return (await loadDriver(url))(options);
+  return (await loadDriver(url, options.oneRequest))(options);
 }

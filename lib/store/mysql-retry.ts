@@ -1,0 +1,102 @@
+// How a MySQL store reads a driver's errors, and when it tries a statement again: the same
+// rules for mysql2 (lib/store/mysql.ts) and for a CGI run's own client (lib/store/mysql-cgi.ts),
+// which sets the same codes on its errors. No driver is loaded here.
+import { UnavailableError } from '../core/errors.js';
+import { log } from '../core/log.js';
+import type { MysqlServer } from './mysql-servers.js';
+
+export const code = (err: unknown) => (err as { code?: string })?.code ?? '';
+
+// The server is not there for us: another listed server may be.
+const LOST = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EPIPE',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ER_CON_COUNT_ERROR',
+  'ER_UNKNOWN_COM_ERROR', // 1047: a Galera node that is not ready ("WSREP has not yet prepared node for application use")
+]);
+export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;
+
+/**
+ * The statement did not take effect, for sure: a deadlock's victim or a Galera certification
+ * conflict (1213: rolled back), or a Galera node that refused it (1047). A retry cannot
+ * count anything twice. (A connection cut while a write was on its way is not this: the
+ * write may have committed.)
+ */
+export const notApplied = (err: unknown) => code(err) === 'ER_LOCK_DEADLOCK' || code(err) === 'ER_UNKNOWN_COM_ERROR';
+
+// Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
+// A conflict (1213) that outlasted its retries is one: the client may try again (503).
+const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
+
+/** A driver error as it enters: the server not there for us becomes UnavailableError. */
+export function classify(err: unknown): unknown {
+  const e = err as { code?: string; message?: string };
+  if (e && (serverLost(err) || UNAVAILABLE_CODES.has(e.code ?? ''))) {
+    return new UnavailableError(`MySQL unavailable: ${e.code ?? 'error'}: ${e.message ?? ''}`, { cause: err });
+  }
+  return err;
+}
+
+// Conflicts (1213) are tried again up to this many times, each after a short random pause
+// that grows: concurrent batches writing the same domains on different Galera nodes would
+// otherwise collide again at once. A lost server moves to the next one, around the list twice.
+const CONFLICT_RETRIES = 12;
+const SERVER_ROUNDS = 2;
+const pause = (retry: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (retry + 1)));
+
+/** Whether to try again after `err`, and after how long; counts the tries. */
+export function tries(servers: number) {
+  let conflicts = 0;
+  let moves = 0;
+  return async (err: unknown, again: (err: unknown) => boolean): Promise<boolean> => {
+    if (!again(err)) return false;
+    if (serverLost(err)) return ++moves < servers * SERVER_ROUNDS;
+    if (++conflicts > CONFLICT_RETRIES) return false;
+    await pause(conflicts);
+    return true;
+  };
+}
+
+export interface Target<C> {
+  /**
+   * Runs `work` on a connection to the server in use. When it fails and `again(err)` says a
+   * second try is safe, tries again (on the next server, if this one was lost), a bounded
+   * number of times; a failure to get a connection is always safe to try again.
+   */
+  use<T>(work: (conn: C) => Promise<T>, again: (err: unknown) => boolean): Promise<T>;
+  end(): Promise<void>;
+}
+
+/**
+ * One connection for a run that makes a few statements (a CGI run, a command): each server
+ * in order until one accepts (a refusal or a time-out moves on). A statement is tried again
+ * on it when `again` allows, never on another server: the run has one connection.
+ */
+export async function singleConnection<C>(servers: MysqlServer[], connect: (server: MysqlServer) => Promise<C>, end: (conn: C) => Promise<void>): Promise<Target<C>> {
+  let conn: C | null = null;
+  let failure: unknown;
+  for (const [i, server] of servers.entries()) {
+    try {
+      conn = await connect(server);
+      break;
+    } catch (err) {
+      failure = err;
+      if (!serverLost(err)) throw err;
+      if (i + 1 < servers.length) log(`database ${server.label}: ${code(err) || 'unreachable'}; trying ${servers[i + 1].label}`);
+    }
+  }
+  if (!conn) throw failure;
+  const connection = conn;
+  return {
+    async use(work, again) {
+      const retry = tries(1);
+      for (;;) {
+        try {
+          return await work(connection);
+        } catch (err) {
+          if (serverLost(err) || !(await retry(err, again))) throw err;
+        }
+      }
+    },
+    end: () => end(connection),
+  };
+}

@@ -1,0 +1,312 @@
+// The few messages of the MySQL client/server protocol that a CGI run's look-up needs, spoken
+// directly: connect, authenticate (mysql_native_password, MariaDB's default), text
+// statements and their rows, quit. A CGI run then never loads mysql2, whose load and cold
+// handshake were the largest part of a run on MySQL (README "Performance"). Anything else
+// the server asks for (another authentication method: MySQL 8's caching_sha2_password,
+// ed25519, PAM) is an UnsupportedError, and the run opens mysql2 instead. Errors carry
+// mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST, ER_ACCESS_DENIED_ERROR …), so that
+// lib/store/mysql-retry.ts reads them alike.
+import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
+
+export interface WireOptions {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  user: string;
+  password: string;
+  database?: string;
+  connectTimeout: number;
+}
+
+/** A row of a result set: each column's text, or null for SQL NULL. */
+export type WireRow = Array<string | null>;
+
+export interface Wire {
+  /** One statement: its rows when it returns a result set, else none. */
+  query(sql: string): Promise<WireRow[]>;
+  /** Ends the session (COM_QUIT) and closes the socket. */
+  quit(): Promise<void>;
+}
+
+/** An error from the server (an ERR packet) or from the connection, with mysql2's code. */
+export class WireError extends Error {
+  name = 'WireError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly fatal: boolean,
+    readonly errno?: number,
+    readonly sqlState?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The server wants what this client does not speak: use mysql2. */
+export class UnsupportedError extends Error {
+  name = 'UnsupportedError';
+}
+
+// The server errors whose names the retry rules read (lib/store/mysql-retry.ts); any other
+// is ERRNO_<n>, its message saying what it is.
+const ERROR_NAMES = new Map([
+  [1040, 'ER_CON_COUNT_ERROR'],
+  [1044, 'ER_DBACCESS_DENIED_ERROR'],
+  [1045, 'ER_ACCESS_DENIED_ERROR'],
+  [1047, 'ER_UNKNOWN_COM_ERROR'],
+  [1049, 'ER_BAD_DB_ERROR'],
+  [1053, 'ER_SERVER_SHUTDOWN'],
+  [1205, 'ER_LOCK_WAIT_TIMEOUT'],
+  [1213, 'ER_LOCK_DEADLOCK'],
+  [1226, 'ER_TOO_MANY_USER_CONNECTIONS'],
+  [1317, 'ER_QUERY_INTERRUPTED'],
+  [1927, 'ER_CONNECTION_KILLED'],
+]);
+
+// Capability flags (the protocol's names).
+const LONG_PASSWORD = 0x1;
+const LONG_FLAG = 0x4;
+const CONNECT_WITH_DB = 0x8;
+const PROTOCOL_41 = 0x200;
+const TRANSACTIONS = 0x2000;
+const SECURE_CONNECTION = 0x8000;
+const PLUGIN_AUTH = 0x80000;
+const NEEDED = PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH;
+const UTF8MB4_GENERAL_CI = 45; // what mysql2 asks for with charset utf8mb4
+const MAX_PACKET = 0xffffff; // a longer payload comes in parts: never for a look-up's rows
+const NATIVE = 'mysql_native_password';
+
+/** The payload of an ERR packet as a WireError (not fatal: the session goes on). */
+export function serverError(payload: Buffer): WireError {
+  const errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
+  const marked = payload[3] === 0x23; // '#': a SQL state follows
+  const sqlState = marked ? payload.toString('latin1', 4, 9) : undefined;
+  const message = payload.toString('utf8', marked ? 9 : 3);
+  return new WireError(message, ERROR_NAMES.get(errno) ?? `ERRNO_${errno}`, false, errno, sqlState);
+}
+
+const protocolError = (what: string) => new WireError(`MySQL protocol: ${what}`, 'PROTOCOL_ERROR', true);
+
+/** A length-encoded integer at `offset`: [value, offset after it]. */
+function lengthEncoded(payload: Buffer, offset: number): [number, number] {
+  const first = payload[offset];
+  if (first === undefined) throw protocolError('truncated length');
+  if (first < 0xfb) return [first, offset + 1];
+  if (first === 0xfc && offset + 3 <= payload.length) return [payload.readUInt16LE(offset + 1), offset + 3];
+  if (first === 0xfd && offset + 4 <= payload.length) return [payload.readUIntLE(offset + 1, 3), offset + 4];
+  if (first === 0xfe && offset + 9 <= payload.length) return [Number(payload.readBigUInt64LE(offset + 1)), offset + 9];
+  throw protocolError('bad length');
+}
+
+/** A text-protocol row: each column a length-encoded string, or 0xfb for NULL. */
+export function parseRow(payload: Buffer): WireRow {
+  const row: WireRow = [];
+  for (let offset = 0; offset < payload.length; ) {
+    if (payload[offset] === 0xfb) {
+      row.push(null);
+      offset++;
+      continue;
+    }
+    const [length, start] = lengthEncoded(payload, offset);
+    if (start + length > payload.length) throw protocolError('truncated row');
+    row.push(payload.toString('utf8', start, start + length));
+    offset = start + length;
+  }
+  return row;
+}
+
+/** An EOF packet (0xfe and under 9 bytes): a row may start with 0xfe too, as a long length. */
+const isEof = (payload: Buffer) => payload[0] === 0xfe && payload.length < 9;
+
+/** What the greeting (Protocol::HandshakeV10) says that the answer needs. */
+export function parseGreeting(payload: Buffer): { capabilities: number; nonce: Buffer; plugin: string } {
+  if (payload[0] === 0xff) throw serverError(payload);
+  if (payload[0] !== 10) throw protocolError(`greeting version ${payload[0]}`);
+  const versionEnd = payload.indexOf(0, 1);
+  if (versionEnd < 0 || versionEnd + 32 > payload.length) throw protocolError('truncated greeting');
+  let offset = versionEnd + 1 + 4; // the connection id
+  const nonceStart = payload.subarray(offset, offset + 8);
+  offset += 9; // and a filler byte
+  const capabilities = payload.readUInt16LE(offset) | (payload.readUInt16LE(offset + 5) << 16);
+  const nonceLength = payload[offset + 7];
+  offset += 18; // flags, character set, status, upper flags, nonce length, 10 reserved bytes
+  if ((capabilities & NEEDED) !== NEEDED) throw new UnsupportedError('the server speaks no 4.1 protocol with plugin authentication');
+  const restLength = Math.max(13, nonceLength - 8);
+  if (offset + restLength > payload.length) throw protocolError('truncated greeting');
+  const nonce = Buffer.concat([nonceStart, payload.subarray(offset, offset + restLength - 1)]); // the last byte is a NUL
+  offset += restLength;
+  const pluginEnd = payload.indexOf(0, offset);
+  return { capabilities, nonce, plugin: payload.toString('latin1', offset, pluginEnd < 0 ? payload.length : pluginEnd) };
+}
+
+/** mysql_native_password's answer: SHA1(password) XOR SHA1(nonce + SHA1(SHA1(password))); none for no password. */
+export async function nativePassword(password: string, nonce: Buffer): Promise<Buffer> {
+  if (password === '') return Buffer.alloc(0);
+  // Loaded only for a password: crypto costs a CGI run ~1 ms, and a local root often has none.
+  const { createHash } = await import('node:crypto');
+  const sha1 = (...parts: Buffer[]) => parts.reduce((hash, part) => hash.update(part), createHash('sha1')).digest();
+  const stage1 = sha1(Buffer.from(password, 'utf8'));
+  const token = sha1(nonce, sha1(stage1));
+  for (let i = 0; i < token.length; i++) token[i] ^= stage1[i];
+  return token;
+}
+
+/** The handshake response (Protocol::HandshakeResponse41). */
+function handshakeResponse(options: WireOptions, serverCapabilities: number, auth: Buffer): Buffer {
+  const withDb = options.database !== undefined && (serverCapabilities & CONNECT_WITH_DB) !== 0;
+  const capabilities = LONG_PASSWORD | LONG_FLAG | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | (withDb ? CONNECT_WITH_DB : 0);
+  const head = Buffer.alloc(32);
+  head.writeUInt32LE(capabilities, 0);
+  head.writeUInt32LE(MAX_PACKET, 4);
+  head[8] = UTF8MB4_GENERAL_CI;
+  const nul = Buffer.alloc(1);
+  return Buffer.concat([
+    head,
+    Buffer.from(options.user, 'utf8'),
+    nul,
+    Buffer.from([auth.length]),
+    auth,
+    ...(withDb ? [Buffer.from(options.database!, 'utf8'), nul] : []),
+    Buffer.from(NATIVE, 'latin1'),
+    nul,
+  ]);
+}
+
+/** Connects and authenticates; rejects with a WireError (or UnsupportedError) and leaves no socket open. */
+export function connectWire(options: WireOptions): Promise<Wire> {
+  const socket: Socket = options.socketPath ? netConnect(options.socketPath) : netConnect(options.port ?? 3306, options.host ?? 'localhost');
+  socket.setNoDelay(true);
+  const packets: Buffer[] = [];
+  let buffered: Buffer | null = null;
+  let waiting: { resolve(p: Buffer): void; reject(e: Error): void } | null = null;
+  let failure: WireError | null = null;
+  let sequence = 0;
+
+  const settle = () => {
+    if (!waiting) return;
+    const next = packets.shift();
+    if (next) waiting.resolve(next);
+    else if (failure) waiting.reject(failure);
+    else return;
+    waiting = null;
+  };
+  socket.on('data', (chunk: Buffer) => {
+    let data = buffered ? Buffer.concat([buffered, chunk]) : chunk;
+    while (data.length >= 4) {
+      const length = data.readUIntLE(0, 3);
+      if (length === MAX_PACKET) return fail(protocolError('a packet over 16 MB'));
+      if (data.length < 4 + length) break;
+      sequence = (data[3] + 1) & 0xff;
+      packets.push(data.subarray(4, 4 + length));
+      data = data.subarray(4 + length);
+    }
+    buffered = data.length > 0 ? data : null;
+    settle();
+  });
+  const fail = (err: WireError) => {
+    failure ??= err;
+    socket.destroy();
+    settle();
+  };
+  socket.on('error', (err: NodeJS.ErrnoException) => fail(new WireError(err.message, err.code ?? 'PROTOCOL_CONNECTION_LOST', true, err.errno)));
+  socket.on('close', () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)));
+
+  const next = () => new Promise<Buffer>((resolve, reject) => ((waiting = { resolve, reject }), settle()));
+  const send = (payload: Buffer) => {
+    const head = Buffer.alloc(4);
+    head.writeUIntLE(payload.length, 0, 3);
+    head[3] = sequence;
+    sequence = (sequence + 1) & 0xff;
+    socket.write(Buffer.concat([head, payload]));
+  };
+  /** A command: each starts its packets at sequence 0. */
+  const command = (payload: Buffer) => {
+    sequence = 0;
+    send(payload);
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  /** One exchange at a time: a second query waits for the first's last packet. */
+  const inTurn = <T>(exchange: () => Promise<T>): Promise<T> => {
+    const result = queue.then(exchange);
+    queue = result.catch(() => {});
+    return result;
+  };
+
+  async function authenticate(): Promise<void> {
+    const greeting = parseGreeting(await next());
+    // Answered as native whatever the server's default: an account of that kind is accepted
+    // at once, any other makes the server ask again for its own method (an auth switch).
+    send(handshakeResponse(options, greeting.capabilities, await nativePassword(options.password, greeting.nonce)));
+    for (;;) {
+      const reply = await next();
+      if (reply[0] === 0x00) return;
+      if (reply[0] === 0xff) throw serverError(reply);
+      if (reply[0] === 0xfe && reply.length > 1) {
+        const pluginEnd = reply.indexOf(0, 1);
+        const plugin = reply.toString('latin1', 1, pluginEnd < 0 ? reply.length : pluginEnd);
+        if (plugin !== NATIVE || pluginEnd < 0) throw new UnsupportedError(`the account authenticates with ${plugin}`);
+        const nonce = reply.subarray(pluginEnd + 1, pluginEnd + 21);
+        send(await nativePassword(options.password, nonce));
+        continue;
+      }
+      throw new UnsupportedError(`an authentication step this client does not take (0x${reply[0].toString(16)})`);
+    }
+  }
+
+  async function readResult(): Promise<WireRow[]> {
+    const first = await next();
+    if (first[0] === 0x00) return [];
+    if (first[0] === 0xff) throw serverError(first);
+    const [columns] = lengthEncoded(first, 0);
+    for (let i = 0; i < columns; i++) await next(); // the column definitions: the statement says what they are
+    if (!isEof(await next())) throw protocolError('no EOF after the columns');
+    const rows: WireRow[] = [];
+    for (;;) {
+      const packet = await next();
+      if (isEof(packet)) return rows;
+      if (packet[0] === 0xff) throw serverError(packet);
+      const row = parseRow(packet);
+      if (row.length !== columns) throw protocolError(`a row of ${row.length} columns, not ${columns}`);
+      rows.push(row);
+    }
+  }
+
+  const wire: Wire = {
+    query: (sql) =>
+      inTurn(() => {
+        if (failure) return Promise.reject(failure);
+        command(Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, 'utf8')]));
+        // A reply out of protocol leaves the session's packets out of step: it ends here.
+        return readResult().catch((err: WireError) => {
+          if (err.fatal) fail(err);
+          throw err;
+        });
+      }),
+    quit: () =>
+      inTurn(
+        () =>
+          new Promise<void>((resolve) => {
+            if (socket.destroyed) return resolve();
+            socket.once('close', () => resolve());
+            command(Buffer.from([0x01]));
+            socket.end();
+          }),
+      ),
+  };
+
+  return new Promise<Wire>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new WireError('connect ETIMEDOUT', 'ETIMEDOUT', true)), options.connectTimeout);
+    authenticate().then(
+      () => {
+        clearTimeout(timer);
+        resolve(wire);
+      },
+      (err: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,84 @@
+// A CGI run's own MySQL client (lib/store/mysql-wire.ts, lib/store/mysql-cgi.ts) against the
+// real MariaDB: a password account, a wrong password, an account whose authentication it does
+// not speak (the run then uses mysql2), a host list whose first server refuses, values that
+// a quoting mistake would break, and the look-up still using the primary key.
+import t from 'tap';
+import { cgi } from '../helpers/run.js';
+import { mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
+import { sites } from '../helpers/xml.js';
+import { connectWire } from '../../lib/store/mysql-wire.js';
+import { literal } from '../../lib/store/mysql-cgi.js';
+import { LOOKUP_PREFIX } from '../../lib/store/mysql-sql.js';
+
+const server = new URL(MYSQL_ADMIN);
+const hostPort = `${server.hostname}:${server.port || 3306}`;
+
+t.test('accounts: a password, a wrong one, and one whose authentication only mysql2 may speak', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  const admin = (await mysqlAdmin(t))!;
+  const database = new URL(store.url).pathname.slice(1);
+  const user = `adrater_wire_${process.pid}`;
+  t.teardown(async () => {
+    await admin.query(`DROP USER IF EXISTS '${user}'@'%', '${user}_ed'@'%'`);
+    await admin.end();
+    await store.close();
+  });
+  await store.sql("INSERT INTO site_ratings VALUES ('rated.example', 'A', 'Café «ok»', '2026-01-01 00:00:00', NULL)");
+  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pässword ✓'`);
+  await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${database}.* TO '${user}'@'%'`);
+
+  const url = (password: string) => `mysql://${user}:${encodeURIComponent(password)}@${hostPort}/${database}`;
+  const answer = await cgi(url('pässword ✓'), { query: 'url=rated.example&url=queued.example&priority=3' });
+  t.equal(answer.status, 200, answer.stderr);
+  t.same(sites(answer.body).map((s) => [s.domain, s.status, s.info]), [
+    ['rated.example', 'rated', 'Café «ok»'],
+    ['queued.example', 'queued', undefined],
+  ]);
+  t.same(await store.sql("SELECT priority, requests, source_ip FROM rating_queue WHERE domain = 'queued.example'"), [{ priority: 3, requests: 1, source_ip: '192.0.2.7' }]);
+
+  const wrong = await cgi(url('not it'), { query: 'url=rated.example' });
+  t.equal(wrong.status, 503);
+  t.match(wrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user/, 'the server says why, in the log');
+
+  // ed25519 is MariaDB's own method: the client hands the run to mysql2, which does not
+  // speak it either, so the run answers as it did before this client: 503, mysql2's reason.
+  const installed = await admin.query("INSTALL SONAME 'auth_ed25519'").then(
+    () => true,
+    (err) => (err.code === 'ER_PLUGIN_INSTALLED' || /already/i.test(err.message) ? false : Promise.reject(err)),
+  );
+  if (installed) t.teardown(() => admin.query("UNINSTALL SONAME 'auth_ed25519'").then(() => {}));
+  await admin.query(`CREATE USER '${user}_ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('pw')`);
+  const ed = await cgi(`mysql://${user}_ed:pw@${hostPort}/${database}`, { query: 'url=rated.example' });
+  t.equal(ed.status, 503);
+  t.match(ed.stderr, /AUTH_SWITCH_PLUGIN_ERROR: Server requests authentication using unknown plugin client_ed25519/, "mysql2's answer: the run was handed to it");
+});
+
+t.test('a host list whose first server refuses: the next one answers', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const database = new URL(store.url).pathname.slice(1);
+  const answer = await cgi(`mysql://root@127.0.0.1:1,${hostPort}/${database}`, { query: 'url=next.example' });
+  t.equal(answer.status, 200);
+  t.match(answer.stderr, /database 127\.0\.0\.1:1: ECONNREFUSED; trying/);
+  t.equal((await store.sql('SELECT COUNT(*) AS n FROM rating_queue'))[0].n, 1);
+});
+
+t.test('literals come back as they went, whatever sql_mode says of backslashes; the look-up uses the key', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const database = new URL(store.url).pathname.slice(1);
+  const wire = await connectWire({ host: server.hostname, port: Number(server.port || 3306), user: 'root', password: '', database, connectTimeout: 3000 });
+  t.teardown(() => wire.quit());
+  const nasty = ["a'b", 'back\\slash', '\\\'', '"', '\0nul', 'x\u2028y', '🙂 ü', "'; DROP TABLE site_ratings; --", ''];
+  for (const mode of ['', 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES']) {
+    await wire.query(`SET SESSION sql_mode = ${literal(mode)}`);
+    const [row] = await wire.query(`SELECT ${nasty.map(literal).join(', ')}, ${literal(null)}, ${literal(-7)}`);
+    t.same(row, [...nasty, null, '-7'], `sql_mode=${mode || '(empty)'}`);
+  }
+  const [plan] = await wire.query(`EXPLAIN ${LOOKUP_PREFIX}${['a.example', 'b.example'].map(literal).join(', ')})`);
+  t.match(plan, ['1', 'SIMPLE', 'site_ratings', 'range', 'PRIMARY', 'PRIMARY'], 'a range on the primary key, not a scan');
+  t.same(await store.sql('SELECT COUNT(*) AS n FROM site_ratings'), [{ n: 0 }], 'nothing was run that should not have been');
+});

@@ -1,0 +1,179 @@
+// A CGI run's own MySQL client (lib/store/mysql-wire.ts), its parts checked against the
+// protocol's documented packets and against mysql2, its parsers fuzzed, and its connection
+// against servers that misbehave: one that never greets, one that hangs up, one that speaks
+// garbage. (The real MariaDB: test/integration/cgi-mysql-client.ts.)
+import t from 'tap';
+import type { Test } from 'tap';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { connectWire, nativePassword, parseGreeting, parseRow, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
+import { literal } from '../../lib/store/mysql-cgi.js';
+import { seeded } from '../helpers/random.js';
+
+// mysql2's own mysql_native_password (its package exports hide the file: reached by path).
+const require = createRequire(import.meta.url);
+const auth41 = require(join(dirname(require.resolve('mysql2')), 'lib/auth_41.js')) as { calculateToken(password: string, nonce1: Buffer, nonce2: Buffer): Buffer };
+const mysql2Token = (password: string, nonce: Buffer) => auth41.calculateToken(password, nonce.subarray(0, 8), nonce.subarray(8));
+
+/** A MariaDB 10.11 greeting (Protocol::HandshakeV10) as the server writes it, with this nonce and plugin. */
+function greeting(nonce: Buffer, plugin = 'mysql_native_password', capabilities = 0xf7fe | (0x81bf << 16)): Buffer {
+  const head = Buffer.alloc(4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10);
+  let o = 0;
+  o = head.writeUInt32LE(42, o); // connection id
+  nonce.copy(head, o, 0, 8);
+  o += 8;
+  head[o++] = 0;
+  o = head.writeUInt16LE(capabilities & 0xffff, o);
+  head[o++] = 45;
+  o = head.writeUInt16LE(2, o);
+  o = head.writeUInt16LE(capabilities >>> 16, o);
+  head[o++] = 21;
+  return Buffer.concat([Buffer.from([10]), Buffer.from('5.5.5-10.11.19-MariaDB\0'), head, nonce.subarray(8, 20), Buffer.from([0]), Buffer.from(plugin + '\0')]);
+}
+
+const lengthEncodedString = (s: string | null) => {
+  if (s === null) return Buffer.from([0xfb]);
+  const b = Buffer.from(s, 'utf8');
+  if (b.length < 251) return Buffer.concat([Buffer.from([b.length]), b]);
+  const n = Buffer.alloc(3);
+  n.writeUInt16LE(b.length, 1);
+  n[0] = 0xfc;
+  return Buffer.concat([n, b]);
+};
+
+t.test('the greeting: capabilities, the 20-byte nonce, the plugin; an ERR greeting is the server error', async (t) => {
+  const nonce = Buffer.from('abcdefghijklmnopqrst');
+  const parsed = parseGreeting(greeting(nonce));
+  t.same(parsed.nonce, nonce);
+  t.equal(parsed.plugin, 'mysql_native_password');
+  t.ok(parsed.capabilities & 0x80000, 'plugin authentication offered');
+  const tooMany = Buffer.concat([Buffer.from([0xff, 0x10, 0x04]), Buffer.from('Too many connections')]);
+  t.throws(() => parseGreeting(tooMany), { code: 'ER_CON_COUNT_ERROR', errno: 1040, message: 'Too many connections' });
+  t.throws(() => parseGreeting(greeting(nonce, 'x', 0x0200)), { name: 'UnsupportedError' }, 'a server without plugin authentication: mysql2 instead');
+  t.throws(() => parseGreeting(greeting(nonce).subarray(0, 30)), { code: 'PROTOCOL_ERROR' }, 'truncated');
+});
+
+t.test('ERR packets: the code mysql2 would give for the ones the retry rules read, ERRNO_<n> for others', async (t) => {
+  const err = (errno: number, state: string | null, message: string) => {
+    const head = Buffer.alloc(3);
+    head[0] = 0xff;
+    head.writeUInt16LE(errno, 1);
+    return serverError(Buffer.concat([head, Buffer.from(state === null ? '' : '#' + state), Buffer.from(message)]));
+  };
+  t.match(err(1213, '40001', 'Deadlock found'), { code: 'ER_LOCK_DEADLOCK', errno: 1213, sqlState: '40001', message: 'Deadlock found', fatal: false });
+  t.match(err(1045, '28000', "Access denied for user 'x'"), { code: 'ER_ACCESS_DENIED_ERROR' });
+  t.match(err(1146, '42S02', "Table 'a.b' doesn't exist"), { code: 'ERRNO_1146', sqlState: '42S02' });
+  t.match(err(1047, null, 'WSREP has not yet prepared node'), { code: 'ER_UNKNOWN_COM_ERROR', sqlState: undefined, message: 'WSREP has not yet prepared node' });
+});
+
+t.test('rows: text, NULL, the empty string, UTF-8, a length over 250', async (t) => {
+  const long = 'x'.repeat(300);
+  const packet = Buffer.concat(['a.example', null, '', 'café ✓', long].map(lengthEncodedString));
+  t.same(parseRow(packet), ['a.example', null, '', 'café ✓', long]);
+  t.throws(() => parseRow(Buffer.from([5, 0x61])), { code: 'PROTOCOL_ERROR' }, 'a length past the packet');
+  t.throws(() => parseRow(Buffer.from([0xfc, 1])), { code: 'PROTOCOL_ERROR' }, 'a truncated length');
+});
+
+t.test('fuzz: random packets give a WireError or UnsupportedError, or a parse, and never another exception', async (t) => {
+  const random = seeded(7);
+  let parsed = 0;
+  for (let i = 0; i < 20000; i++) {
+    const packet = Buffer.from(Array.from({ length: random.int(80) }, () => random.int(256)));
+    if (i % 3 === 0 && packet.length > 0) packet[0] = 10; // past the version check more often
+    for (const parse of [parseRow, parseGreeting, serverError]) {
+      try {
+        parse(packet);
+        parsed++;
+      } catch (err) {
+        if (!(err instanceof WireError || err instanceof UnsupportedError)) t.fail(`${parse.name} threw ${(err as Error).stack} on ${packet.toString('hex')}`);
+      }
+    }
+  }
+  t.ok(parsed > 0, `${parsed} parsed`);
+});
+
+t.test('mysql_native_password: the token mysql2 computes; none without a password', async (t) => {
+  const nonce = Buffer.from('0123456789abcdefghij');
+  for (const password of ['secret', 'pässwörd ✓', 'x'.repeat(100)]) t.same(await nativePassword(password, nonce), mysql2Token(password, nonce), password);
+  t.equal((await nativePassword('', nonce)).length, 0);
+});
+
+t.test('literals need no escaping: hex strings with a utf8mb4 introducer, safe integers, NULL', async (t) => {
+  t.equal(literal("a'b\\c"), "_utf8mb4 X'6127625c63'");
+  t.equal(literal(''), "_utf8mb4 X''");
+  t.equal(literal(42), '42');
+  t.equal(literal(null), 'NULL');
+  t.throws(() => literal(1.5), TypeError);
+  t.throws(() => literal(2 ** 60), TypeError);
+});
+
+/** A server on loopback that does `greet` with each connection; closed by the test's teardown. */
+async function fakeServer(t: Test, greet: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    greet(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+const packet = (sequence: number, payload: Buffer) => {
+  const head = Buffer.alloc(4);
+  head.writeUIntLE(payload.length, 0, 3);
+  head[3] = sequence;
+  return Buffer.concat([head, payload]);
+};
+const options = (port: number, connectTimeout = 2000) => ({ host: '127.0.0.1', port, user: 'u', password: '', connectTimeout });
+
+t.test('a server that accepts and never greets: ETIMEDOUT after connectTimeout', async (t) => {
+  const port = await fakeServer(t, () => {});
+  const started = Date.now();
+  await t.rejects(connectWire(options(port, 300)), { code: 'ETIMEDOUT', fatal: true });
+  t.ok(Date.now() - started >= 250, 'waited for the time-out');
+});
+
+t.test('a server that hangs up mid-handshake: PROTOCOL_CONNECTION_LOST', async (t) => {
+  const port = await fakeServer(t, (socket) => socket.end(packet(0, greeting(Buffer.alloc(20, 1))).subarray(0, 20)));
+  await t.rejects(connectWire(options(port)), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+});
+
+t.test('nothing listening: ECONNREFUSED, as mysql2 reports it', async (t) => {
+  await t.rejects(connectWire(options(1)), { code: 'ECONNREFUSED', fatal: true });
+});
+
+t.test('an auth switch to a method other than native: UnsupportedError (the run uses mysql2)', async (t) => {
+  const port = await fakeServer(t, (socket) => {
+    socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
+    socket.once('data', () => socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 3)]))));
+  });
+  await t.rejects(connectWire(options(port)), { name: 'UnsupportedError', message: /client_ed25519/ });
+});
+
+t.test('an auth switch to native again: answered with the new nonce; an answer out of protocol fails the query and the session', async (t) => {
+  const second = Buffer.from('ZYXWVUTSRQPONMLKJIHG');
+  const seen: Buffer[] = [];
+  const port = await fakeServer(t, (socket) => {
+    socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
+    let step = 0;
+    socket.on('data', (data) => {
+      seen.push(data);
+      if (step++ === 0) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('mysql_native_password\0'), second, Buffer.from([0])])));
+      else if (step === 2) socket.write(packet(4, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+      // One column, its definition, and a row where the EOF after the definitions belongs.
+      else socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([1, 0x61]))]));
+    });
+  });
+  const wire = await connectWire({ ...options(port), password: 'pw' });
+  t.same(seen[1].subarray(4), mysql2Token('pw', second), 'the switch was answered with the new nonce');
+  await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR', message: /no EOF after the columns/ });
+  await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR' }, 'the session is over: nothing more is sent');
+  await wire.quit();
+});
