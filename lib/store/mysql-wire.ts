@@ -213,17 +213,17 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   socket.on('close', () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)));
 
   const next = () => new Promise<Buffer>((resolve, reject) => ((waiting = { resolve, reject }), settle()));
-  const send = (payload: Buffer) => {
+  const send = (payload: Buffer, written?: () => void) => {
     const head = Buffer.alloc(4);
     head.writeUIntLE(payload.length, 0, 3);
     head[3] = sequence;
     sequence = (sequence + 1) & 0xff;
-    socket.write(Buffer.concat([head, payload]));
+    socket.write(Buffer.concat([head, payload]), written);
   };
   /** A command: each starts its packets at sequence 0. */
-  const command = (payload: Buffer) => {
+  const command = (payload: Buffer, written?: () => void) => {
     sequence = 0;
-    send(payload);
+    send(payload, written);
   };
   let queue: Promise<unknown> = Promise.resolve();
   /** One exchange at a time: a second query waits for the first's last packet. */
@@ -288,9 +288,13 @@ export function connectWire(options: WireOptions): Promise<Wire> {
         () =>
           new Promise<void>((resolve) => {
             if (socket.destroyed) return resolve();
-            socket.once('close', () => resolve());
-            command(Buffer.from([0x01]));
-            socket.end();
+            // Once the kernel has the QUIT, the socket closes: the QUIT still goes out ahead
+            // of the close (nothing is left unread, so no reset), and the run does not wait
+            // a round trip for the server to close its side.
+            command(Buffer.from([0x01]), () => {
+              socket.destroy();
+              resolve();
+            });
           }),
       ),
   };
