@@ -5,11 +5,12 @@
 // one run:
 //   adrater.js   lib/main.ts and all it imports: the core, CGI, FastCGI, the store opener
 //   sqlite.js    the SQLite store and better-sqlite3; loaded when such a store is opened
-//   mysql.js     the MySQL store and mysql2; loaded when such a store is opened
+//   mysql-cgi.js a CGI run's MySQL store and its own client (lib/store/mysql-wire.ts)
+//   mysql.js     the MySQL store over mysql2 (a responder's, a command's); loaded when opened
 //   cli.js       the commands, yargs, the rater's tools, bench; loaded for a command only
 // A CGI run loads adrater.js and one driver, nothing else. Each module of lib/ lives in one
-// bundle: when sqlite.js, mysql.js or cli.js import a module of adrater.js, they get it from
-// the loaded adrater.js (its __modules table), so an error class or a piece of state exists
+// bundle: when a later bundle imports a module that adrater.js or mysql-cgi.js holds, it
+// gets it from that bundle's __modules table, so an error class or a piece of state exists
 // once per process and `instanceof` holds across bundles.
 import { build } from 'esbuild';
 import { execFile, execFileSync } from 'node:child_process';
@@ -29,7 +30,10 @@ const Database = createRequire(import.meta.url)('better-sqlite3');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = join(ROOT, 'dist/lib');
 const MAIN = 'lib/main.ts';
-const LEAVES = { sqlite: 'lib/store/sqlite.ts', mysql: 'lib/store/mysql.ts', cli: 'lib/cli/cli.ts' };
+// In build order: a leaf may take modules from one before it (mysql.js from mysql-cgi.js).
+const LEAVES = { sqlite: 'lib/store/sqlite.ts', 'mysql-cgi': 'lib/store/mysql-cgi.ts', mysql: 'lib/store/mysql.ts', cli: 'lib/cli/cli.ts' };
+// The leaves that later leaves take modules from: built with a __modules table, as adrater.js is.
+const HOLDERS = new Set(['mysql-cgi']);
 
 async function step(name, work) {
   const started = performance.now();
@@ -106,36 +110,49 @@ const ownRequire = {
   },
 };
 
-/** In any bundle: an import of another bundle's entry is a require() of that bundle. */
-const entriesExternal = {
+/** In bundle `self`: an import of another bundle's entry is a require() of that bundle. */
+const entriesExternal = (self) => ({
   name: 'entries-external',
   setup(b) {
     b.onResolve({ filter: /^\./ }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const source = relative(ROOT, sourceOf(args.resolveDir, args.path));
       const name = Object.keys(LEAVES).find((key) => LEAVES[key] === source);
-      return name ? { path: `./${name}.js`, external: true } : undefined;
+      return name && name !== self ? { path: `./${name}.js`, external: true } : undefined;
     });
   },
-};
+});
 
-/** In a leaf bundle: a module that adrater.js holds comes from adrater.js's __modules. */
-function fromMain(mainModules) {
+/**
+ * In a leaf bundle: a module that an earlier bundle holds (`held`: module path -> bundle
+ * name) comes from that bundle's __modules.
+ */
+function fromHolders(held) {
   return {
-    name: 'from-main',
+    name: 'from-holders',
     setup(b) {
       b.onResolve({ filter: /^\./ }, (args) => {
-        if (args.namespace === 'main-module' || args.kind === 'entry-point') return undefined;
+        if (args.namespace === 'held-module' || args.kind === 'entry-point') return undefined;
         const source = relative(ROOT, sourceOf(args.resolveDir, args.path));
-        return mainModules.has(source) ? { path: source, namespace: 'main-module' } : undefined;
+        return held.has(source) ? { path: source, namespace: 'held-module' } : undefined;
       });
-      b.onLoad({ filter: /.*/, namespace: 'main-module' }, (args) => ({
-        contents: `module.exports = require('./adrater.js').__modules[${JSON.stringify(args.path)}];`,
+      b.onLoad({ filter: /.*/, namespace: 'held-module' }, (args) => ({
+        contents: `module.exports = require('./${held.get(args.path)}.js').__modules[${JSON.stringify(args.path)}];`,
         loader: 'js',
       }));
-      b.onResolve({ filter: /^\.\/adrater\.js$/, namespace: 'main-module' }, () => ({ path: './adrater.js', external: true }));
+      b.onResolve({ filter: /^\.\/[\w-]+\.js$/, namespace: 'held-module' }, (args) => ({ path: args.path, external: true }));
     },
   };
+}
+
+/**
+ * A bundle's entry, with the table through which later bundles reach its modules. The
+ * table's getters load a module when a leaf first asks for it, never before: a CGI run must
+ * not initialise the FastCGI server (and node:net) because a table names it.
+ */
+function withModuleTable(entry, modules) {
+  const table = [...modules].map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify('./' + p)}); }`).join(',\n  ');
+  return { contents: `export * from './${entry}';\nexport const __modules = {\n  ${table}\n};`, resolveDir: ROOT, sourcefile: 'entry-with-table.js', loader: 'js' };
 }
 
 /** In adrater.js: tldts with its trie's derived arrays computed here, not at each load (lib/build/tldts-precomputed.mjs). */
@@ -232,31 +249,31 @@ rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 
 // adrater.js, twice: once to learn which modules it holds, then with their table exported.
-// The table's getters load a module when a leaf first asks for it, never before: a CGI run
-// must not initialise the FastCGI server (and node:net) because a table names it.
-const first = await build({ ...common([entriesExternal, tldtsPrecomputed]), entryPoints: { adrater: MAIN }, write: false });
+const first = await build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), entryPoints: { adrater: MAIN }, write: false });
 if (!Object.keys(first.metafile.inputs).some((p) => TLDTS.test(`/${p}`))) await step('check adrater.js', () => { throw new Error('tldts is not bundled from dist/cjs/index.js: its trie would be derived at every load'); });
-const mainModules = new Set(Object.keys(first.metafile.inputs).filter((p) => p.startsWith('lib/')));
-const table = [...mainModules].map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify('./' + p)}); }`).join(',\n  ');
+const libModules = (result) => Object.keys(result.metafile.inputs).filter((p) => p.startsWith('lib/'));
+/** Each module an earlier bundle holds, and which bundle that is. */
+const held = new Map(libModules(first).map((p) => [p, 'adrater']));
 await step('bundle adrater.js', () =>
-  build({
-    ...common([entriesExternal, tldtsPrecomputed]),
-    stdin: { contents: `export * from './${MAIN}';\nexport const __modules = {\n  ${table}\n};`, resolveDir: ROOT, sourcefile: 'adrater-entry.js', loader: 'js' },
-    outfile: join(OUT, 'adrater.js'),
-    outdir: undefined,
-  }),
+  build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), stdin: withModuleTable(MAIN, held.keys()), outfile: join(OUT, 'adrater.js'), outdir: undefined }),
 );
 
 // The leaves. cli.js leaves the drivers' npm packages to node_modules (bench opens its own
 // MySQL admin connection): the CGI path never loads cli.js.
 for (const [name, entry] of Object.entries(LEAVES)) {
   const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
-  const plugins = [fromMain(mainModules), entriesExternal, ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'cli' ? [] : [ownRequire])];
-  const result = await step(`bundle ${name}.js`, () =>
-    build({ ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), entryPoints: { [name]: entry }, external: ['*.node', ...extra] }),
-  );
-  const shared = Object.keys(result.metafile.inputs).filter((p) => mainModules.has(p));
-  if (shared.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${shared.join(', ')}`); });
+  const plugins = [fromHolders(held), entriesExternal(name), ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'cli' ? [] : [ownRequire])];
+  const options = { ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), external: ['*.node', ...extra] };
+  const result = await step(`bundle ${name}.js`, async () => {
+    if (!HOLDERS.has(name)) return build({ ...options, entryPoints: { [name]: entry } });
+    // Twice, as adrater.js: once to learn which modules it holds, then with their table.
+    const own = libModules(await build({ ...options, entryPoints: { [name]: entry }, write: false })).filter((p) => !held.has(p));
+    const built = await build({ ...options, stdin: withModuleTable(entry, own), outfile: join(OUT, `${name}.js`), outdir: undefined });
+    for (const p of own) held.set(p, name);
+    return built;
+  });
+  const copies = libModules(result).filter((p) => held.has(p) && held.get(p) !== name);
+  if (copies.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${copies.join(', ')}`); });
 }
 writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
 
@@ -264,9 +281,7 @@ writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
 // V8's cache of it beside each bundle (bin/adrater writes it when there is none). Each run
 // looks up a rated site and a new one, so that the cache holds the row parsing and the
 // queue write as well as the load: on SQLite a file that holds one rating (its schema made
-// by `db init`: a command writes no cache), on MySQL lib/build/warm-mysql.mjs. MySQL's run
-// goes first: a CGI run's MySQL client is in adrater.js (lib/store/mysql-wire.ts), whose
-// cache the first run writes; the SQLite run then writes sqlite.js's.
+// by `db init`: a command writes no cache), on MySQL lib/build/warm-mysql.mjs.
 const RATED = 'rated.example';
 const cgiEnv = { PATH: process.env.PATH, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: `url=${RATED}&url=new.example` };
 const cgi = async (db) => (await run(join(ROOT, 'bin/adrater'), [], { env: { ...cgiEnv, ADRATER_DB: db } })).stdout;
@@ -276,11 +291,6 @@ function expectLookup(out) {
     throw new Error(`the warm-up look-up did not answer as expected:\n${out.slice(0, 600)}`);
   }
 }
-await step('warm the code cache (MySQL: lib/build/warm-mysql.mjs)', async () => {
-  const { result, statements } = await withWarmMysql(RATED, cgi);
-  expectLookup(result);
-  if (!/^SELECT /.test(statements[0] ?? '') || !/^INSERT INTO rating_queue /.test(statements[1] ?? '')) throw new Error(`unexpected statements: ${statements.join(' | ')}`);
-});
 await step('warm the code cache (SQLite)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-build-'));
   try {
@@ -293,4 +303,9 @@ await step('warm the code cache (SQLite)', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+await step('warm the code cache (MySQL: lib/build/warm-mysql.mjs)', async () => {
+  const { result, statements } = await withWarmMysql(RATED, cgi);
+  expectLookup(result);
+  if (!/^SELECT /.test(statements[0] ?? '') || !/^INSERT INTO rating_queue /.test(statements[1] ?? '')) throw new Error(`unexpected statements: ${statements.join(' | ')}`);
 });

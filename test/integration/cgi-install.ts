@@ -4,10 +4,10 @@
 // as root and as www-data (Apache's user). A cache is a speed-up only: never a failure.
 import t from 'tap';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, cgiGetAs } from '../helpers/run.js';
+import { ROOT, WEB_SERVER_PATH, cgiGetAs } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { mysqlAdmin, mysqlStore } from '../helpers/stores.js';
 
@@ -73,7 +73,11 @@ t.test('installed as a dependency or by npx: its own packages hoisted beside it,
     const missing = `adrater_missing_${process.pid}`;
     const onMysql = cgiGetAs(cgi, `mysql://root@127.0.0.1:3306/${missing}`, 'url=www.example.org');
     t.equal(onMysql.status, 503, 'a database that is not there: 503');
-    t.match(onMysql.stderr, new RegExp(`ER_BAD_DB_ERROR: Unknown database '${missing}'`), "the log names the server's error: mysql2's error table found above the package");
+    t.match(onMysql.stderr, new RegExp(`ER_BAD_DB_ERROR: Unknown database '${missing}'`), "the log names the server's error");
+    // A command goes through mysql2, whose names for server errors stay in its package.
+    const command = spawnSync(cgi, ['queue', '--db', `mysql://root@127.0.0.1:3306/${missing}`], { env: { PATH: WEB_SERVER_PATH } });
+    t.equal(command.status, 1);
+    t.match(command.stderr.toString(), new RegExp(`ER_BAD_DB_ERROR: Unknown database '${missing}'`), "mysql2's error table found above the package");
   }
 });
 
@@ -84,7 +88,7 @@ t.test("the build's caches are accepted by a real look-up on each store: none is
   t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
   const snapshot = () => Object.fromEntries(install.caches().map((f) => [f, readFileSync(join(install.dir, 'dist/lib', f)).toString('base64')]));
   const built = snapshot();
-  t.same(Object.keys(built), ['adrater.js.v8cache', 'mysql.js.v8cache', 'sqlite.js.v8cache']);
+  t.same(Object.keys(built), ['adrater.js.v8cache', 'mysql-cgi.js.v8cache', 'sqlite.js.v8cache']);
   const onSqlite = cgiGetAs(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
   t.equal(onSqlite.status, 200, onSqlite.stderr);
   const mysql = await mysqlStore(t);
