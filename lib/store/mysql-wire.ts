@@ -1,11 +1,12 @@
 // The few messages of the MySQL client/server protocol that a CGI run's look-up needs, spoken
-// directly: connect, authenticate (mysql_native_password, MariaDB's default), text
-// statements and their rows, quit. A CGI run then never loads mysql2, whose load and cold
-// handshake were the largest part of a run on MySQL (README "Performance"). Anything else
-// the server asks for (another authentication method: MySQL 8's caching_sha2_password,
-// ed25519, PAM) is an UnsupportedError, and the run opens mysql2 instead. Errors carry
-// mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST, ER_ACCESS_DENIED_ERROR …), so that
-// lib/store/mysql-retry.ts reads them alike.
+// directly: connect, authenticate (mysql_native_password, MariaDB's default, and MySQL 8's
+// caching_sha2_password when the server has the account's hash cached), text statements
+// and their rows, quit. A CGI run then never loads mysql2, whose load and cold handshake
+// were the largest part of a run on MySQL (README "Performance"). Anything else the server
+// asks for (another method: ed25519, PAM; caching_sha2's full authentication over TCP,
+// which needs the server's RSA key) is an UnsupportedError, and the run opens mysql2
+// instead. Errors carry mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST,
+// ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts reads them alike.
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 
@@ -77,6 +78,7 @@ const UTF8MB4_GENERAL_CI = 45; // what mysql2 asks for with charset utf8mb4
 const MAX_PACKET = 0xffffff; // a longer payload comes in parts: never for a look-up's rows
 const READ_BUFFER = 64 * 1024;
 const NATIVE = 'mysql_native_password';
+const CACHING_SHA2 = 'caching_sha2_password';
 
 /** The payload of an ERR packet as a WireError (not fatal: the session goes on). */
 export function serverError(payload: Buffer): WireError {
@@ -141,20 +143,27 @@ export function parseGreeting(payload: Buffer): { capabilities: number; nonce: B
   return { capabilities, nonce, plugin: payload.toString('latin1', offset, pluginEnd < 0 ? payload.length : pluginEnd) };
 }
 
-/** mysql_native_password's answer: SHA1(password) XOR SHA1(nonce + SHA1(SHA1(password))); none for no password. */
-export async function nativePassword(password: string, nonce: Buffer): Promise<Buffer> {
+/**
+ * The scramble of `password` that `plugin` sends for `nonce`: H(password) XOR H(a hash of
+ * H(H(password)) and the nonce), with H = SHA1 for mysql_native_password (the nonce first)
+ * and SHA256 for caching_sha2_password (the nonce last). None for no password.
+ */
+export async function scramble(plugin: typeof NATIVE | typeof CACHING_SHA2, password: string, nonce: Buffer): Promise<Buffer> {
   if (password === '') return Buffer.alloc(0);
   // Loaded only for a password: crypto costs a CGI run ~1 ms, and a local root often has none.
   const { createHash } = await import('node:crypto');
-  const sha1 = (...parts: Buffer[]) => parts.reduce((hash, part) => hash.update(part), createHash('sha1')).digest();
-  const stage1 = sha1(Buffer.from(password, 'utf8'));
-  const token = sha1(nonce, sha1(stage1));
+  const algorithm = plugin === NATIVE ? 'sha1' : 'sha256';
+  const hash = (...parts: Buffer[]) => parts.reduce((h, part) => h.update(part), createHash(algorithm)).digest();
+  const stage1 = hash(Buffer.from(password, 'utf8'));
+  const token = plugin === NATIVE ? hash(nonce, hash(stage1)) : hash(hash(stage1), nonce);
   for (let i = 0; i < token.length; i++) token[i] ^= stage1[i];
   return token;
 }
 
+const spoken = (plugin: string): plugin is typeof NATIVE | typeof CACHING_SHA2 => plugin === NATIVE || plugin === CACHING_SHA2;
+
 /** The handshake response (Protocol::HandshakeResponse41). */
-function handshakeResponse(options: WireOptions, serverCapabilities: number, auth: Buffer): Buffer {
+function handshakeResponse(options: WireOptions, serverCapabilities: number, plugin: string, auth: Buffer): Buffer {
   const withDb = options.database !== undefined && (serverCapabilities & CONNECT_WITH_DB) !== 0;
   const capabilities = LONG_PASSWORD | LONG_FLAG | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | (withDb ? CONNECT_WITH_DB : 0);
   const head = Buffer.alloc(32);
@@ -169,7 +178,7 @@ function handshakeResponse(options: WireOptions, serverCapabilities: number, aut
     Buffer.from([auth.length]),
     auth,
     ...(withDb ? [Buffer.from(options.database!, 'utf8'), nul] : []),
-    Buffer.from(NATIVE, 'latin1'),
+    Buffer.from(plugin, 'latin1'),
     nul,
   ]);
 }
@@ -239,22 +248,32 @@ export function connectWire(options: WireOptions): Promise<Wire> {
 
   async function authenticate(): Promise<void> {
     const greeting = parseGreeting(await next());
-    // Answered as native whatever the server's default: an account of that kind is accepted
-    // at once, any other makes the server ask again for its own method (an auth switch).
-    send(handshakeResponse(options, greeting.capabilities, await nativePassword(options.password, greeting.nonce)));
+    // Answered in the server's default method when this client speaks it, else as native:
+    // an account of that kind is accepted at once, any other makes the server ask again for
+    // its own method (an auth switch).
+    let plugin = spoken(greeting.plugin) ? greeting.plugin : NATIVE;
+    send(handshakeResponse(options, greeting.capabilities, plugin, await scramble(plugin, options.password, greeting.nonce)));
     for (;;) {
       const reply = await next();
       if (reply[0] === 0x00) return;
       if (reply[0] === 0xff) throw serverError(reply);
       if (reply[0] === 0xfe && reply.length > 1) {
         const pluginEnd = reply.indexOf(0, 1);
-        const plugin = reply.toString('latin1', 1, pluginEnd < 0 ? reply.length : pluginEnd);
-        if (plugin !== NATIVE || pluginEnd < 0) throw new UnsupportedError(`the account authenticates with ${plugin}`);
-        const nonce = reply.subarray(pluginEnd + 1, pluginEnd + 21);
-        send(await nativePassword(options.password, nonce));
+        const asked = reply.toString('latin1', 1, pluginEnd < 0 ? reply.length : pluginEnd);
+        if (!spoken(asked) || pluginEnd < 0) throw new UnsupportedError(`the account authenticates with ${asked}`);
+        plugin = asked;
+        send(await scramble(plugin, options.password, reply.subarray(pluginEnd + 1, pluginEnd + 21)));
         continue;
       }
-      throw new UnsupportedError(`an authentication step this client does not take (0x${reply[0].toString(16)})`);
+      // caching_sha2_password's next step: 3, the server had the hash cached (an OK follows);
+      // 4, it wants the password itself, which goes in clear only over a Unix socket (over
+      // TCP mysql2 encrypts it with the server's RSA key, and the server caches the hash).
+      if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 3) continue;
+      if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 4 && options.socketPath) {
+        send(Buffer.from(`${options.password}\0`, 'utf8'));
+        continue;
+      }
+      throw new UnsupportedError(`an authentication step this client does not take (${plugin}, 0x${reply.subarray(0, 2).toString('hex')})`);
     }
   }
 

@@ -88,7 +88,9 @@ t.test("the build's caches are accepted by a real look-up on each store: none is
   t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
   const snapshot = () => Object.fromEntries(install.caches().map((f) => [f, readFileSync(join(install.dir, 'dist/lib', f)).toString('base64')]));
   const built = snapshot();
-  t.same(Object.keys(built), ['adrater.js.v8cache', 'mysql-cgi.js.v8cache', 'sqlite.js.v8cache']);
+  // (mysql.js's may be there too: a CGI run handed to mysql2 in another test writes it.)
+  const wanted = ['adrater.js.v8cache', 'mysql-cgi.js.v8cache', 'sqlite.js.v8cache'];
+  t.same(Object.keys(built).filter((f) => wanted.includes(f)), wanted, 'the caches a CGI run reads, as the build wrote them');
   const onSqlite = cgiGetAs(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
   t.equal(onSqlite.status, 200, onSqlite.stderr);
   const mysql = await mysqlStore(t);

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { connectWire, nativePassword, parseGreeting, parseRow, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
+import { connectWire, parseGreeting, parseRow, scramble, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
 import { seeded } from '../helpers/random.js';
 
@@ -16,6 +16,7 @@ import { seeded } from '../helpers/random.js';
 const require = createRequire(import.meta.url);
 const auth41 = require(join(dirname(require.resolve('mysql2')), 'lib/auth_41.js')) as { calculateToken(password: string, nonce1: Buffer, nonce2: Buffer): Buffer };
 const mysql2Token = (password: string, nonce: Buffer) => auth41.calculateToken(password, nonce.subarray(0, 8), nonce.subarray(8));
+const sha2 = require(join(dirname(require.resolve('mysql2')), 'lib/auth_plugins/caching_sha2_password.js')) as { calculateToken(password: string, nonce: Buffer): Buffer };
 
 /** A MariaDB 10.11 greeting (Protocol::HandshakeV10) as the server writes it, with this nonce and plugin. */
 function greeting(nonce: Buffer, plugin = 'mysql_native_password', capabilities = 0xf7fe | (0x81bf << 16)): Buffer {
@@ -94,10 +95,14 @@ t.test('fuzz: random packets give a WireError or UnsupportedError, or a parse, a
   t.ok(parsed > 0, `${parsed} parsed`);
 });
 
-t.test('mysql_native_password: the token mysql2 computes; none without a password', async (t) => {
+t.test('mysql_native_password and caching_sha2_password: the tokens mysql2 computes; none without a password', async (t) => {
   const nonce = Buffer.from('0123456789abcdefghij');
-  for (const password of ['secret', 'pässwörd ✓', 'x'.repeat(100)]) t.same(await nativePassword(password, nonce), mysql2Token(password, nonce), password);
-  t.equal((await nativePassword('', nonce)).length, 0);
+  for (const password of ['secret', 'pässwörd ✓', 'x'.repeat(100)]) {
+    t.same(await scramble('mysql_native_password', password, nonce), mysql2Token(password, nonce), `native: ${password}`);
+    t.same(await scramble('caching_sha2_password', password, nonce), sha2.calculateToken(password, nonce), `caching_sha2: ${password}`);
+  }
+  t.equal((await scramble('mysql_native_password', '', nonce)).length, 0);
+  t.equal((await scramble('caching_sha2_password', '', nonce)).length, 0);
 });
 
 t.test('literals need no escaping: hex strings with a utf8mb4 introducer, safe integers, NULL', async (t) => {
@@ -175,5 +180,62 @@ t.test('an auth switch to native again: answered with the new nonce; an answer o
   t.same(seen[1].subarray(4), mysql2Token('pw', second), 'the switch was answered with the new nonce');
   await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR', message: /no EOF after the columns/ });
   await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR' }, 'the session is over: nothing more is sent');
+  await wire.quit();
+});
+
+/** What a handshake response says: the user, the scramble, the method (no database in these tests). */
+function handshakeResponse(data: Buffer) {
+  const payload = data.subarray(4);
+  const userEnd = payload.indexOf(0, 32);
+  const authLength = payload[userEnd + 1];
+  const auth = payload.subarray(userEnd + 2, userEnd + 2 + authLength);
+  const pluginStart = userEnd + 2 + authLength;
+  return { user: payload.toString('utf8', 32, userEnd), auth, plugin: payload.toString('latin1', pluginStart, payload.indexOf(0, pluginStart)) };
+}
+
+t.test("MySQL 8's caching_sha2_password: answered in it at once; the server's cached hash (fast auth) lets the run in", async (t) => {
+  const nonce = Buffer.from('MySQL8nonceMySQL8non');
+  const responses: Array<ReturnType<typeof handshakeResponse>> = [];
+  const port = await fakeServer(t, (socket) => {
+    socket.write(packet(0, greeting(nonce, 'caching_sha2_password')));
+    let step = 0;
+    socket.on('data', (data) => {
+      if (step++ === 0) {
+        responses.push(handshakeResponse(data));
+        socket.write(Buffer.concat([packet(2, Buffer.from([1, 3])), packet(3, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
+      } else if (data[4] === 0x03) {
+        socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([0xfe, 0, 0, 2, 0])), packet(4, Buffer.from([2, 0x6f, 0x6b])), packet(5, Buffer.from([0xfe, 0, 0, 2, 0]))]));
+      }
+    });
+  });
+  const wire = await connectWire({ ...options(port), user: 'app', password: 'pw8' });
+  t.match(responses[0], { user: 'app', plugin: 'caching_sha2_password' });
+  t.same(responses[0].auth, sha2.calculateToken('pw8', nonce), 'the SHA-256 scramble, as mysql2 makes it');
+  t.same(await wire.query('SELECT 1'), [['ok']], 'then statements run as on MariaDB');
+  await wire.quit();
+});
+
+t.test("caching_sha2_password's full authentication over TCP (no cached hash): UnsupportedError, and mysql2 does the RSA exchange", async (t) => {
+  const port = await fakeServer(t, (socket) => {
+    socket.write(packet(0, greeting(Buffer.alloc(20, 5), 'caching_sha2_password')));
+    socket.once('data', () => socket.write(packet(2, Buffer.from([1, 4]))));
+  });
+  await t.rejects(connectWire({ ...options(port), password: 'pw8' }), { name: 'UnsupportedError', message: /caching_sha2_password, 0x0104/ });
+});
+
+t.test('an auth switch from native to caching_sha2_password: the SHA-256 scramble over the new nonce', async (t) => {
+  const second = Buffer.from('switchedNonce0123456');
+  const seen: Buffer[] = [];
+  const port = await fakeServer(t, (socket) => {
+    socket.write(packet(0, greeting(Buffer.alloc(20, 6))));
+    socket.on('data', (data) => {
+      seen.push(data);
+      if (seen.length === 1) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('caching_sha2_password\0'), second, Buffer.from([0])])));
+      else socket.write(Buffer.concat([packet(4, Buffer.from([1, 3])), packet(5, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
+    });
+  });
+  const wire = await connectWire({ ...options(port), password: 'pw' });
+  t.equal(handshakeResponse(seen[0]).plugin, 'mysql_native_password', 'a MariaDB greeting is answered as native');
+  t.same(seen[1].subarray(4), sha2.calculateToken('pw', second));
   await wire.quit();
 });
