@@ -164,7 +164,8 @@ const spoken = (plugin: string): plugin is typeof NATIVE | typeof CACHING_SHA2 =
 
 /** The handshake response (Protocol::HandshakeResponse41). */
 function handshakeResponse(options: WireOptions, serverCapabilities: number, plugin: string, auth: Buffer): Buffer {
-  const withDb = options.database !== undefined && (serverCapabilities & CONNECT_WITH_DB) !== 0;
+  const withDb = options.database !== undefined;
+  if (withDb && (serverCapabilities & CONNECT_WITH_DB) === 0) throw new UnsupportedError('the server takes no database in the handshake');
   const capabilities = LONG_PASSWORD | LONG_FLAG | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | (withDb ? CONNECT_WITH_DB : 0);
   const head = Buffer.alloc(32);
   head.writeUInt32LE(capabilities, 0);

@@ -3,6 +3,7 @@
 // not speak (the run then uses mysql2), a host list whose first server refuses, values that
 // a quoting mistake would break, and the look-up still using the primary key.
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { cgi } from '../helpers/run.js';
 import { mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { sites } from '../helpers/xml.js';
@@ -81,4 +82,18 @@ t.test('literals come back as they went, whatever sql_mode says of backslashes; 
   const [plan] = await wire.query(`EXPLAIN ${LOOKUP_PREFIX}${['a.example', 'b.example'].map(literal).join(', ')})`);
   t.match(plan, ['1', 'SIMPLE', 'site_ratings', 'range', 'PRIMARY', 'PRIMARY'], 'a range on the primary key, not a scan');
   t.same(await store.sql('SELECT COUNT(*) AS n FROM site_ratings'), [{ n: 0 }], 'nothing was run that should not have been');
+});
+
+const SOCKET = '/run/mysqld/mysqld.sock'; // where Debian's MariaDB listens
+t.test("the server's Unix socket (?socket=): the same look-up", { skip: existsSync(SOCKET) ? false : `no MariaDB socket at ${SOCKET}` }, async (t) => {
+  const socket = SOCKET;
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const database = new URL(store.url).pathname.slice(1);
+  await store.sql("INSERT INTO site_ratings VALUES ('sock.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
+  const answer = await cgi(`mysql://root@localhost/${database}?socket=${socket}`, { query: 'url=sock.example&url=new-over-socket.example' });
+  t.equal(answer.status, 200, answer.stderr);
+  t.same(sites(answer.body).map((s) => s.status), ['rated', 'queued']);
+  t.same(await store.sql('SELECT domain FROM rating_queue'), [{ domain: 'new-over-socket.example' }]);
 });
