@@ -239,3 +239,29 @@ t.test('an auth switch from native to caching_sha2_password: the SHA-256 scrambl
   t.same(seen[1].subarray(4), sha2.calculateToken('pw', second));
   await wire.quit();
 });
+
+t.test('fuzz: a server that answers a query with random bytes and hangs up: a result or a WireError, never another exception', async (t) => {
+  const random = seeded(11);
+  let answered = 0;
+  let failed = 0;
+  for (let i = 0; i < 150; i++) {
+    const reply = Buffer.from(Array.from({ length: 1 + random.int(60) }, () => random.int(256)));
+    // Often a well-framed packet with a random payload, so that the parsers behind the framing get it.
+    const framed = i % 2 === 0 ? packet(1, reply) : reply;
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 7))));
+      let step = 0;
+      socket.on('data', () => (step++ === 0 ? socket.write(packet(2, Buffer.from([0, 0, 0, 2, 0, 0, 0]))) : socket.end(framed)));
+    });
+    const wire = await connectWire(options(port));
+    try {
+      await wire.query('SELECT 1');
+      answered++;
+    } catch (err) {
+      if (!(err instanceof WireError)) t.fail(`${(err as Error).stack} after ${framed.toString('hex')}`);
+      failed++;
+    }
+    await wire.quit();
+  }
+  t.equal(answered + failed, 150, `${answered} answered, ${failed} failed as a WireError`);
+});
