@@ -2,7 +2,7 @@
 // use, so a fresh clone answers at once. WAL and a busy timeout let concurrent CGI runs
 // and the rater's tools share the file.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
@@ -11,9 +11,28 @@ import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCou
 import type { Store, RatingRow, QueueRow, QueueWrite, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
-// The addon's path, given: otherwise better-sqlite3 looks for it with the `bindings`
-// package, which probes a dozen paths on every CGI run.
-const ADDON = createRequire(import.meta.filename).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+// better-sqlite3's addon, loaded here: otherwise better-sqlite3 looks for it with the
+// `bindings` package, which probes a dozen paths on every CGI run. It is found as Node's
+// require would find the package, in the first node_modules above this file that holds it
+// (beside the package or hoisted above it), by a stat per directory: require.resolve also
+// reads the package's package.json and the real path of every directory on the way. It is
+// loaded with process.dlopen and handed to better-sqlite3 loaded: its require() of a path
+// would resolve it again and run Node's module loader for a file that is no module of ours.
+// (Together ~0.4 ms of a CGI run.)
+const ADDON = 'better-sqlite3/build/Release/better_sqlite3.node';
+const addon = once(() => {
+  const module = { exports: {} };
+  process.dlopen(module, addonPath());
+  return module.exports;
+});
+
+function addonPath(): string {
+  for (let dir = import.meta.dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', ADDON);
+    if (existsSync(candidate)) return candidate;
+  }
+  return createRequire(import.meta.filename).resolve(ADDON); // Node's own search (NODE_PATH …), or its error
+}
 // The largest number of ? in one statement on every SQLite build we support.
 const MAX_PARAMS = 999;
 // The queue write, merged with a queued row per CONTRACT §5: one statement per row count up
@@ -104,7 +123,8 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
   try {
     // Creates the file's own directory (the default var/), never a chain of them.
     if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: ADDON });
+    // (better-sqlite3 takes the loaded addon as well as a path; its types name only a path.)
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: addon() as unknown as string });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // SQLite's own default page cache, 2 MiB (better-sqlite3 builds with 16 MiB): the kernel's
