@@ -1,6 +1,7 @@
-// How a MySQL store reads a driver's errors, and when it tries a statement again: the same
-// rules for mysql2 (lib/store/mysql.ts) and for a CGI run's own client (lib/store/mysql-cgi.ts),
-// which sets the same codes on its errors. No driver is loaded here.
+// How a MySQL store reads a driver's errors, and when it tries a statement again (on the same
+// connection, or on the next listed server): the same rules for mysql2 (lib/store/mysql.ts,
+// lib/store/mysql-target.ts) and for a CGI run's own client (lib/store/mysql-cgi.ts), which
+// sets the same codes on its errors. No driver is loaded here.
 import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';

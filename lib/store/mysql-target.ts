@@ -1,5 +1,5 @@
-// Where a MySQL store's statements go (CONTRACT §8). A CGI run: one connection, to the first
-// listed server that accepts it. A persistent process: a pool on one server at a time; when
+// Where a mysql2 store's statements go (CONTRACT §8). A command (or a CGI run handed to
+// mysql2): one connection, to the first listed server that accepts it. A persistent process: a pool on one server at a time; when
 // that server is lost (a connection refused or cut, a Galera node not ready), the next
 // request goes to the next listed server, and a statement that failed is tried again there
 // only when a second try cannot count anything twice.

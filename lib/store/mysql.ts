@@ -1,7 +1,8 @@
 // MySQL / MariaDB back end (mysql2), on one server or several of a cluster (CONTRACT §8): a
-// CGI run holds one connection for its one request; a persistent process holds a pool whose
-// dead connections are dropped and replaced, and moves to the next listed server when its
-// server is lost (lib/store/mysql-target.ts).
+// command holds one connection (as does a CGI run that lib/store/mysql-cgi.ts hands to
+// mysql2); a persistent process holds a pool whose dead connections are dropped and
+// replaced, and moves to the next listed server when its server is lost
+// (lib/store/mysql-target.ts).
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
