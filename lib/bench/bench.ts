@@ -58,7 +58,9 @@ function cgiRun(env: Env): Promise<{ ms: number; ok: boolean; timing: Record<str
 function bareNode(env: Env): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['-e', ''], { env, stdio: 'ignore' });
+    // Its output a pipe, as a CGI run's is: the same spawn, so that only the program differs.
+    const child = spawn(process.execPath, ['-e', ''], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.resume();
     child.on('error', reject);
     child.on('close', () => resolve(performance.now() - started));
   });
@@ -166,14 +168,19 @@ export async function runBench(options: BenchOptions): Promise<void> {
 
 interface CgiPhases {
   modes: ModeResult[];
-  /** Bare `node -e ''` runs, ms. */
+  /** Bare `node -e ''` runs, ms, each beside one of `walls`. */
   bare: number[];
-  /** Whole sequential CGI runs, ms, and each Server-Timing phase of them. */
+  /** Whole CGI runs, one at a time, by turns with bare node's, ms, and each Server-Timing phase of them. */
   walls: number[];
   phases: Record<string, number[]>;
 }
 
-/** Bare node's start-up, then CGI runs one at a time and `concurrency` at a time. */
+// Pairs of runs, bare node's and a CGI run's by turns, for the start-up table: on a shared
+// machine that speeds up and slows down within minutes, runs taken in two blocks compared
+// the machine's two moments as much as the programs (test/drills/cgi-ab.py alternates too).
+const START_UP_PAIRS = 40;
+
+/** Bare node's start-up beside a CGI run's, by turns; then CGI runs one at a time and `concurrency` at a time. */
 async function cgiPhases(env: Env, options: BenchOptions, progress: Progress): Promise<CgiPhases> {
   const cgiEnv = (n: number) => ({
     ...env,
@@ -185,23 +192,21 @@ async function cgiPhases(env: Env, options: BenchOptions, progress: Progress): P
     REMOTE_ADDR: '127.0.0.1',
   });
   const result: CgiPhases = { modes: [], bare: [], walls: [], phases: {} };
-  for (let i = 0; i < Math.min(20, options.requests); i++) {
+  for (let i = 0; i < Math.min(START_UP_PAIRS, options.requests); i++) {
     result.bare.push(await bareNode({ PATH: WEB_SERVER_PATH }));
-    progress.show(`bare node -e '': ${i + 1}…`);
+    const r = await cgiRun(cgiEnv(i));
+    if (r.ok) {
+      result.walls.push(r.ms);
+      for (const [name, ms] of Object.entries(r.timing)) (result.phases[name] ??= []).push(ms);
+    }
+    progress.show(`bare node -e '' and a CGI run, by turns: ${i + 1}…`);
   }
   for (const concurrency of [...new Set([1, options.concurrency])]) {
     const run = await drive(
       concurrency,
       options.requests,
       options.duration,
-      async (n) => {
-        const r = await cgiRun(cgiEnv(n));
-        if (concurrency === 1 && r.ok) {
-          result.walls.push(r.ms);
-          for (const [name, ms] of Object.entries(r.timing)) (result.phases[name] ??= []).push(ms);
-        }
-        return r;
-      },
+      (n) => cgiRun(cgiEnv(START_UP_PAIRS + n)),
       (done) => progress.show(`cgi (${concurrency}): ${done} requests…`),
     );
     result.modes.push(summarize('cgi', concurrency, run.latencies, run.errors, run.seconds));
@@ -243,7 +248,7 @@ function report(result: BenchResult): void {
   say(`FastCGI / CGI throughput at concurrency ${concurrency}: ${result.ratio.toFixed(1)}x; FastCGI responder RSS after the run: ${result.fastcgiRssMb.toFixed(1)} MB`);
   say();
   const accounted = Object.values(breakdown).reduce((a, b) => a + b, 0);
-  say('Where a CGI run spends its time (medians of the sequential runs, ms):');
+  say("Where a CGI run spends its time (medians of runs taken by turns with bare node's, ms):");
   say(table(['phase', 'ms'], [
     ...Object.entries(breakdown).map(([name, ms]) => [name, ms.toFixed(2)]),
     ['spawn, exit, unmeasured', (result.cgiWallMs - accounted).toFixed(2)],

@@ -50,7 +50,7 @@ ${throughputChart(runs)}
 <p class="note">How long requests took, at each percentile (log scale): the curve's right end is the slowest request.</p>
 ${latencyChart(runs)}
 <h2>Where a CGI run spends its time</h2>
-<p class="note">Medians of the sequential CGI runs, from their Server-Timing header, beside bare <code>node -e ''</code> started the same way.</p>
+<p class="note">Medians of CGI runs taken by turns with bare <code>node -e ''</code> started the same way, from their Server-Timing header.</p>
 ${phasesChart(runs)}
 <h2>The numbers</h2>
 ${numbersTable(runs)}

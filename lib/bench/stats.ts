@@ -29,7 +29,7 @@ export interface BenchResult {
   /** FastCGI's requests/s over CGI's at the same concurrency. */
   ratio: number;
   fastcgiRssMb: number;
-  /** Median ms of each Server-Timing phase of the sequential CGI runs. */
+  /** Median ms of each Server-Timing phase of the CGI runs taken by turns with bare node's. */
   breakdown: Record<string, number>;
   cgiWallMs: number;
   bareNodeMs: number;
