@@ -125,12 +125,11 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
     if (path !== ':memory:' && !existsSync(dirname(path))) mkdirSync(dirname(path));
     // (better-sqlite3 takes the loaded addon as well as a path; its types name only a path.)
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: addon() as unknown as string });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
     // SQLite's own default page cache, 2 MiB (better-sqlite3 builds with 16 MiB): the kernel's
     // page cache holds the file anyway, and a responder (each worker) kept a private copy of
     // every page it ever read, the whole of a 100,000-row file (README, "SQLite's files").
-    db.pragma('cache_size = -2000');
+    // One exec for the three: each pragma() is a statement prepared and its rows made.
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2000');
     versionAtOpen = versionOf(db);
     if (versionAtOpen < LATEST_VERSION) await migrate(db);
   } catch (err) {
