@@ -8,7 +8,7 @@
 import { throwIfAborted } from '../core/errors.js';
 import { mysqlServers } from './mysql-servers.js';
 import type { MysqlServer } from './mysql-servers.js';
-import { classify, notApplied, serverLost, singleConnection } from './mysql-retry.js';
+import { classify, notApplied, readAgain, singleConnection } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
 import { connectWire, UnsupportedError } from './mysql-wire.js';
@@ -26,14 +26,15 @@ export function literal(value: string | number | null): string {
   return `_utf8mb4 X'${Buffer.from(value, 'utf8').toString('hex')}'`;
 }
 
+/** A server's options for the client: mysqlServers() sets the user, the password and the time-out of every server. */
 const wireOptions = ({ options }: MysqlServer) => ({
   host: options.host,
   port: options.port,
   socketPath: options.socketPath,
-  user: options.user ?? 'root',
-  password: options.password ?? '',
+  user: options.user!,
+  password: options.password!,
   database: options.database,
-  connectTimeout: options.connectTimeout ?? 3000,
+  connectTimeout: options.connectTimeout!,
 });
 
 const mysql2Store = async (url: string, options: OpenOptions) => (await import('./mysql.js')).openMysql(url, options);
@@ -49,8 +50,6 @@ export async function openMysql(url: string, options: OpenOptions): Promise<Stor
   return wireStore(target, () => mysql2Store(url, options));
 }
 
-/** Look-ups are reads: any failure but a wrong statement may be tried again. */
-const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 function wireStore(target: Target<Wire>, openMysql2: () => Promise<Store>): Store {
   const run = <T>(work: (wire: Wire) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>

@@ -24,6 +24,9 @@ export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fat
  */
 export const notApplied = (err: unknown) => code(err) === 'ER_LOCK_DEADLOCK' || code(err) === 'ER_UNKNOWN_COM_ERROR';
 
+/** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */
+export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
+
 // Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
 // A conflict (1213) that outlasted its retries is one: the client may try again (503).
 const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);

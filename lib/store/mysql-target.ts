@@ -1,8 +1,8 @@
 // Where a mysql2 store's statements go (CONTRACT §8). A command (or a CGI run handed to
-// mysql2): one connection, to the first listed server that accepts it. A persistent process: a pool on one server at a time; when
-// that server is lost (a connection refused or cut, a Galera node not ready), the next
-// request goes to the next listed server, and a statement that failed is tried again there
-// only when a second try cannot count anything twice.
+// mysql2): one connection, to the first listed server that accepts it. A persistent process:
+// a pool on one server at a time; when that server is lost (a connection refused or cut, a
+// Galera node not ready), the next request goes to the next listed server, and a statement
+// that failed is tried again there only when a second try cannot count anything twice.
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
@@ -12,8 +12,6 @@ import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
-
-export type { Target };
 
 /** One mysql2 connection for a command's run: each server in order until one accepts. */
 export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> =>

@@ -10,8 +10,8 @@ import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCou
 import { mysqlServers } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
-import { classify, notApplied, serverLost } from './mysql-retry.js';
-import type { Target } from './mysql-target.js';
+import { classify, notApplied, readAgain } from './mysql-retry.js';
+import type { Target } from './mysql-retry.js';
 import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
 
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
@@ -24,8 +24,6 @@ export async function openMysql(url: string, open: OpenOptions): Promise<Store> 
   }
 }
 
-/** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */
-const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 /**
  * The look-up, prepared when `prepared` (a pool runs thousands: the IN list is padded with

@@ -1,6 +1,7 @@
 // The one place a database URL's scheme is read, and so the one place a driver is chosen.
 // A driver is loaded only when its store is opened: a CGI run on SQLite never loads
-// mysql2, nor one on MySQL better-sqlite3 (nor, as a rule, mysql2).
+// mysql2, nor one on MySQL better-sqlite3 (nor mysql2, unless the server asks for what the
+// run's own client does not speak).
 import { SettingsError } from '../core/errors.js';
 import type { Store, OpenOptions } from './store.js';
 
