@@ -125,16 +125,18 @@ const entriesExternal = (self) => ({
 
 /**
  * In a leaf bundle: a module that an earlier bundle holds (`held`: module path -> bundle
- * name) comes from that bundle's __modules.
+ * name) comes from that bundle's __modules. `imported`, if given, collects their paths.
  */
-function fromHolders(held) {
+function fromHolders(held, imported) {
   return {
     name: 'from-holders',
     setup(b) {
       b.onResolve({ filter: /^\./ }, (args) => {
         if (args.namespace === 'held-module' || args.kind === 'entry-point') return undefined;
         const source = relative(ROOT, sourceOf(args.resolveDir, args.path));
-        return held.has(source) ? { path: source, namespace: 'held-module' } : undefined;
+        if (!held.has(source)) return undefined;
+        imported?.add(source);
+        return { path: source, namespace: 'held-module' };
       });
       b.onLoad({ filter: /.*/, namespace: 'held-module' }, (args) => ({
         contents: `module.exports = require('./${held.get(args.path)}.js').__modules[${JSON.stringify(args.path)}];`,
@@ -148,7 +150,10 @@ function fromHolders(held) {
 /**
  * A bundle's entry, with the table through which later bundles reach its modules. The
  * table's getters load a module when a leaf first asks for it, never before: a CGI run must
- * not initialise the FastCGI server (and node:net) because a table names it.
+ * not initialise the FastCGI server (and node:net) because a table names it. It names only
+ * the modules a later bundle imports: esbuild wraps each module a table names (to load on
+ * first use) and builds an exports object for it when the bundle loads, and for all 26 of
+ * adrater.js's modules that cost every CGI run ~0.6 ms.
  */
 function withModuleTable(entry, modules) {
   const table = [...modules].map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify('./' + p)}); }`).join(',\n  ');
@@ -243,6 +248,24 @@ const leanMysql = {
   },
 };
 
+/**
+ * In sqlite.js: better-sqlite3's backup() module promisifies fs.access when it loads, and
+ * Node's promisify, compiled and run cold, cost every CGI run on SQLite ~0.2 ms for a
+ * method adrater never calls. The promisified function is made on first use instead.
+ */
+const BACKUP = /[\\/]better-sqlite3[\\/]lib[\\/]methods[\\/]backup\.js$/;
+const FS_ACCESS = 'const fsAccess = promisify(fs.access);';
+const leanSqlite = {
+  name: 'lean-sqlite',
+  setup(b) {
+    b.onLoad({ filter: BACKUP }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(FS_ACCESS)) throw new Error(`${args.path} no longer promisifies fs.access as the build expects: update lib/build/build.mjs`);
+      return { contents: source.replace(FS_ACCESS, 'let fsAccessMade;\nconst fsAccess = (...args) => (fsAccessMade ??= promisify(fs.access))(...args);'), loader: 'js' };
+    });
+  },
+};
+
 await step('type-check (tsc --noEmit: lib and test)', () => execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', ROOT], { stdio: 'pipe' }));
 
 rmSync(OUT, { recursive: true, force: true });
@@ -254,21 +277,37 @@ if (!Object.keys(first.metafile.inputs).some((p) => TLDTS.test(`/${p}`))) await 
 const libModules = (result) => Object.keys(result.metafile.inputs).filter((p) => p.startsWith('lib/'));
 /** Each module an earlier bundle holds, and which bundle that is. */
 const held = new Map(libModules(first).map((p) => [p, 'adrater']));
+
+/** A leaf's esbuild options, taking from `held` what earlier bundles hold. */
+function leafOptions(name, held, imported) {
+  const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
+  const plugins = [fromHolders(held, imported), entriesExternal(name), ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'sqlite' ? [leanSqlite] : []), ...(name === 'cli' ? [] : [ownRequire])];
+  return { ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), external: ['*.node', ...extra] };
+}
+
+// Which held modules the leaves import (written nowhere): only those go in a table.
+const imported = new Set();
+await step('find the modules the leaves take from other bundles', async () => {
+  const surveyed = new Map(held);
+  for (const [name, entry] of Object.entries(LEAVES)) {
+    const result = await build({ ...leafOptions(name, surveyed, imported), entryPoints: { [name]: entry }, write: false });
+    if (HOLDERS.has(name)) for (const p of libModules(result)) if (!surveyed.has(p)) surveyed.set(p, name);
+  }
+});
+const tabled = (modules) => [...modules].filter((p) => imported.has(p));
 await step('bundle adrater.js', () =>
-  build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), stdin: withModuleTable(MAIN, held.keys()), outfile: join(OUT, 'adrater.js'), outdir: undefined }),
+  build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), stdin: withModuleTable(MAIN, tabled(held.keys())), outfile: join(OUT, 'adrater.js'), outdir: undefined }),
 );
 
 // The leaves. cli.js leaves the drivers' npm packages to node_modules (bench opens its own
 // MySQL admin connection): the CGI path never loads cli.js.
 for (const [name, entry] of Object.entries(LEAVES)) {
-  const extra = name === 'cli' ? ['mysql2', 'mysql2/*', 'better-sqlite3'] : [];
-  const plugins = [fromHolders(held), entriesExternal(name), ...(name === 'mysql' ? [leanMysql] : []), ...(name === 'cli' ? [] : [ownRequire])];
-  const options = { ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), external: ['*.node', ...extra] };
+  const options = leafOptions(name, held);
   const result = await step(`bundle ${name}.js`, async () => {
     if (!HOLDERS.has(name)) return build({ ...options, entryPoints: { [name]: entry } });
     // Twice, as adrater.js: once to learn which modules it holds, then with their table.
     const own = libModules(await build({ ...options, entryPoints: { [name]: entry }, write: false })).filter((p) => !held.has(p));
-    const built = await build({ ...options, stdin: withModuleTable(entry, own), outfile: join(OUT, `${name}.js`), outdir: undefined });
+    const built = await build({ ...options, stdin: withModuleTable(entry, tabled(own)), outfile: join(OUT, `${name}.js`), outdir: undefined });
     for (const p of own) held.set(p, name);
     return built;
   });
