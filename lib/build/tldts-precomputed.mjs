@@ -6,7 +6,10 @@
 // bundle's arrays are views. As array literals (10,487 numbers each for two of them) V8 kept
 // every element in the code cache and built a JS array of each before copying it; as base64
 // in the bundle, the 160 KB of text was read, kept in the code cache again and decoded in
-// every run (~2 ms, against ~0.8 for reading the file). The bundle is built on the machine
+// every run (~2 ms, against ~0.8 for reading the file). The trie's labels, one string of
+// 68,446 characters (some beyond Latin-1, so two bytes each in V8), are in the file too, as
+// UTF-16: as a literal, the bundle held them escaped and the code cache as 137 KB of the
+// string, read, checksummed and copied by every CGI run. The bundle is built on the machine
 // that runs it (`npm run build` at install), so the byte order matches.
 // The text replaced must be exactly this tldts version's: otherwise the build stops.
 import vm from 'node:vm';
@@ -19,6 +22,8 @@ const DERIVED = ['edgeOffset', 'edgeHash', 'wildcardEdge'];
 // The trie's arrays as tldts ships them: `const name = /*#__PURE__*/ new Uint8Array([1, 2, …]);`
 const LITERALS = ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild'];
 const LITERAL = new RegExp(`const (${LITERALS.join('|')}) = /\\*#__PURE__\\*/ new \\w+\\(\\[[\\d,\\s]*\\]\\);`, 'g');
+// The labels, as tldts ships them: one string literal on a line of its own.
+const LABELS = /^const labelText = "[^"\\\n]*";$/m;
 
 export const TRIE_FILE = 'tldts-trie.bin';
 
@@ -31,23 +36,27 @@ var __adraterTrieBytes;
 function __adraterTrie(Type, offset, length) {
   if (__adraterTrieBytes === undefined) {
     const bytes = require("fs").readFileSync(require("path").join(__dirname, ${JSON.stringify(TRIE_FILE)}));
-    __adraterTrieBytes = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+    __adraterTrieBytes = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
   }
   return new Type(__adraterTrieBytes.buffer, __adraterTrieBytes.byteOffset + offset, length);
+}
+function __adraterTrieText(offset, length) {
+  __adraterTrie(Uint8Array, 0, 0);
+  return __adraterTrieBytes.toString('utf16le', offset, offset + 2 * length);
 }
 `;
 
 /** The module's exports, with its trie's arrays and the derived ones as `__derived` (the source run as CommonJS in `dirname`). */
 export function runWithDerived(source, filename, dirname = path.dirname(filename)) {
   const module = { exports: {} };
-  const wrapped = `(function (exports, require, module, __dirname) {${source}\nmodule.exports.__derived = { ${[...LITERALS, ...DERIVED].join(', ')} };\n})`;
+  const wrapped = `(function (exports, require, module, __dirname) {${source}\nmodule.exports.__derived = { ${[...LITERALS, ...DERIVED, 'labelText'].join(', ')} };\n})`;
   vm.runInThisContext(wrapped, { filename })(module.exports, createRequire(filename), module, dirname);
   return module.exports;
 }
 
 /**
- * tldts's dist/cjs/index.js with the derivation replaced by its result and every array a
- * view of `trie` (the bytes to write to TRIE_FILE beside the bundle).
+ * tldts's dist/cjs/index.js with the derivation replaced by its result, every array a view
+ * of `trie` (the bytes to write to TRIE_FILE beside the bundle) and its labels read from it.
  */
 export function precomputeDerivedTrie(source, filename) {
   const start = source.indexOf(START);
@@ -66,9 +75,16 @@ export function precomputeDerivedTrie(source, filename) {
     offsets.set(name, size);
     size += Math.ceil(derived[name].byteLength / 8) * 8;
   }
-  const trie = Buffer.alloc(size);
+  if (!LABELS.test(source)) {
+    throw new Error(`${filename}: tldts's labels are not the string literal the build expects (a new tldts version?): update lib/build/tldts-precomputed.mjs`);
+  }
+  const labels = Buffer.from(derived.labelText, 'utf16le');
+  const labelsAt = size;
+  const trie = Buffer.alloc(size + labels.length);
   for (const [name, at] of offsets) Buffer.from(derived[name].buffer, derived[name].byteOffset, derived[name].byteLength).copy(trie, at);
+  labels.copy(trie, labelsAt);
   const view = (name) => `const ${name} = /* @__PURE__ */ __adraterTrie(${derived[name].constructor.name}, ${offsets.get(name)}, ${derived[name].length});`;
   const withDerived = `${source.slice(0, start)}// Precomputed by adrater's build (lib/build/tldts-precomputed.mjs).\n${DERIVED.map(view).join('\n')}${source.slice(end)}`;
-  return { source: withDerived.replace(LITERAL, (_, name) => view(name)) + LOADER, trie };
+  const labelsView = `const labelText = /* @__PURE__ */ __adraterTrieText(${labelsAt}, ${derived.labelText.length});`;
+  return { source: withDerived.replace(LITERAL, (_, name) => view(name)).replace(LABELS, () => labelsView) + LOADER, trie };
 }

@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 const FILE = require.resolve('tldts'); // dist/cjs/index.js, as the build bundles it
 const SOURCE = readFileSync(FILE, 'utf8');
 
-type Tldts = { getDomain(h: string): string | null; getPublicSuffix(h: string): string | null; __derived: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> };
+type Tldts = { getDomain(h: string): string | null; getPublicSuffix(h: string): string | null; __derived: Record<string, Uint8Array | Uint16Array | Uint32Array | Int32Array> & { labelText: string } };
 type Precompute = {
   precomputeDerivedTrie(source: string, file: string): { source: string; trie: Buffer };
   runWithDerived(source: string, file: string, dirname?: string): Tldts;
@@ -56,6 +56,9 @@ t.test('the precomputed arrays equal those tldts derives, and every suffix gets 
   for (const name of ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild']) {
     t.notMatch(patchedSource, new RegExp(`const ${name} = /\\*#__PURE__\\*/ new \\w+\\(\\[`), `${name}: no array literal left`);
   }
+  t.notMatch(patchedSource, /const labelText = "/, 'no labels literal left');
+  t.equal(patched.__derived.labelText, original.__derived.labelText, 'labelText: the same string, read from the file');
+  t.ok(/[^\u0000-\u00ff]/.test(original.__derived.labelText), 'labels beyond Latin-1 among them (so UTF-16 in the file)');
   for (const name of ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild', 'edgeOffset', 'edgeHash', 'wildcardEdge']) {
     t.equal(patched.__derived[name].constructor, original.__derived[name].constructor, `${name}: same type`);
     t.same([...patched.__derived[name]], [...original.__derived[name]], `${name}: same values`);
@@ -77,4 +80,5 @@ t.test('another tldts (the derivation moved, an array shipped otherwise): the bu
   const { precomputeDerivedTrie } = await load();
   t.throws(() => precomputeDerivedTrie(SOURCE.replace('const edgeOffset = new Uint32Array(numberOfEdges);', 'const edgeOffset = derive();'), FILE), /a new tldts version\?/);
   t.throws(() => precomputeDerivedTrie(SOURCE.replace('const edgeChild = /*#__PURE__*/ new Uint16Array([', 'const edgeChild = new Uint16Array(['), FILE), /trie arrays are not the literals/);
+  t.throws(() => precomputeDerivedTrie(SOURCE.replace('const labelText = "', 'const labelText = /* text */ "'), FILE), /labels are not the string literal/);
 });
