@@ -8,9 +8,11 @@
 // in the bundle, the 160 KB of text was read, kept in the code cache again and decoded in
 // every run (~2 ms, against ~0.8 for reading the file). The trie's labels, one string of
 // 68,446 characters (some beyond Latin-1, so two bytes each in V8), are in the file too, as
-// UTF-16: as a literal, the bundle held them escaped and the code cache as 137 KB of the
-// string, read, checksummed and copied by every CGI run. The bundle is built on the machine
-// that runs it (`npm run build` at install), so the byte order matches.
+// UTF-16 code units that tldts's one comparison reads from a Uint16Array: as a literal, the
+// bundle held them escaped and the code cache as 137 KB of the string, read and copied by
+// every CGI run, and a string made from the file cost as much again (~0.35 ms). The bundle
+// is built on the machine that runs it (`npm run build` at install), so the byte order
+// matches.
 // The text replaced must be exactly this tldts version's: otherwise the build stops.
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
@@ -22,8 +24,10 @@ const DERIVED = ['edgeOffset', 'edgeHash', 'wildcardEdge'];
 // The trie's arrays as tldts ships them: `const name = /*#__PURE__*/ new Uint8Array([1, 2, …]);`
 const LITERALS = ['nodeFlags', 'edgeStart', 'edgeLength', 'edgeChild'];
 const LITERAL = new RegExp(`const (${LITERALS.join('|')}) = /\\*#__PURE__\\*/ new \\w+\\(\\[[\\d,\\s]*\\]\\);`, 'g');
-// The labels, as tldts ships them: one string literal on a line of its own.
+// The labels, as tldts ships them: one string literal on a line of its own, read (once the
+// derivation is gone) by one comparison of a code unit.
 const LABELS = /^const labelText = "[^"\\\n]*";$/m;
+const LABEL_READ = 'labelText.charCodeAt(offset + i)';
 
 export const TRIE_FILE = 'tldts-trie.bin';
 
@@ -36,13 +40,9 @@ var __adraterTrieBytes;
 function __adraterTrie(Type, offset, length) {
   if (__adraterTrieBytes === undefined) {
     const bytes = require("fs").readFileSync(require("path").join(__dirname, ${JSON.stringify(TRIE_FILE)}));
-    __adraterTrieBytes = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
+    __adraterTrieBytes = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
   }
   return new Type(__adraterTrieBytes.buffer, __adraterTrieBytes.byteOffset + offset, length);
-}
-function __adraterTrieText(offset, length) {
-  __adraterTrie(Uint8Array, 0, 0);
-  return __adraterTrieBytes.toString('utf16le', offset, offset + 2 * length);
 }
 `;
 
@@ -85,6 +85,12 @@ export function precomputeDerivedTrie(source, filename) {
   labels.copy(trie, labelsAt);
   const view = (name) => `const ${name} = /* @__PURE__ */ __adraterTrie(${derived[name].constructor.name}, ${offsets.get(name)}, ${derived[name].length});`;
   const withDerived = `${source.slice(0, start)}// Precomputed by adrater's build (lib/build/tldts-precomputed.mjs).\n${DERIVED.map(view).join('\n')}${source.slice(end)}`;
-  const labelsView = `const labelText = /* @__PURE__ */ __adraterTrieText(${labelsAt}, ${derived.labelText.length});`;
-  return { source: withDerived.replace(LITERAL, (_, name) => view(name)).replace(LABELS, () => labelsView) + LOADER, trie };
+  // Its declaration and that one read (comments name it `labelText`, in backquotes).
+  const labelUses = withDerived.match(/(?<!`)\blabelText\b(?!`)/g)?.length;
+  if (labelUses !== 2 || !withDerived.includes(LABEL_READ)) {
+    throw new Error(`${filename}: tldts reads its labels otherwise than the build expects (a new tldts version?): update lib/build/tldts-precomputed.mjs`);
+  }
+  const labelsView = `const labelText = /* @__PURE__ */ __adraterTrie(Uint16Array, ${labelsAt}, ${derived.labelText.length});`;
+  const patched = withDerived.replace(LITERAL, (_, name) => view(name)).replace(LABELS, () => labelsView).replace(LABEL_READ, 'labelText[offset + i]');
+  return { source: patched + LOADER, trie };
 }
