@@ -4,14 +4,14 @@
 // fds 0 and 1 are read and written directly, blocking: a CGI run has nothing else to do
 // meanwhile, and Node's stream objects for them cost ~6 ms each to set up.
 import { readSync, writeSync } from 'node:fs';
-import { receive, handle, fail } from '../core/handler.js';
+import { receive, handle, fail, type Response } from '../core/handler.js';
 import type { Env } from '../core/request.js';
 import type { Settings } from '../core/settings.js';
 import { DEFAULTS } from '../core/settings.js';
 import { log } from '../core/log.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { responseBytes } from './response.js';
+import { responseHead } from './response.js';
 
 const CHUNK = 64 * 1024;
 
@@ -43,8 +43,27 @@ function readBody(length: number, keep: boolean): Buffer {
   return keep ? buffer.subarray(0, received) : Buffer.alloc(0);
 }
 
+/**
+ * Writes the response to fd 1 in one write of one string, which Node encodes as it writes:
+ * a Buffer built first cost a CGI run ~0.2 ms more (Buffer's encoders, compiled cold). A
+ * non-blocking pipe that takes only part of it gets the rest as bytes.
+ */
+function writeResponse(response: Response): void {
+  const bodyLength = Buffer.byteLength(response.body);
+  const head = responseHead(response, bodyLength);
+  const length = head.length + (response.head ? 0 : bodyLength);
+  const text = response.head ? head : head + response.body;
+  let written = 0;
+  try {
+    written = writeSync(1, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+  }
+  if (written < length) writeBytes(Buffer.from(text, 'utf8').subarray(written));
+}
+
 /** Writes all of `bytes` to fd 1; a web server that has gone away (EPIPE) ends the writing. */
-function writeResponse(bytes: Buffer): void {
+function writeBytes(bytes: Buffer): void {
   for (let written = 0; written < bytes.length; ) {
     try {
       written += writeSync(1, bytes, written);
@@ -70,7 +89,7 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
       timing,
       store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead, oneRequest: true })),
     }));
-  writeResponse(responseBytes(response));
+  writeResponse(response);
   await (store as Store | null)?.close();
 }
 
@@ -78,5 +97,5 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
 export function runCgiUnconfigured(env: Env, reason: string): void {
   const incoming = receive(env, DEFAULTS);
   readBody(incoming.declaredLength, false);
-  writeResponse(responseBytes(fail(incoming, `configuration error: ${reason}`, log)));
+  writeResponse(fail(incoming, `configuration error: ${reason}`, log));
 }

@@ -13,11 +13,16 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function responseBytes(response: Response): Buffer {
-  const bodyLength = Buffer.byteLength(response.body, 'utf8');
+/** Status, headers and the blank line: ASCII, so as many bytes as characters. */
+export function responseHead(response: Response, bodyLength: number): string {
   let head = `Status: ${response.status} ${REASONS[response.status] ?? ''}\r\n`;
   for (const [name, value] of response.headers) head += `${name}: ${value}\r\n`;
-  head += `Content-Length: ${bodyLength}\r\n\r\n`;
+  return `${head}Content-Length: ${bodyLength}\r\n\r\n`;
+}
+
+export function responseBytes(response: Response): Buffer {
+  const bodyLength = Buffer.byteLength(response.body, 'utf8');
+  const head = responseHead(response, bodyLength);
   // One allocation: this runs for every answer a responder gives.
   const out = Buffer.allocUnsafe(head.length + (response.head ? 0 : bodyLength));
   out.write(head, 0, 'latin1');
