@@ -164,7 +164,7 @@ function walLongerThan(file: string, bytes: number): boolean {
     return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
   try {
-    return readSync(fd, Buffer.allocUnsafe(1), 0, 1, bytes) > 0;
+    return readSync(fd, new Uint8Array(1), 0, 1, bytes) > 0;
   } catch {
     return true;
   } finally {
