@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgi, run } from '../helpers/run.js';
+import { spawn } from 'node:child_process';
+import { BIN, cgi, parseCgi, run } from '../helpers/run.js';
 import { startResponder } from '../../lib/bench/responder.js';
 import { eachStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
@@ -217,4 +218,50 @@ t.test("SQLite: a run leaves the write-ahead log to the next one, and one run in
   const queued = db.prepare('SELECT COUNT(*) AS n FROM rating_queue').get() as { n: number };
   db.close();
   t.equal(queued.n, runs, 'every run\'s queue row is there');
+});
+
+t.test('a non-blocking stdout that takes the answer a few KB at a time still gets all of it, as declared', async (t) => {
+  // A web server may give a CGI script a pipe with O_NONBLOCK set: a write then takes only
+  // what fits, and the script writes the rest as the server reads (lib/cgi/cgi.ts). Here the
+  // pipe holds 4 KB and its reader waits before reading; the answer is ~32 KB, with
+  // two-byte characters throughout, so that the rest starts at a byte, not a character.
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-nonblock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const urls = Array.from({ length: 100 }, (_, i) => `http://site${i}.example/${'é'.repeat(120)}`);
+  const query = urls.map((u) => `url=${encodeURIComponent(u)}`).join('&');
+  const script = [
+    'import fcntl, os, subprocess, sys, time',
+    'r, w = os.pipe()',
+    'fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ',
+    'fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)',
+    'env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "REMOTE_ADDR": "192.0.2.7",',
+    '       "QUERY_STRING": sys.argv[2], "ADRATER_DB": sys.argv[3]}',
+    'p = subprocess.Popen([sys.argv[1]], stdin=subprocess.DEVNULL, stdout=w, env=env)',
+    'os.close(w)',
+    'time.sleep(0.3)',
+    'out = b""',
+    'while True:',
+    '    chunk = os.read(r, 1000)',
+    '    if not chunk: break',
+    '    out += chunk',
+    'sys.stdout.buffer.write(out)',
+    'sys.exit(p.wait())',
+  ].join('\n');
+  const result = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve, reject) => {
+    const child = spawn('python3', ['-c', script, BIN, query, `sqlite:${join(dir, 'r.sqlite')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+  });
+  t.equal(result.code, 0, result.stderr);
+  const raw = result.stdout;
+  t.ok(raw.length > 4 * 4096, `the answer (${raw.length} bytes) is many times the pipe`);
+  const split = raw.indexOf('\r\n\r\n');
+  const answer = parseCgi(raw);
+  t.equal(answer.status, 200);
+  t.equal(Number(answer.headers['content-length']), raw.length - split - 4, 'Content-Length is the bytes that came');
+  t.same(sites(answer.body).map((s) => s.url), urls, 'every site, every character');
 });
