@@ -7,8 +7,8 @@
 // which needs the server's RSA key) is an UnsupportedError, and the run opens mysql2
 // instead. Errors carry mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST,
 // ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts reads them alike.
-import { connect as netConnect } from 'node:net';
-import type { Socket } from 'node:net';
+import { openWireSocket } from './wire-socket.js';
+import type { WireSocket } from './wire-socket.js';
 
 export interface WireOptions {
   host?: string;
@@ -18,6 +18,8 @@ export interface WireOptions {
   password: string;
   database?: string;
   connectTimeout: number;
+  /** 'net' connects through node:net even where Node's stream handles would do (tests). */
+  transport?: 'handle' | 'net';
 }
 
 /** A row of a result set: each column's text, or null for SQL NULL. */
@@ -76,7 +78,6 @@ const PLUGIN_AUTH = 0x80000;
 const NEEDED = PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH;
 const UTF8MB4_GENERAL_CI = 45; // what mysql2 asks for with charset utf8mb4
 const MAX_PACKET = 0xffffff; // a longer payload comes in parts: never for a look-up's rows
-const READ_BUFFER = 64 * 1024;
 const NATIVE = 'mysql_native_password';
 const CACHING_SHA2 = 'caching_sha2_password';
 
@@ -186,11 +187,7 @@ function handshakeResponse(options: WireOptions, serverCapabilities: number, plu
 
 /** Connects and authenticates; rejects with a WireError (or UnsupportedError) and leaves no socket open. */
 export function connectWire(options: WireOptions): Promise<Wire> {
-  // Reads land in one buffer and go to `received`, not through the socket's Readable stream
-  // (a CGI run would pay for that machinery cold, for a few packets).
-  const onread = { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (length: number, buffer: Uint8Array) => (received(Buffer.from(buffer.subarray(0, length))), true) };
-  const socket: Socket = options.socketPath ? netConnect({ path: options.socketPath, onread }) : netConnect({ port: options.port ?? 3306, host: options.host ?? 'localhost', onread });
-  socket.setNoDelay(true);
+  let socket: WireSocket | null = null;
   const packets: Buffer[] = [];
   let buffered: Buffer | null = null;
   let waiting: { resolve(p: Buffer): void; reject(e: Error): void } | null = null;
@@ -220,11 +217,14 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   };
   const fail = (err: WireError) => {
     failure ??= err;
-    socket.destroy();
+    socket?.destroy();
     settle();
   };
-  socket.on('error', (err: NodeJS.ErrnoException) => fail(new WireError(err.message, err.code ?? 'PROTOCOL_CONNECTION_LOST', true, err.errno)));
-  socket.on('close', () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)));
+  const events = {
+    data: received,
+    error: (code: string, message: string, errno?: number) => fail(new WireError(message, code, true, errno)),
+    close: () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)),
+  };
 
   const next = () => new Promise<Buffer>((resolve, reject) => ((waiting = { resolve, reject }), settle()));
   const send = (payload: Buffer, written?: () => void) => {
@@ -232,7 +232,7 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     head.writeUIntLE(payload.length, 0, 3);
     head[3] = sequence;
     sequence = (sequence + 1) & 0xff;
-    socket.write(Buffer.concat([head, payload]), written);
+    socket!.write(Buffer.concat([head, payload]), written);
   };
   /** A command: each starts its packets at sequence 0. */
   const command = (payload: Buffer, written?: () => void) => {
@@ -311,32 +311,39 @@ export function connectWire(options: WireOptions): Promise<Wire> {
       inTurn(
         () =>
           new Promise<void>((resolve) => {
-            if (socket.destroyed) return resolve();
+            if (socket!.destroyed) return resolve();
             // Once the kernel has the QUIT, the socket no longer keeps the process alive: it
             // closes when the server closes its side or the process exits, whichever is first,
             // the QUIT ahead of the close (nothing is left unread, so no reset). A CGI run
             // neither waits a round trip for the server's close nor pays for destroying the
             // socket's streams (~2.5 ms of a run, cold).
             command(Buffer.from([0x01]), () => {
-              socket.unref();
+              socket!.unref();
               resolve();
             });
           }),
       ),
   };
 
+  const target = options.socketPath ? { path: options.socketPath } : { host: options.host ?? 'localhost', port: options.port ?? 3306 };
   return new Promise<Wire>((resolve, reject) => {
     const timer = setTimeout(() => fail(new WireError('connect ETIMEDOUT', 'ETIMEDOUT', true)), options.connectTimeout);
-    authenticate().then(
-      () => {
-        clearTimeout(timer);
-        resolve(wire);
-      },
-      (err: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      },
-    );
+    openWireSocket(target, events, options.transport)
+      .then((opened) => {
+        socket = opened;
+        if (failure) opened.destroy(); // timed out while node:net loaded
+        return authenticate();
+      })
+      .then(
+        () => {
+          clearTimeout(timer);
+          resolve(wire);
+        },
+        (err: Error) => {
+          clearTimeout(timer);
+          socket?.destroy();
+          reject(err);
+        },
+      );
   });
 }

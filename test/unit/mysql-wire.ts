@@ -136,132 +136,136 @@ const packet = (sequence: number, payload: Buffer) => {
   head[3] = sequence;
   return Buffer.concat([head, payload]);
 };
-const options = (port: number, connectTimeout = 2000) => ({ host: '127.0.0.1', port, user: 'u', password: '', connectTimeout });
+// The connection's behaviour, over Node's stream handles (what a CGI run uses on this Node)
+// and over node:net (what it uses for a host name, or where the handles are not as expected).
+for (const transport of ['handle', 'net'] as const) {
+  const options = (port: number, connectTimeout = 2000) => ({ host: '127.0.0.1', port, user: 'u', password: '', connectTimeout, transport });
 
-t.test('a server that accepts and never greets: ETIMEDOUT after connectTimeout', async (t) => {
-  const port = await fakeServer(t, () => {});
-  const started = Date.now();
-  await t.rejects(connectWire(options(port, 300)), { code: 'ETIMEDOUT', fatal: true });
-  t.ok(Date.now() - started >= 250, 'waited for the time-out');
-});
-
-t.test('a server that hangs up mid-handshake: PROTOCOL_CONNECTION_LOST', async (t) => {
-  const port = await fakeServer(t, (socket) => socket.end(packet(0, greeting(Buffer.alloc(20, 1))).subarray(0, 20)));
-  await t.rejects(connectWire(options(port)), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
-});
-
-t.test('nothing listening: ECONNREFUSED, as mysql2 reports it', async (t) => {
-  await t.rejects(connectWire(options(1)), { code: 'ECONNREFUSED', fatal: true });
-});
-
-t.test('an auth switch to a method other than native: UnsupportedError (the run uses mysql2)', async (t) => {
-  const port = await fakeServer(t, (socket) => {
-    socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
-    socket.once('data', () => socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 3)]))));
+  t.test(`${transport}: a server that accepts and never greets: ETIMEDOUT after connectTimeout`, async (t) => {
+    const port = await fakeServer(t, () => {});
+    const started = Date.now();
+    await t.rejects(connectWire(options(port, 300)), { code: 'ETIMEDOUT', fatal: true });
+    t.ok(Date.now() - started >= 250, 'waited for the time-out');
   });
-  await t.rejects(connectWire(options(port)), { name: 'UnsupportedError', message: /client_ed25519/ });
-});
 
-t.test('an auth switch to native again: answered with the new nonce; an answer out of protocol fails the query and the session', async (t) => {
-  const second = Buffer.from('ZYXWVUTSRQPONMLKJIHG');
-  const seen: Buffer[] = [];
-  const port = await fakeServer(t, (socket) => {
-    socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
-    let step = 0;
-    socket.on('data', (data) => {
-      seen.push(data);
-      if (step++ === 0) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('mysql_native_password\0'), second, Buffer.from([0])])));
-      else if (step === 2) socket.write(packet(4, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
-      // One column, its definition, and a row where the EOF after the definitions belongs.
-      else socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([1, 0x61]))]));
-    });
+  t.test(`${transport}: a server that hangs up mid-handshake: PROTOCOL_CONNECTION_LOST`, async (t) => {
+    const port = await fakeServer(t, (socket) => socket.end(packet(0, greeting(Buffer.alloc(20, 1))).subarray(0, 20)));
+    await t.rejects(connectWire(options(port)), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
   });
-  const wire = await connectWire({ ...options(port), password: 'pw' });
-  t.same(seen[1].subarray(4), mysql2Token('pw', second), 'the switch was answered with the new nonce');
-  await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR', message: /no EOF after the columns/ });
-  await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR' }, 'the session is over: nothing more is sent');
-  await wire.quit();
-});
 
-/** What a handshake response says: the user, the scramble, the method (no database in these tests). */
-function handshakeResponse(data: Buffer) {
-  const payload = data.subarray(4);
-  const userEnd = payload.indexOf(0, 32);
-  const authLength = payload[userEnd + 1];
-  const auth = payload.subarray(userEnd + 2, userEnd + 2 + authLength);
-  const pluginStart = userEnd + 2 + authLength;
-  return { user: payload.toString('utf8', 32, userEnd), auth, plugin: payload.toString('latin1', pluginStart, payload.indexOf(0, pluginStart)) };
-}
-
-t.test("MySQL 8's caching_sha2_password: answered in it at once; the server's cached hash (fast auth) lets the run in", async (t) => {
-  const nonce = Buffer.from('MySQL8nonceMySQL8non');
-  const responses: Array<ReturnType<typeof handshakeResponse>> = [];
-  const port = await fakeServer(t, (socket) => {
-    socket.write(packet(0, greeting(nonce, 'caching_sha2_password')));
-    let step = 0;
-    socket.on('data', (data) => {
-      if (step++ === 0) {
-        responses.push(handshakeResponse(data));
-        socket.write(Buffer.concat([packet(2, Buffer.from([1, 3])), packet(3, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
-      } else if (data[4] === 0x03) {
-        socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([0xfe, 0, 0, 2, 0])), packet(4, Buffer.from([2, 0x6f, 0x6b])), packet(5, Buffer.from([0xfe, 0, 0, 2, 0]))]));
-      }
-    });
+  t.test(`${transport}: nothing listening: ECONNREFUSED, as mysql2 reports it`, async (t) => {
+    await t.rejects(connectWire(options(1)), { code: 'ECONNREFUSED', fatal: true });
   });
-  const wire = await connectWire({ ...options(port), user: 'app', password: 'pw8' });
-  t.match(responses[0], { user: 'app', plugin: 'caching_sha2_password' });
-  t.same(responses[0].auth, sha2.calculateToken('pw8', nonce), 'the SHA-256 scramble, as mysql2 makes it');
-  t.same(await wire.query('SELECT 1'), [['ok']], 'then statements run as on MariaDB');
-  await wire.quit();
-});
 
-t.test("caching_sha2_password's full authentication over TCP (no cached hash): UnsupportedError, and mysql2 does the RSA exchange", async (t) => {
-  const port = await fakeServer(t, (socket) => {
-    socket.write(packet(0, greeting(Buffer.alloc(20, 5), 'caching_sha2_password')));
-    socket.once('data', () => socket.write(packet(2, Buffer.from([1, 4]))));
-  });
-  await t.rejects(connectWire({ ...options(port), password: 'pw8' }), { name: 'UnsupportedError', message: /caching_sha2_password, 0x0104/ });
-});
-
-t.test('an auth switch from native to caching_sha2_password: the SHA-256 scramble over the new nonce', async (t) => {
-  const second = Buffer.from('switchedNonce0123456');
-  const seen: Buffer[] = [];
-  const port = await fakeServer(t, (socket) => {
-    socket.write(packet(0, greeting(Buffer.alloc(20, 6))));
-    socket.on('data', (data) => {
-      seen.push(data);
-      if (seen.length === 1) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('caching_sha2_password\0'), second, Buffer.from([0])])));
-      else socket.write(Buffer.concat([packet(4, Buffer.from([1, 3])), packet(5, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
-    });
-  });
-  const wire = await connectWire({ ...options(port), password: 'pw' });
-  t.equal(handshakeResponse(seen[0]).plugin, 'mysql_native_password', 'a MariaDB greeting is answered as native');
-  t.same(seen[1].subarray(4), sha2.calculateToken('pw', second));
-  await wire.quit();
-});
-
-t.test('fuzz: a server that answers a query with random bytes and hangs up: a result or a WireError, never another exception', async (t) => {
-  const random = seeded(11);
-  let answered = 0;
-  let failed = 0;
-  for (let i = 0; i < 150; i++) {
-    const reply = Buffer.from(Array.from({ length: 1 + random.int(60) }, () => random.int(256)));
-    // Often a well-framed packet with a random payload, so that the parsers behind the framing get it.
-    const framed = i % 2 === 0 ? packet(1, reply) : reply;
+  t.test(`${transport}: an auth switch to a method other than native: UnsupportedError (the run uses mysql2)`, async (t) => {
     const port = await fakeServer(t, (socket) => {
-      socket.write(packet(0, greeting(Buffer.alloc(20, 7))));
-      let step = 0;
-      socket.on('data', () => (step++ === 0 ? socket.write(packet(2, Buffer.from([0, 0, 0, 2, 0, 0, 0]))) : socket.end(framed)));
+      socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
+      socket.once('data', () => socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 3)]))));
     });
-    const wire = await connectWire(options(port));
-    try {
-      await wire.query('SELECT 1');
-      answered++;
-    } catch (err) {
-      if (!(err instanceof WireError)) t.fail(`${(err as Error).stack} after ${framed.toString('hex')}`);
-      failed++;
-    }
+    await t.rejects(connectWire(options(port)), { name: 'UnsupportedError', message: /client_ed25519/ });
+  });
+
+  t.test(`${transport}: an auth switch to native again: answered with the new nonce; an answer out of protocol fails the query and the session`, async (t) => {
+    const second = Buffer.from('ZYXWVUTSRQPONMLKJIHG');
+    const seen: Buffer[] = [];
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
+      let step = 0;
+      socket.on('data', (data) => {
+        seen.push(data);
+        if (step++ === 0) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('mysql_native_password\0'), second, Buffer.from([0])])));
+        else if (step === 2) socket.write(packet(4, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+        // One column, its definition, and a row where the EOF after the definitions belongs.
+        else socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([1, 0x61]))]));
+      });
+    });
+    const wire = await connectWire({ ...options(port), password: 'pw' });
+    t.same(seen[1].subarray(4), mysql2Token('pw', second), 'the switch was answered with the new nonce');
+    await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR', message: /no EOF after the columns/ });
+    await t.rejects(wire.query('SELECT 1'), { code: 'PROTOCOL_ERROR' }, 'the session is over: nothing more is sent');
     await wire.quit();
+  });
+
+  /** What a handshake response says: the user, the scramble, the method (no database in these tests). */
+  function handshakeResponse(data: Buffer) {
+    const payload = data.subarray(4);
+    const userEnd = payload.indexOf(0, 32);
+    const authLength = payload[userEnd + 1];
+    const auth = payload.subarray(userEnd + 2, userEnd + 2 + authLength);
+    const pluginStart = userEnd + 2 + authLength;
+    return { user: payload.toString('utf8', 32, userEnd), auth, plugin: payload.toString('latin1', pluginStart, payload.indexOf(0, pluginStart)) };
   }
-  t.equal(answered + failed, 150, `${answered} answered, ${failed} failed as a WireError`);
-});
+
+  t.test(`${transport}: MySQL 8's caching_sha2_password: answered in it at once; the server's cached hash (fast auth) lets the run in`, async (t) => {
+    const nonce = Buffer.from('MySQL8nonceMySQL8non');
+    const responses: Array<ReturnType<typeof handshakeResponse>> = [];
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(nonce, 'caching_sha2_password')));
+      let step = 0;
+      socket.on('data', (data) => {
+        if (step++ === 0) {
+          responses.push(handshakeResponse(data));
+          socket.write(Buffer.concat([packet(2, Buffer.from([1, 3])), packet(3, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
+        } else if (data[4] === 0x03) {
+          socket.write(Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.from('column')), packet(3, Buffer.from([0xfe, 0, 0, 2, 0])), packet(4, Buffer.from([2, 0x6f, 0x6b])), packet(5, Buffer.from([0xfe, 0, 0, 2, 0]))]));
+        }
+      });
+    });
+    const wire = await connectWire({ ...options(port), user: 'app', password: 'pw8' });
+    t.match(responses[0], { user: 'app', plugin: 'caching_sha2_password' });
+    t.same(responses[0].auth, sha2.calculateToken('pw8', nonce), 'the SHA-256 scramble, as mysql2 makes it');
+    t.same(await wire.query('SELECT 1'), [['ok']], 'then statements run as on MariaDB');
+    await wire.quit();
+  });
+
+  t.test(`${transport}: caching_sha2_password's full authentication over TCP (no cached hash): UnsupportedError, and mysql2 does the RSA exchange`, async (t) => {
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 5), 'caching_sha2_password')));
+      socket.once('data', () => socket.write(packet(2, Buffer.from([1, 4]))));
+    });
+    await t.rejects(connectWire({ ...options(port), password: 'pw8' }), { name: 'UnsupportedError', message: /caching_sha2_password, 0x0104/ });
+  });
+
+  t.test(`${transport}: an auth switch from native to caching_sha2_password: the SHA-256 scramble over the new nonce`, async (t) => {
+    const second = Buffer.from('switchedNonce0123456');
+    const seen: Buffer[] = [];
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 6))));
+      socket.on('data', (data) => {
+        seen.push(data);
+        if (seen.length === 1) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('caching_sha2_password\0'), second, Buffer.from([0])])));
+        else socket.write(Buffer.concat([packet(4, Buffer.from([1, 3])), packet(5, Buffer.from([0, 0, 0, 2, 0, 0, 0]))]));
+      });
+    });
+    const wire = await connectWire({ ...options(port), password: 'pw' });
+    t.equal(handshakeResponse(seen[0]).plugin, 'mysql_native_password', 'a MariaDB greeting is answered as native');
+    t.same(seen[1].subarray(4), sha2.calculateToken('pw', second));
+    await wire.quit();
+  });
+
+  t.test(`${transport}: fuzz: a server that answers a query with random bytes and hangs up: a result or a WireError, never another exception`, async (t) => {
+    const random = seeded(11);
+    let answered = 0;
+    let failed = 0;
+    for (let i = 0; i < 150; i++) {
+      const reply = Buffer.from(Array.from({ length: 1 + random.int(60) }, () => random.int(256)));
+      // Often a well-framed packet with a random payload, so that the parsers behind the framing get it.
+      const framed = i % 2 === 0 ? packet(1, reply) : reply;
+      const port = await fakeServer(t, (socket) => {
+        socket.write(packet(0, greeting(Buffer.alloc(20, 7))));
+        let step = 0;
+        socket.on('data', () => (step++ === 0 ? socket.write(packet(2, Buffer.from([0, 0, 0, 2, 0, 0, 0]))) : socket.end(framed)));
+      });
+      const wire = await connectWire(options(port));
+      try {
+        await wire.query('SELECT 1');
+        answered++;
+      } catch (err) {
+        if (!(err instanceof WireError)) t.fail(`${(err as Error).stack} after ${framed.toString('hex')}`);
+        failed++;
+      }
+      await wire.quit();
+    }
+    t.equal(answered + failed, 150, `${answered} answered, ${failed} failed as a WireError`);
+  });
+}

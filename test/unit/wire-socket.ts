@@ -1,0 +1,153 @@
+// The byte stream under a CGI run's MySQL client (lib/store/mysql-wire.ts): on this Node,
+// Node's own stream handles for an address or a Unix socket, node:net for a host name. The
+// handles are Node's internals, and misused they abort the process (a CGI run would answer
+// nothing), so every path is driven here: both directions, a write the kernel takes later,
+// refusal, an address the handle rejects at once, a reset, a close by either side, a destroy
+// while connecting, a write after the end.
+import t from 'tap';
+import type { Test } from 'tap';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openWireSocket } from '../../lib/store/wire-socket.js';
+import type { WireSocket, WireTarget } from '../../lib/store/wire-socket.js';
+
+/** A server (TCP on loopback, or at `path`) that does `serve` with each connection; closed by the teardown. */
+async function server(t: Test, serve: (socket: Socket) => void, path?: string): Promise<WireTarget> {
+  const sockets = new Set<Socket>();
+  const listening: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    serve(socket);
+  });
+  await new Promise<void>((resolve) => (path ? listening.listen(path, resolve) : listening.listen(0, '127.0.0.1', resolve)));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    listening.close();
+  });
+  return path ? { path } : { host: '127.0.0.1', port: (listening.address() as AddressInfo).port };
+}
+
+/** Opens a socket that records what happens to it. */
+async function open(target: WireTarget, prefer?: 'handle' | 'net') {
+  const seen = { data: Buffer.alloc(0), errors: [] as string[], closes: 0 };
+  let ended: () => void;
+  const closed = new Promise<void>((resolve) => (ended = resolve));
+  const socket: WireSocket = await openWireSocket(
+    target,
+    {
+      data: (chunk) => (seen.data = Buffer.concat([seen.data, chunk])),
+      error: (code, message) => seen.errors.push(`${code}: ${message}`),
+      close: () => {
+        seen.closes++;
+        ended();
+      },
+    },
+    prefer,
+  );
+  return { socket, seen, closed };
+}
+
+const echo = (socket: Socket) => socket.pipe(socket);
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+t.test('an address and a Unix socket go through the handle, a host name (or prefer net) through node:net; bytes go both ways', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tcp = (await server(t, echo)) as { host: string; port: number };
+  const cases: Array<[string, WireTarget, 'handle' | 'net' | undefined, string]> = [
+    ['an IPv4 address', tcp, undefined, 'handle'],
+    ['a host name', { host: 'localhost', port: tcp.port }, undefined, 'net'],
+    ['an address, net preferred', tcp, 'net', 'net'],
+    ['a Unix socket', await server(t, echo, join(dir, 'echo.sock')), undefined, 'handle'],
+  ];
+  for (const [what, target, prefer, kind] of cases) {
+    const { socket, seen, closed } = await open(target, prefer);
+    t.equal(socket.kind, kind, `${what}: ${kind}`);
+    let written = false;
+    socket.write(Buffer.from('hello, '), () => (written = true));
+    socket.write(Buffer.from('world'));
+    await until(() => seen.data.length >= 12);
+    t.equal(seen.data.toString(), 'hello, world', `${what}: echoed`);
+    t.ok(written, `${what}: the write's callback ran`);
+    socket.destroy();
+    socket.destroy();
+    t.ok(socket.destroyed);
+    socket.write(Buffer.from('after the end')); // dropped, no error, no crash
+    if (kind === 'net') await closed;
+    t.same(seen.errors, [], `${what}: no error`);
+  }
+});
+
+t.test('a write the kernel cannot take at once: the callback runs when it has it, and every byte arrives', async (t) => {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let reader!: Socket;
+  const target = await server(t, (socket) => {
+    reader = socket;
+    socket.pause(); // reads nothing until told
+    socket.on('data', (d) => {
+      chunks.push(d);
+      received += d.length;
+    });
+  });
+  const { socket } = await open(target);
+  t.equal(socket.kind, 'handle');
+  const big = Buffer.alloc(8 * 1024 * 1024, 7);
+  let written = false;
+  socket.write(big, () => (written = true));
+  await until(() => reader !== undefined);
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(written, 'not written while the reader is stopped');
+  reader.resume();
+  await until(() => written && received === big.length);
+  t.ok(written, 'written once the reader read');
+  t.equal(received, big.length, 'every byte');
+  t.ok(Buffer.concat(chunks).equals(big));
+  socket.destroy();
+});
+
+t.test('refused, an address the handle rejects at once, a reset, a close by the server: an error (where it is one) and one close', async (t) => {
+  const refused = await open({ host: '127.0.0.1', port: 1 });
+  await refused.closed;
+  t.same(refused.seen.errors, ['ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1']);
+  t.equal(refused.seen.closes, 1);
+
+  const bad = await open({ host: '999.1.1.1', port: 3306 });
+  t.equal(bad.socket.kind, 'handle');
+  await bad.closed;
+  t.match(bad.seen.errors, [/^E[A-Z]+: connect E[A-Z]+ 999\.1\.1\.1:3306$/], `refused before connecting: ${bad.seen.errors}`);
+  t.equal(bad.seen.closes, 1);
+
+  const reset = await open(await server(t, (s) => s.resetAndDestroy()));
+  await reset.closed;
+  t.match(reset.seen.errors, [/^ECONNRESET: (connect|read) ECONNRESET/], `reset: ${reset.seen.errors}`);
+  t.equal(reset.seen.closes, 1);
+
+  const ended = await open(await server(t, (s) => s.end('bye')));
+  await ended.closed;
+  t.equal(ended.seen.data.toString(), 'bye');
+  t.same(ended.seen.errors, [], 'an orderly close is no error');
+  t.equal(ended.seen.closes, 1);
+  ended.socket.write(Buffer.from('too late')); // after the server's close: dropped
+});
+
+t.test('destroyed while connecting, or left unref\'d: nothing more happens and nothing keeps the process', async (t) => {
+  let accepted = 0;
+  const target = await server(t, () => accepted++);
+  const early = await open(target);
+  early.socket.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(early.seen.errors, []);
+  t.equal(early.seen.closes, 0, 'no event after destroy');
+  const kept = await open(target);
+  kept.socket.write(Buffer.from('x'));
+  kept.socket.unref();
+  await until(() => accepted >= 2);
+  t.ok(accepted >= 1);
+  kept.socket.destroy();
+});
