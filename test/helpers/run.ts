@@ -1,6 +1,7 @@
 // Spawns the real bin the way a web server or a user would, with only the environment
 // given (never the test runner's: NODE_EXTRA_CA_CERTS and friends stay out).
 import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BIN, WEB_SERVER_PATH } from '../../lib/bench/responder.js';
 
@@ -13,20 +14,25 @@ export interface Run {
   stderr: string;
 }
 
-export function run(args: string[], env: Record<string, string>, input?: Buffer | string): Promise<Run> {
+/** A child's exit code and all it wrote, once it has closed its output. */
+export function collect(child: ChildProcess): Promise<Run> {
   return new Promise((resolve, reject) => {
-    // env -i: tap injects its loader into children's environments; a web server would not.
-    const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...env }).map(([k, v]) => `${k}=${v}`);
-    const child = spawn('/usr/bin/env', ['-i', ...assignments, BIN, ...args]);
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => out.push(d));
+    child.stderr!.on('data', (d) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-    child.stdin.on('error', () => {}); // the child may exit without reading everything
-    child.stdin.end(input ?? '');
   });
+}
+
+export function run(args: string[], env: Record<string, string>, input?: Buffer | string): Promise<Run> {
+  // env -i: tap injects its loader into children's environments; a web server would not.
+  const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...env }).map(([k, v]) => `${k}=${v}`);
+  const child = spawn('/usr/bin/env', ['-i', ...assignments, BIN, ...args]);
+  child.stdin.on('error', () => {}); // the child may exit without reading everything
+  child.stdin.end(input ?? '');
+  return collect(child);
 }
 
 export interface CgiAnswer {

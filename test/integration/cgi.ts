@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, cgi, parseCgi, run } from '../helpers/run.js';
+import { BIN, cgi, collect, parseCgi, run } from '../helpers/run.js';
 import { startResponder } from '../../lib/bench/responder.js';
 import { eachStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
@@ -247,15 +247,7 @@ t.test('a non-blocking stdout that takes the answer a few KB at a time still get
     'sys.stdout.buffer.write(out)',
     'sys.exit(p.wait())',
   ].join('\n');
-  const result = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve, reject) => {
-    const child = spawn('python3', ['-c', script, BIN, query, `sqlite:${join(dir, 'r.sqlite')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-  });
+  const result = await collect(spawn('python3', ['-c', script, BIN, query, `sqlite:${join(dir, 'r.sqlite')}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
   t.equal(result.code, 0, result.stderr);
   const raw = result.stdout;
   t.ok(raw.length > 4 * 4096, `the answer (${raw.length} bytes) is many times the pipe`);
