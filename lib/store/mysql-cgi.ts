@@ -8,7 +8,7 @@
 import { throwIfAborted } from '../core/errors.js';
 import { mysqlServers } from './mysql-servers.js';
 import type { MysqlServer } from './mysql-servers.js';
-import { classify, notApplied, readAgain, singleConnection } from './mysql-retry.js';
+import { classifiedUse, classify, notApplied, readAgain, singleConnection } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
 import { connectWire, UnsupportedError } from './mysql-wire.js';
@@ -50,10 +50,8 @@ export async function openMysql(url: string, options: OpenOptions): Promise<Stor
   return wireStore(target, () => mysql2Store(url, options));
 }
 
-
 function wireStore(target: Target<Wire>, openMysql2: () => Promise<Store>): Store {
-  const run = <T>(work: (wire: Wire) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
-    target.use(work, again).catch((err) => Promise.reject(classify(err)));
+  const run = classifiedUse(target);
   let tools: Promise<Store> | null = null;
   const mysql2 = () => (tools ??= openMysql2());
   return {

@@ -60,6 +60,12 @@ export function tries(servers: number) {
   };
 }
 
+/** `target.use`, its failures classified as they leave the store (the server not there: UnavailableError). */
+export const classifiedUse =
+  <C>(target: Target<C>) =>
+  <T>(work: (conn: C) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
+    target.use(work, again).catch((err) => Promise.reject(classify(err)));
+
 export interface Target<C> {
   /**
    * Runs `work` on a connection to the server in use. When it fails and `again(err)` says a

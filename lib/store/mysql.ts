@@ -10,7 +10,7 @@ import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCou
 import { mysqlServers } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
-import { classify, notApplied, readAgain } from './mysql-retry.js';
+import { classifiedUse, classify, notApplied, readAgain } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
 
@@ -23,7 +23,6 @@ export async function openMysql(url: string, open: OpenOptions): Promise<Store> 
     throw classify(err);
   }
 }
-
 
 /**
  * The look-up, prepared when `prepared` (a pool runs thousands: the IN list is padded with
@@ -42,8 +41,7 @@ function lookupRows(conn: Connection, domains: string[], prepared: boolean): Pro
 }
 
 function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
-  const run = <T>(work: (conn: Connection) => Promise<T>, again: (err: unknown) => boolean): Promise<T> =>
-    target.use(work, again).catch((err) => Promise.reject(classify(err)));
+  const run = classifiedUse(target);
   const query = <T>(sql: string, params: unknown[] = []) => run(async (conn) => (await conn.query(sql, params))[0] as T, readAgain);
 
   /** Work in one transaction on one connection, again (whole) if it did not take effect. */
