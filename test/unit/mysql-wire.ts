@@ -4,13 +4,13 @@
 // garbage. (The real MariaDB: test/integration/cgi-mysql-client.ts.)
 import t from 'tap';
 import type { Test } from 'tap';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { connectWire, parseGreeting, parseRow, scramble, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
 import { seeded } from '../helpers/random.js';
+import { socketServer } from '../helpers/socket-server.js';
 
 // mysql2's own mysql_native_password (its package exports hide the file: reached by path).
 const require = createRequire(import.meta.url);
@@ -114,21 +114,8 @@ t.test('literals need no escaping: hex strings with a utf8mb4 introducer, safe i
   t.throws(() => literal(2 ** 60), TypeError);
 });
 
-/** A server on loopback that does `greet` with each connection; closed by the test's teardown. */
-async function fakeServer(t: Test, greet: (socket: Socket) => void): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    greet(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
-}
+/** A server on loopback that does `greet` with each connection: its port. */
+const fakeServer = async (t: Test, greet: (socket: Socket) => void) => ((await socketServer(t, greet)) as { port: number }).port;
 
 const packet = (sequence: number, payload: Buffer) => {
   const head = Buffer.alloc(4);

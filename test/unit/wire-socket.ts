@@ -5,30 +5,13 @@
 // refusal, an address the handle rejects at once, a reset, a close by either side, a destroy
 // while connecting, a write after the end.
 import t from 'tap';
-import type { Test } from 'tap';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openWireSocket } from '../../lib/store/wire-socket.js';
 import type { WireSocket, WireTarget } from '../../lib/store/wire-socket.js';
-
-/** A server (TCP on loopback, or at `path`) that does `serve` with each connection; closed by the teardown. */
-async function server(t: Test, serve: (socket: Socket) => void, path?: string): Promise<WireTarget> {
-  const sockets = new Set<Socket>();
-  const listening: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    serve(socket);
-  });
-  await new Promise<void>((resolve) => (path ? listening.listen(path, resolve) : listening.listen(0, '127.0.0.1', resolve)));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    listening.close();
-  });
-  return path ? { path } : { host: '127.0.0.1', port: (listening.address() as AddressInfo).port };
-}
+import { socketServer } from '../helpers/socket-server.js';
 
 /** Opens a socket that records what happens to it. */
 async function open(target: WireTarget, prefer?: 'handle' | 'net') {
@@ -58,12 +41,12 @@ const until = async (check: () => boolean) => {
 t.test('an address and a Unix socket go through the handle, a host name (or prefer net) through node:net; bytes go both ways', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const tcp = (await server(t, echo)) as { host: string; port: number };
+  const tcp = (await socketServer(t, echo)) as { host: string; port: number };
   const cases: Array<[string, WireTarget, 'handle' | 'net' | undefined, string]> = [
     ['an IPv4 address', tcp, undefined, 'handle'],
     ['a host name', { host: 'localhost', port: tcp.port }, undefined, 'net'],
     ['an address, net preferred', tcp, 'net', 'net'],
-    ['a Unix socket', await server(t, echo, join(dir, 'echo.sock')), undefined, 'handle'],
+    ['a Unix socket', await socketServer(t, echo, join(dir, 'echo.sock')), undefined, 'handle'],
   ];
   for (const [what, target, prefer, kind] of cases) {
     const { socket, seen, closed } = await open(target, prefer);
@@ -87,7 +70,7 @@ t.test('a write the kernel cannot take at once: the callback runs when it has it
   const chunks: Buffer[] = [];
   let received = 0;
   let reader!: Socket;
-  const target = await server(t, (socket) => {
+  const target = await socketServer(t, (socket) => {
     reader = socket;
     socket.pause(); // reads nothing until told
     socket.on('data', (d) => {
@@ -123,12 +106,12 @@ t.test('refused, an address the handle rejects at once, a reset, a close by the 
   t.match(bad.seen.errors, [/^E[A-Z]+: connect E[A-Z]+ 999\.1\.1\.1:3306$/], `refused before connecting: ${bad.seen.errors}`);
   t.equal(bad.seen.closes, 1);
 
-  const reset = await open(await server(t, (s) => s.resetAndDestroy()));
+  const reset = await open(await socketServer(t, (s) => s.resetAndDestroy()));
   await reset.closed;
   t.match(reset.seen.errors, [/^ECONNRESET: (connect|read) ECONNRESET/], `reset: ${reset.seen.errors}`);
   t.equal(reset.seen.closes, 1);
 
-  const ended = await open(await server(t, (s) => s.end('bye')));
+  const ended = await open(await socketServer(t, (s) => s.end('bye')));
   await ended.closed;
   t.equal(ended.seen.data.toString(), 'bye');
   t.same(ended.seen.errors, [], 'an orderly close is no error');
@@ -138,7 +121,7 @@ t.test('refused, an address the handle rejects at once, a reset, a close by the 
 
 t.test('destroyed while connecting, or left unref\'d: nothing more happens and nothing keeps the process', async (t) => {
   let accepted = 0;
-  const target = await server(t, () => accepted++);
+  const target = await socketServer(t, () => accepted++);
   const early = await open(target);
   early.socket.destroy();
   await new Promise((r) => setTimeout(r, 100));
