@@ -285,13 +285,18 @@ function leafOptions(name, held, imported) {
   return { ...common(plugins), ...(name === 'cli' ? withFileUrl : {}), external: ['*.node', ...extra] };
 }
 
-// Which held modules the leaves import (written nowhere): only those go in a table.
+// Which held modules the leaves import (written nowhere): only those go in a table. The same
+// pass learns which modules each holder leaf holds itself.
 const imported = new Set();
+const holdersOwn = new Map();
 await step('find the modules the leaves take from other bundles', async () => {
   const surveyed = new Map(held);
   for (const [name, entry] of Object.entries(LEAVES)) {
     const result = await build({ ...leafOptions(name, surveyed, imported), entryPoints: { [name]: entry }, write: false });
-    if (HOLDERS.has(name)) for (const p of libModules(result)) if (!surveyed.has(p)) surveyed.set(p, name);
+    if (!HOLDERS.has(name)) continue;
+    const own = libModules(result).filter((p) => !surveyed.has(p));
+    holdersOwn.set(name, own);
+    for (const p of own) surveyed.set(p, name);
   }
 });
 const tabled = (modules) => [...modules].filter((p) => imported.has(p));
@@ -305,8 +310,7 @@ for (const [name, entry] of Object.entries(LEAVES)) {
   const options = leafOptions(name, held);
   const result = await step(`bundle ${name}.js`, async () => {
     if (!HOLDERS.has(name)) return build({ ...options, entryPoints: { [name]: entry } });
-    // Twice, as adrater.js: once to learn which modules it holds, then with their table.
-    const own = libModules(await build({ ...options, entryPoints: { [name]: entry }, write: false })).filter((p) => !held.has(p));
+    const own = holdersOwn.get(name);
     const built = await build({ ...options, stdin: withModuleTable(entry, tabled(own)), outfile: join(OUT, `${name}.js`), outdir: undefined });
     for (const p of own) held.set(p, name);
     return built;
