@@ -1,25 +1,52 @@
 // Micro-benchmarks of a look-up's per-request steps (issue 12): each step alone, on the
-// bench's request mix, over the built bundle. Prints nanoseconds per call.
-// Usage: [URLS=10] node test/drills/micro.mjs   (after npm run build)
+// bench's request mix. Prints nanoseconds per call.
+// Usage: [URLS=10] node test/drills/micro.mjs
+//
+// The steps are bundled here from lib/'s sources, with tldts's trie precomputed as the build
+// does it (lib/build/tldts-precomputed.mjs): dist/lib/adrater.js exports only what later
+// bundles import from it, not these.
+import { build } from 'esbuild';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { runInThisContext } from 'node:vm';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dirname } from 'node:path';
-// A bundle is one function expression that bin/adrater runs (lib/build/build.mjs); run it so.
-const file = fileURLToPath(new URL('../../dist/lib/adrater.js', import.meta.url));
-const bundle = { exports: {} };
-runInThisContext(readFileSync(file, 'utf8'), { filename: file })(bundle.exports, createRequire(file), bundle, file, dirname(file));
-const modules = bundle.exports.__modules;
-const { siteKey } = modules['lib/core/site.ts'];
-const { parseForm } = modules['lib/core/form.ts'];
-const { parseLookup } = modules['lib/core/request.ts'];
-const { renderXml } = modules['lib/core/render.ts'];
-const { receive } = modules['lib/core/handler.ts'];
-const { responseBytes } = modules['lib/cgi/response.ts'];
-const { createSession } = modules['lib/fastcgi/session.ts'];
-const { encodeRecord, encodePairs } = modules['lib/fastcgi/record.ts'];
-const { handle } = modules['lib/core/handler.ts'];
+import { precomputeDerivedTrie, TRIE_FILE } from '../../lib/build/tldts-precomputed.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'adrater-micro-'));
+const entry = `
+export { siteKey } from './lib/core/site.ts';
+export { parseForm } from './lib/core/form.ts';
+export { parseLookup } from './lib/core/request.ts';
+export { renderXml } from './lib/core/render.ts';
+export { receive, handle } from './lib/core/handler.ts';
+export { responseBytes } from './lib/cgi/response.ts';
+export { createSession } from './lib/fastcgi/session.ts';
+export { encodeRecord, encodePairs } from './lib/fastcgi/record.ts';`;
+const tldtsPrecomputed = {
+  name: 'tldts-precomputed',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/ }, (args) => {
+      const { source, trie } = precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path);
+      writeFileSync(join(out, TRIE_FILE), trie);
+      return { contents: source, loader: 'js' };
+    });
+  },
+};
+let steps;
+try {
+  await build({
+    stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' },
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minifyWhitespace: true, minifySyntax: true,
+    define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname' },
+    outfile: join(out, 'steps.cjs'), logLevel: 'warning', plugins: [tldtsPrecomputed],
+  });
+  steps = createRequire(import.meta.url)(join(out, 'steps.cjs'));
+} finally {
+  rmSync(out, { recursive: true, force: true });
+}
+const { siteKey, parseForm, parseLookup, renderXml, receive, handle, responseBytes, createSession, encodeRecord, encodePairs } = steps;
 
 // The bench's mix (2 rated, 1 new), or with URLS=10 the rig's other one (8 rated, 2 new).
 const URLS = Number(process.env.URLS ?? 3);
