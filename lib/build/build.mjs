@@ -8,6 +8,7 @@
 //   mysql-cgi.js a CGI run's MySQL store and its own client (lib/store/mysql-wire.ts)
 //   mysql.js     the MySQL store over mysql2 (a responder's, a command's); loaded when opened
 //   cli.js       the commands, yargs, the rater's tools, bench; loaded for a command only
+// and bin/adrater, the entry script with this node's path in its #! line (lib/build/bin.mjs).
 // A CGI run loads adrater.js and one driver, nothing else. Each module of lib/ lives in one
 // bundle: when a later bundle imports a module that adrater.js or mysql-cgi.js holds, it
 // gets it from that bundle's __modules table, so an error class or a piece of state exists
@@ -23,6 +24,7 @@ import { promisify } from 'node:util';
 import { precomputeDerivedTrie, TRIE_FILE } from './tldts-precomputed.mjs';
 import { integerTableLiteral } from './data-module-literal.mjs';
 import { withWarmMysql } from './warm-mysql.mjs';
+import { writeBin, shebangFor } from './bin.mjs';
 
 const run = promisify(execFile);
 const Database = createRequire(import.meta.url)('better-sqlite3');
@@ -319,6 +321,7 @@ for (const [name, entry] of Object.entries(LEAVES)) {
   if (copies.length > 0) await step(`check ${name}.js`, () => { throw new Error(`${name}.js holds its own copy of ${copies.join(', ')}`); });
 }
 writeFileSync(join(OUT, 'package.json'), '{"type":"commonjs"}\n');
+await step(`write bin/adrater (${shebangFor(process.execPath)}: lib/build/bin.mjs)`, () => writeBin(ROOT));
 
 // The code cache: a real CGI run of each store compiles what a CGI run uses and leaves
 // V8's cache of it beside each bundle (bin/adrater writes it when there is none). Each run

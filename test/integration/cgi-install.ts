@@ -49,6 +49,23 @@ t.test('a copy elsewhere, through a symlink: caches written, then used, then sur
   t.ok(statSync(join(install.dir, 'dist/lib/adrater.js.v8cache')).size > 1000, 'and a good cache replaces it');
 });
 
+t.test('bin/adrater names the node that built it; bin/adrater.cjs, through env, answers the same', async (t) => {
+  const bin = readFileSync(join(ROOT, 'bin/adrater'), 'utf8');
+  const template = readFileSync(join(ROOT, 'bin/adrater.cjs'), 'utf8');
+  t.equal(bin.split('\n')[0], `#!${process.execPath}`, 'one exec per CGI run: no env, no PATH search');
+  t.equal(bin.slice(bin.indexOf('\n')), template.slice(template.indexOf('\n')), 'the rest is the template as it is');
+  t.equal(template.split('\n')[0], '#!/usr/bin/env node');
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-portable-'));
+  chmodSync(dir, 0o755);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = `sqlite:${join(dir, 'ratings.sqlite')}`;
+  const viaEnv = cgiGetAs(join(ROOT, 'bin/adrater.cjs'), db, 'url=www.example.org');
+  const direct = cgiGetAs(join(ROOT, 'bin/adrater'), db, 'url=www.example.org');
+  t.equal(viaEnv.status, 200, viaEnv.stderr);
+  t.equal(direct.status, 200, direct.stderr);
+  t.same(sites(viaEnv.body), sites(direct.body), 'the same answer');
+});
+
 t.test('installed as a dependency or by npx: its own packages hoisted beside it, not inside it', async (t) => {
   // npm puts mysql2 and better-sqlite3 in the node_modules that holds adrater, not in one of
   // adrater's own: what the bundles find at run time (the addon, mysql2's error table) must

@@ -3,6 +3,10 @@
 // chooses). CommonJS on purpose (bin/package.json): a CGI run pays Node's start-up on every
 // request, so it loads one bundle of the code (dist/lib/adrater.js, built by `npm run
 // build`) and one store driver, each compiled with V8's code cache.
+// What runs is bin/adrater, which the install writes from this file (lib/build/bin.mjs): the
+// same script with the absolute path of the installing node in its #! line, so that a CGI
+// run is one exec, not env's and then node's. This file, with `#!/usr/bin/env node`, runs
+// the same anywhere node is on PATH.
 // The #! line passes node no flag: any V8 flag makes V8 refuse Node's own code cache for its
 // built-in modules, ~8 ms of CPU in every CGI run on MySQL. (The persistent responder limits
 // its young generation itself: lib/fastcgi/server.ts.)
