@@ -3,10 +3,12 @@
 import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type BinModule = { shebangFor(nodePath: string): string; writeBin(root: string, nodePath: string): string; TEMPLATE: string; BIN: string };
-const { shebangFor, writeBin, TEMPLATE, BIN } = (await import('../../lib/build/bin.mjs')) as BinModule;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const { shebangFor, writeBin, TEMPLATE, BIN } = (await import(pathToFileURL(join(ROOT, 'lib/build/bin.mjs')).href)) as BinModule;
 
 t.test('the #! line: the absolute path when a kernel takes it whole, else env', async (t) => {
   t.equal(shebangFor('/usr/bin/node'), '#!/usr/bin/node');
