@@ -3,7 +3,7 @@
 // FastCGI responder driven over real sockets. Also: where a CGI run spends its time (from
 // its Server-Timing header) and bare `node -e ''` start-up measured in the same run.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { progressLine } from '../core/log.js';
 import { connectFcgi } from '../fastcgi/client.js';
@@ -53,6 +53,23 @@ function cgiRun(env: Env): Promise<{ ms: number; ok: boolean; timing: Record<str
       resolve({ ms, ok: code === 0 && head.startsWith('Status: 200'), timing: timing ? parseServerTiming(timing) : {} });
     });
   });
+}
+
+/**
+ * CPU ms (user + system) of the children this process has reaped so far: /proc's cutime and
+ * cstime, in USER_HZ ticks (100 a second: Linux's fixed ABI); null without /proc. A tick is
+ * 10 ms, a third of a run: only sums over many runs are read from it.
+ */
+function childrenCpuMs(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    // After the ") " that ends the command's name, fields count from 3 (state): cutime is 16.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[16 - 3]) + Number(fields[17 - 3]);
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
 }
 
 function bareNode(env: Env): Promise<number> {
@@ -173,6 +190,8 @@ interface CgiPhases {
   /** Whole CGI runs, one at a time, by turns with bare node's, ms, and each Server-Timing phase of them. */
   walls: number[];
   phases: Record<string, number[]>;
+  /** CPU ms summed over those runs, each kind, and how many of each; null without /proc. */
+  cpu: { bare: number; cgi: number; runs: number } | null;
 }
 
 // Pairs of runs, bare node's and a CGI run's by turns, for the start-up table: on a shared
@@ -191,13 +210,21 @@ async function cgiPhases(env: Env, options: BenchOptions, progress: Progress): P
     QUERY_STRING: benchQuery(n, options.urls, options.rows),
     REMOTE_ADDR: '127.0.0.1',
   });
-  const result: CgiPhases = { modes: [], bare: [], walls: [], phases: {} };
+  const result: CgiPhases = { modes: [], bare: [], walls: [], phases: {}, cpu: childrenCpuMs() === null ? null : { bare: 0, cgi: 0, runs: 0 } };
   for (let i = 0; i < Math.min(START_UP_PAIRS, options.requests); i++) {
+    const before = childrenCpuMs();
     result.bare.push(await bareNode({ PATH: WEB_SERVER_PATH }));
+    const between = childrenCpuMs();
     const r = await cgiRun(cgiEnv(i));
+    const after = childrenCpuMs();
     if (r.ok) {
       result.walls.push(r.ms);
       for (const [name, ms] of Object.entries(r.timing)) (result.phases[name] ??= []).push(ms);
+      if (result.cpu && before !== null && between !== null && after !== null) {
+        result.cpu.bare += between - before;
+        result.cpu.cgi += after - between;
+        result.cpu.runs++;
+      }
     }
     progress.show(`bare node -e '' and a CGI run, by turns: ${i + 1}…`);
   }
@@ -233,6 +260,7 @@ function benchResult(options: BenchOptions, scratch: { url: string; version: str
     breakdown,
     cgiWallMs: median(cgi.walls),
     bareNodeMs: median(cgi.bare),
+    ...(cgi.cpu && cgi.cpu.runs > 0 ? { cgiCpuMs: cgi.cpu.cgi / cgi.cpu.runs, bareNodeCpuMs: cgi.cpu.bare / cgi.cpu.runs } : {}),
   };
 }
 
@@ -255,6 +283,11 @@ function report(result: BenchResult): void {
     ['wall (whole run)', result.cgiWallMs.toFixed(2)],
     ["bare node -e ''", result.bareNodeMs.toFixed(2)],
     ['wall / bare node', `${(result.cgiWallMs / result.bareNodeMs).toFixed(2)}x`],
+    ...(result.cgiCpuMs !== undefined && result.bareNodeCpuMs ? [
+      ['CPU (user + system), mean', result.cgiCpuMs.toFixed(2)],
+      ["bare node's CPU, mean", result.bareNodeCpuMs.toFixed(2)],
+      ['CPU / bare node', `${(result.cgiCpuMs / result.bareNodeCpuMs).toFixed(2)}x`],
+    ] : []),
   ]));
 }
 

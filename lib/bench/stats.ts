@@ -33,6 +33,9 @@ export interface BenchResult {
   breakdown: Record<string, number>;
   cgiWallMs: number;
   bareNodeMs: number;
+  /** Mean CPU ms (user + system) of those runs and of bare node's; absent where /proc is not. */
+  cgiCpuMs?: number;
+  bareNodeCpuMs?: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted` (p in 0..100). */

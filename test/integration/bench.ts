@@ -29,6 +29,9 @@ t.test('a short run of the real command', async (t) => {
     t.ok(m.rps > 0 && m.p50 > 0 && m.p99 >= m.p50 && m.max >= m.p99, `${m.mode} (${m.concurrency}): numbers in order`);
   }
   t.ok(numbers.ratio > 0 && numbers.bareNodeMs > 0 && numbers.cgiWallMs > 0 && numbers.fastcgiRssMb > 0);
+  // CPU from /proc (the children's user + system time): a node start is never free.
+  t.ok(numbers.cgiCpuMs > 0 && numbers.bareNodeCpuMs > 0, `CPU of the runs by turns: ${numbers.cgiCpuMs} and ${numbers.bareNodeCpuMs} ms`);
+  t.match(out, /^CPU \/ bare node\s+[\d.]+x$/m, 'the CPU ratio printed');
   t.same(Object.keys(numbers.breakdown), ['startup', 'load', 'connect', 'query', 'render']);
   t.match(numbers.database, { kind: 'sqlite', version: /^SQLite \d/ });
   t.ok(numbers.machine.cpus > 0 && numbers.modes.every((m: { percentiles: unknown[] }) => m.percentiles.length === 11), 'conditions and the latency distribution saved');
