@@ -168,6 +168,10 @@ function phasesChart(runs: BenchResult[]): string {
     y += barHeight + 8;
     bars.push(`<text x="${left - 8}" y="${y + 20}" text-anchor="end">${esc(prefix)}bare node -e ''</text><rect x="${left}" y="${y}" width="${scale(r.bareNodeMs).toFixed(1)}" height="${barHeight}" fill="#636363"/><text x="${(left + scale(r.bareNodeMs) + 6).toFixed(1)}" y="${y + 20}">${figure(run, 'bareNodeMs', r.bareNodeMs, 1, ' ms')} (run ÷ bare: ${group(r.cgiWallMs / r.bareNodeMs, 2)}×)</text>`);
     y += barHeight + 22;
+    if (r.cgiCpuMs !== undefined && r.bareNodeCpuMs) {
+      bars.push(`<text x="${left}" y="${y + 4}" fill="#333">${esc(prefix)}CPU (user + system), mean of the same runs: a CGI run ${figure(run, 'cgiCpuMs', r.cgiCpuMs, 1, ' ms')}, bare node ${figure(run, 'bareNodeCpuMs', r.bareNodeCpuMs, 1, ' ms')} (${group(r.cgiCpuMs / r.bareNodeCpuMs, 2)}×)</text>`);
+      y += 26;
+    }
   });
   const legend = PHASES.map(([, label, colour], k) => {
     const lx = left + (k % 3) * 250;

@@ -40,7 +40,8 @@ export function checkReport(t: Test, html: string, runs: BenchResult[]): void {
   t.equal(wrong, 0, `${figures.length} figures, each equal to its value in the results`);
   runs.forEach((r, run) => {
     const keys = new Set(figures.filter((f) => f.run === run).map((f) => f.key));
-    const expected = ['ratio', 'cgiWallMs', 'bareNodeMs', ...r.modes.flatMap((_, i) => [`modes.${i}.rps`, `modes.${i}.p50`, `modes.${i}.p99`, `modes.${i}.requests`])];
+    const cpu = r.cgiCpuMs !== undefined ? ['cgiCpuMs', 'bareNodeCpuMs'] : [];
+    const expected = ['ratio', 'cgiWallMs', 'bareNodeMs', ...cpu, ...r.modes.flatMap((_, i) => [`modes.${i}.rps`, `modes.${i}.p50`, `modes.${i}.p99`, `modes.${i}.requests`])];
     t.same(expected.filter((k) => !keys.has(k)), [], `run ${run}: every key figure is shown`);
   });
 }
