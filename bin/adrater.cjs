@@ -58,7 +58,7 @@ function runBundle(module, filename) {
   requireFromBundle.resolve = (request, options) => Module._resolveFilename(request, module, false, options);
   script.runInThisContext().call(module.exports, module.exports, requireFromBundle, module, filename, bundleDir.slice(0, -1));
 }
-const BUNDLE = /^\.\/(adrater|sqlite|mysql-cgi|mysql|cli)\.js$/;
+const BUNDLE = /^\.\/(adrater|sqlite|mysql-cgi|mysql|fcgi|cli)\.js$/;
 
 function saveCodeCache() {
   for (const [script, cacheFile] of written) {

@@ -48,11 +48,11 @@ export async function run(mode: Mode, argv: string[], started: number): Promise<
 async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: number, workerEnv: Record<string, string> = {}): Promise<void> {
   setLogStyle('server');
   if (mode === 'fastcgi' && settings.workers !== 1 && !isSupervisedWorker()) {
-    const { runSupervisor } = await import('./fastcgi/supervisor.js');
+    const { runSupervisor } = await import('./fastcgi/responder.js');
     return runSupervisor(settings, workerEnv);
   }
   if (mode === 'fastcgi') {
-    const { runFastCgi } = await import('./fastcgi/server.js');
+    const { runFastCgi } = await import('./fastcgi/responder.js');
     return runFastCgi(settings);
   }
   // Loaded here so that its cost shows as load, not connect. A driver that cannot load (a

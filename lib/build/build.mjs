@@ -7,6 +7,7 @@
 //   sqlite.js    the SQLite store and better-sqlite3; loaded when such a store is opened
 //   mysql-cgi.js a CGI run's MySQL store and its own client (lib/store/mysql-wire.ts)
 //   mysql.js     the MySQL store over mysql2 (a responder's, a command's); loaded when opened
+//   fcgi.js      the FastCGI responder and its supervisor; loaded to serve FastCGI only
 //   cli.js       the commands, yargs, the rater's tools, bench; loaded for a command only
 // and bin/adrater, the entry script with this node's path in its #! line (lib/build/bin.mjs).
 // A CGI run loads adrater.js and one driver, nothing else. Each module of lib/ lives in one
@@ -33,9 +34,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = join(ROOT, 'dist/lib');
 const MAIN = 'lib/main.ts';
 // In build order: a leaf may take modules from one before it (mysql.js from mysql-cgi.js).
-const LEAVES = { sqlite: 'lib/store/sqlite.ts', 'mysql-cgi': 'lib/store/mysql-cgi.ts', mysql: 'lib/store/mysql.ts', cli: 'lib/cli/cli.ts' };
+const LEAVES = { sqlite: 'lib/store/sqlite.ts', 'mysql-cgi': 'lib/store/mysql-cgi.ts', mysql: 'lib/store/mysql.ts', fcgi: 'lib/fastcgi/responder.ts', cli: 'lib/cli/cli.ts' };
 // The leaves that later leaves take modules from: built with a __modules table, as adrater.js is.
-const HOLDERS = new Set(['mysql-cgi']);
+const HOLDERS = new Set(['mysql-cgi', 'fcgi']);
 
 async function step(name, work) {
   const started = performance.now();
