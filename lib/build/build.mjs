@@ -11,9 +11,9 @@
 //   cli.js       the commands, yargs, the rater's tools, bench; loaded for a command only
 // and bin/adrater, the entry script with this node's path in its #! line (lib/build/bin.mjs).
 // A CGI run loads adrater.js and one driver, nothing else. Each module of lib/ lives in one
-// bundle: when a later bundle imports a module that adrater.js or mysql-cgi.js holds, it
-// gets it from that bundle's __modules table, so an error class or a piece of state exists
-// once per process and `instanceof` holds across bundles.
+// bundle: when a later bundle imports a module that adrater.js, mysql-cgi.js or fcgi.js
+// holds, it gets it from that bundle's __modules table, so an error class or a piece of
+// state exists once per process and `instanceof` holds across bundles.
 import { build } from 'esbuild';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { precomputeDerivedTrie, TRIE_FILE } from './tldts-precomputed.mjs';
+import { tldtsPrecomputed, TLDTS_SOURCE } from './tldts-precomputed.mjs';
 import { integerTableLiteral } from './data-module-literal.mjs';
 import { withWarmMysql } from './warm-mysql.mjs';
 import { writeBin, shebangFor } from './bin.mjs';
@@ -164,17 +164,7 @@ function withModuleTable(entry, modules) {
 }
 
 /** In adrater.js: tldts with its trie's derived arrays computed here, not at each load (lib/build/tldts-precomputed.mjs). */
-const TLDTS = /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/;
-const tldtsPrecomputed = {
-  name: 'tldts-precomputed',
-  setup(b) {
-    b.onLoad({ filter: TLDTS }, (args) => {
-      const { source, trie } = precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path);
-      writeFileSync(join(OUT, TRIE_FILE), trie);
-      return { contents: source, loader: 'js' };
-    });
-  },
-};
+const tldtsInAdrater = tldtsPrecomputed(OUT);
 
 /**
  * In mysql.js, what mysql2 loads but a look-up over plain TCP in utf8mb4 rarely or never
@@ -275,8 +265,8 @@ rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 
 // adrater.js, twice: once to learn which modules it holds, then with their table exported.
-const first = await build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), entryPoints: { adrater: MAIN }, write: false });
-if (!Object.keys(first.metafile.inputs).some((p) => TLDTS.test(`/${p}`))) await step('check adrater.js', () => { throw new Error('tldts is not bundled from dist/cjs/index.js: its trie would be derived at every load'); });
+const first = await build({ ...common([entriesExternal('adrater'), tldtsInAdrater]), entryPoints: { adrater: MAIN }, write: false });
+if (!Object.keys(first.metafile.inputs).some((p) => TLDTS_SOURCE.test(`/${p}`))) await step('check adrater.js', () => { throw new Error('tldts is not bundled from dist/cjs/index.js: its trie would be derived at every load'); });
 const libModules = (result) => Object.keys(result.metafile.inputs).filter((p) => p.startsWith('lib/'));
 /** Each module an earlier bundle holds, and which bundle that is. */
 const held = new Map(libModules(first).map((p) => [p, 'adrater']));
@@ -304,7 +294,7 @@ await step('find the modules the leaves take from other bundles', async () => {
 });
 const tabled = (modules) => [...modules].filter((p) => imported.has(p));
 await step('bundle adrater.js', () =>
-  build({ ...common([entriesExternal('adrater'), tldtsPrecomputed]), stdin: withModuleTable(MAIN, tabled(held.keys())), outfile: join(OUT, 'adrater.js'), outdir: undefined }),
+  build({ ...common([entriesExternal('adrater'), tldtsInAdrater]), stdin: withModuleTable(MAIN, tabled(held.keys())), outfile: join(OUT, 'adrater.js'), outdir: undefined }),
 );
 
 // The leaves. cli.js leaves the drivers' npm packages to node_modules (bench opens its own

@@ -15,6 +15,7 @@
 // matches.
 // The text replaced must be exactly this tldts version's: otherwise the build stops.
 import vm from 'node:vm';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -30,6 +31,23 @@ const LABELS = /^const labelText = "[^"\\\n]*";$/m;
 const LABEL_READ = 'labelText.charCodeAt(offset + i)';
 
 export const TRIE_FILE = 'tldts-trie.bin';
+
+/** The file a bundle takes tldts from (dist/cjs/index.js), which the plugin below replaces. */
+export const TLDTS_SOURCE = /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/;
+
+/** An esbuild plugin: tldts with its derived arrays precomputed, the trie written to `outDir`/TRIE_FILE beside the bundle. */
+export function tldtsPrecomputed(outDir) {
+  return {
+    name: 'tldts-precomputed',
+    setup(b) {
+      b.onLoad({ filter: TLDTS_SOURCE }, (args) => {
+        const { source, trie } = precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path);
+        writeFileSync(path.join(outDir, TRIE_FILE), trie);
+        return { contents: source, loader: 'js' };
+      });
+    },
+  };
+}
 
 // Appended to tldts's module: the file read once, when its first array is made. Each array
 // starts at a multiple of 8 bytes, and a buffer Node did not place at an aligned offset is

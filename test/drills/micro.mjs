@@ -7,11 +7,11 @@
 // bundles import from it, not these.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { precomputeDerivedTrie, TRIE_FILE } from '../../lib/build/tldts-precomputed.mjs';
+import { tldtsPrecomputed } from '../../lib/build/tldts-precomputed.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'adrater-micro-'));
@@ -24,23 +24,13 @@ export { receive, handle } from './lib/core/handler.ts';
 export { responseBytes } from './lib/cgi/response.ts';
 export { createSession } from './lib/fastcgi/session.ts';
 export { encodeRecord, encodePairs } from './lib/fastcgi/record.ts';`;
-const tldtsPrecomputed = {
-  name: 'tldts-precomputed',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]tldts[\\/]dist[\\/]cjs[\\/]index\.js$/ }, (args) => {
-      const { source, trie } = precomputeDerivedTrie(readFileSync(args.path, 'utf8'), args.path);
-      writeFileSync(join(out, TRIE_FILE), trie);
-      return { contents: source, loader: 'js' };
-    });
-  },
-};
 let steps;
 try {
   await build({
     stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', minifyWhitespace: true, minifySyntax: true,
     define: { 'import.meta.filename': '__filename', 'import.meta.dirname': '__dirname' },
-    outfile: join(out, 'steps.cjs'), logLevel: 'warning', plugins: [tldtsPrecomputed],
+    outfile: join(out, 'steps.cjs'), logLevel: 'warning', plugins: [tldtsPrecomputed(out)],
   });
   steps = createRequire(import.meta.url)(join(out, 'steps.cjs'));
 } finally {
