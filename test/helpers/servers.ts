@@ -53,7 +53,8 @@ export interface Server {
 function stopper(child: ChildProcess, dir: string, signal: NodeJS.Signals = 'SIGTERM') {
   return () =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      // (No pid: the program never started, and there is no process to wait for.)
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
       const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
       child.once('exit', () => {
         clearTimeout(timer);
@@ -63,6 +64,26 @@ function stopper(child: ChildProcess, dir: string, signal: NodeJS.Signals = 'SIG
     }).then(() => {
       if (!process.env.ADRATER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
     });
+}
+
+/**
+ * The server `child` once it listens on `port`. When it cannot start, exits first, or never
+ * listens, it is stopped and its directory removed before the reason is thrown: a machine
+ * without the web server gets failing tests, not scratch directories left behind.
+ */
+async function listening(child: ChildProcess, name: string, dir: string, port: number, signal: NodeJS.Signals): Promise<Server> {
+  const stop = stopper(child, dir, signal);
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`${name} did not start: ${err.message}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${readLog(dir)}`)));
+  });
+  try {
+    await Promise.race([waitForPort(port), failed]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, dir, errorLog: () => readLog(dir), stop };
 }
 
 /** Fails clearly when www-data, which Apache runs the bin as, cannot reach the checkout. */
@@ -102,9 +123,7 @@ export async function startApache(mpm: 'event' | 'prefork', site: string, module
     detached: true, // its own process group: Apache signals its whole group on shutdown
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
   });
-  const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`apache2 exited (${code}): ${readLog(dir)}`))));
-  await Promise.race([waitForPort(port), exited]);
-  return { port, dir, errorLog: () => readLog(dir), stop: stopper(child, dir, 'SIGTERM') };
+  return listening(child, 'apache2', dir, port, 'SIGTERM');
 }
 
 function readLog(dir: string): string {
@@ -137,7 +156,5 @@ export async function startNginx(http: string, port: number): Promise<Server> {
   ].join('\n');
   writeFileSync(join(dir, 'nginx.conf'), conf + '\n');
   const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-  const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`nginx exited (${code}): ${readLog(dir)}`))));
-  await Promise.race([waitForPort(port), exited]);
-  return { port, dir, errorLog: () => readLog(dir), stop: stopper(child, dir, 'SIGQUIT') };
+  return listening(child, 'nginx', dir, port, 'SIGQUIT');
 }
