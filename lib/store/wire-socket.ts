@@ -6,10 +6,14 @@
 // first connect through them cost a CGI run ~7 ms of CPU (a script that connects to MariaDB
 // and reads its greeting: 45.2 ms against bare node's 37.5; through the handle, 37.5). The
 // handles are Node's internal bindings (process.binding, a documentation-only deprecation,
-// DEP0111), so their shape is checked before use; any other shape, a host name (the handle
-// connects to an address, the resolver is net's), or a `prefer` of 'net' uses node:net.
+// DEP0111), so their shape is checked before use. The handle connects to an address: a host
+// name goes through it only when the hosts file answers for it (lib/store/hosts-file.ts),
+// each address the file lists tried in turn until one connects. Any other shape, any other
+// host name (the resolver is net's), or a `prefer` of 'net' uses node:net.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { hostsFileAddresses, SYSTEM_HOSTS_FILES } from './hosts-file.js';
+import type { HostsFiles } from './hosts-file.js';
 
 export interface WireSocketEvents {
   data(chunk: Buffer): void;
@@ -33,14 +37,24 @@ export type WireTarget = { host: string; port: number } | { path: string };
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const ignore = () => {};
 
-export async function openWireSocket(target: WireTarget, events: WireSocketEvents, prefer: 'handle' | 'net' = 'handle'): Promise<WireSocket> {
+export async function openWireSocket(
+  target: WireTarget,
+  events: WireSocketEvents,
+  prefer: 'handle' | 'net' = 'handle',
+  hostsFiles: HostsFiles = SYSTEM_HOSTS_FILES,
+): Promise<WireSocket> {
   const handles = prefer === 'handle' ? libuvHandles() : null;
-  const family = 'path' in target ? null : IPV4.test(target.host) ? 4 : target.host.includes(':') ? 6 : null;
   // Only arguments of the types the handle's C++ checks (a wrong one aborts the process).
   const typed = 'path' in target ? typeof target.path === 'string' : Number.isInteger(target.port) && target.port >= 0 && target.port <= 65535;
-  if (handles && typed && ('path' in target || family !== null)) return handleSocket(handles, target, family, events);
+  if (handles && typed) {
+    if ('path' in target) return handleSocket(handles, target, events);
+    const addresses = isAddress(target.host) ? [target.host] : hostsFileAddresses(target.host, hostsFiles);
+    if (addresses) return handleSocket(handles, { ...target, addresses }, events);
+  }
   return netSocket(await import('node:net'), target, events);
 }
+
+const isAddress = (host: string) => IPV4.test(host) || host.includes(':');
 
 // ---- Node's stream handles -------------------------------------------------------------
 
@@ -119,9 +133,9 @@ function libuvHandles(): Handles | null {
   return checked;
 }
 
-function handleSocket(h: Handles, target: WireTarget, family: 4 | 6 | null, events: WireSocketEvents): WireSocket {
-  const handle = 'path' in target ? h.pipe() : h.tcp();
-  const where = 'path' in target ? target.path : `${target.host}:${target.port}`;
+function handleSocket(h: Handles, target: { path: string } | { host: string; port: number; addresses: string[] }, events: WireSocketEvents): WireSocket {
+  let handle = 'path' in target ? h.pipe() : h.tcp();
+  let where = 'path' in target ? target.path : `${target.host}:${target.port}`;
   let destroyed = false;
   let connected = false;
   const pendingWrites: Array<[Buffer, (() => void) | undefined]> = [];
@@ -157,7 +171,7 @@ function handleSocket(h: Handles, target: WireTarget, family: 4 | 6 | null, even
     else written?.();
   };
 
-  handle.onread = (arrayBuffer) => {
+  const onread = (arrayBuffer: ArrayBuffer | undefined) => {
     const nread = h.state[h.kReadBytesOrError];
     if (nread > 0 && arrayBuffer) return events.data(Buffer.from(arrayBuffer, h.state[h.kArrayBufferOffset], nread));
     if (nread === 0 || destroyed) return;
@@ -168,21 +182,39 @@ function handleSocket(h: Handles, target: WireTarget, family: 4 | 6 | null, even
       fail('read', nread);
     }
   };
-  const req = 'path' in target ? h.pipeConnect() : h.tcpConnect();
-  req.address = 'path' in target ? target.path : target.host;
-  if (!('path' in target)) req.port = target.port;
-  req.oncomplete = (status) => {
-    if (destroyed) return;
-    if (status < 0) return fail('connect', status);
-    connected = true;
-    handle.setNoDelay?.(true);
-    const err = handle.readStart();
-    if (err < 0) return fail('read', err);
-    for (const [bytes, written] of pendingWrites.splice(0)) write(bytes, written);
+  handle.onread = onread;
+  /** Connects to the address at `index` (or the socket path); a refused address gives way to the next one listed. */
+  const connect = (index: number) => {
+    const req = 'path' in target ? h.pipeConnect() : h.tcpConnect();
+    const address = 'path' in target ? target.path : target.addresses[index];
+    req.address = address;
+    if (!('path' in target)) req.port = target.port;
+    req.oncomplete = (status) => {
+      if (destroyed) return;
+      if (status < 0 && 'addresses' in target && index + 1 < target.addresses.length) {
+        handle.onread = ignore;
+        handle.close();
+        handle = h.tcp();
+        handle.onread = onread;
+        return connect(index + 1);
+      }
+      if (status < 0) return fail('connect', status);
+      connected = true;
+      handle.setNoDelay?.(true);
+      const err = handle.readStart();
+      if (err < 0) return fail('read', err);
+      for (const [bytes, written] of pendingWrites.splice(0)) write(bytes, written);
+    };
+    let err: number;
+    if ('path' in target) err = handle.connect(req, target.path);
+    else {
+      where = address === target.host ? `${address}:${target.port}` : `${target.host} (${address}):${target.port}`;
+      err = IPV4.test(address) ? handle.connect(req, address, target.port) : handle.connect6(req, address, target.port);
+    }
+    // A connect refused at once (a bad address) is reported after this returns, as net does.
+    if (err < 0) queueMicrotask(() => req.oncomplete(err));
   };
-  const err = 'path' in target ? handle.connect(req, target.path) : family === 6 ? handle.connect6(req, target.host, target.port) : handle.connect(req, target.host, target.port);
-  // A connect refused at once (a bad address) is reported after this returns, as net does.
-  if (err < 0) queueMicrotask(() => fail('connect', err));
+  connect(0);
 
   return {
     kind: 'handle',

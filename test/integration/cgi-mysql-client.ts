@@ -1,15 +1,18 @@
 // A CGI run's own MySQL client (lib/store/mysql-wire.ts, lib/store/mysql-cgi.ts) against the
 // real MariaDB: a password account, a wrong password, an account whose authentication it does
-// not speak (the run then uses mysql2), a host list whose first server refuses, values that
-// a quoting mistake would break, and the look-up still using the primary key.
+// not speak (the run then uses mysql2), a host list whose first server refuses, a server
+// named by a host name the hosts file lists, values that a quoting mistake would break, and
+// the look-up still using the primary key.
 import t from 'tap';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cgi } from '../helpers/run.js';
 import { mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
 import { LOOKUP_PREFIX } from '../../lib/store/mysql-sql.js';
+import { hostsFileAddresses } from '../../lib/store/hosts-file.js';
 
 const server = new URL(MYSQL_ADMIN);
 const hostPort = `${server.hostname}:${server.port || 3306}`;
@@ -65,6 +68,26 @@ t.test('a host list whose first server refuses: the next one answers', async (t)
   t.match(answer.stderr, /database 127\.0\.0\.1:1: ECONNREFUSED; trying/);
   t.equal((await store.sql('SELECT COUNT(*) AS n FROM rating_queue'))[0].n, 1);
 });
+
+// Preloaded into the run: says on stderr, at exit, whether node:net was ever loaded.
+const REPORT_NET = fileURLToPath(new URL('../fixtures/report-net.cjs', import.meta.url));
+t.test(
+  'a server named by a host name the hosts file lists (localhost): the same look-up, through the hosts file, without node:net',
+  { skip: hostsFileAddresses('localhost')?.includes(server.hostname) ? false : `this machine's hosts file does not give localhost ${server.hostname}` },
+  async (t) => {
+    const store = await mysqlStore(t);
+    if (!store) return;
+    t.teardown(() => store.close());
+    const database = new URL(store.url).pathname.slice(1);
+    const env = { NODE_OPTIONS: `--require ${REPORT_NET}` };
+    for (const [host, site] of [[hostPort, 'by-address.example'], [`localhost:${server.port || 3306}`, 'by-name.example']]) {
+      const answer = await cgi(`mysql://root@${host}/${database}`, { query: `url=${site}`, env });
+      t.equal(answer.status, 200, answer.stderr);
+      t.match(answer.stderr, /node:net loaded: no/, `${host}: Node's handles, no resolver, no node:net`);
+    }
+    t.same(await store.sql('SELECT domain FROM rating_queue ORDER BY domain'), [{ domain: 'by-address.example' }, { domain: 'by-name.example' }]);
+  },
+);
 
 t.test('literals come back as they went, whatever sql_mode says of backslashes; the look-up uses the key', async (t) => {
   const store = await mysqlStore(t);

@@ -1,20 +1,22 @@
 // The byte stream under a CGI run's MySQL client (lib/store/mysql-wire.ts): on this Node,
-// Node's own stream handles for an address or a Unix socket, node:net for a host name. The
+// Node's own stream handles for an address, a Unix socket or a host name the hosts file
+// answers for (each address it lists in turn), node:net for any other host name. The
 // handles are Node's internals, and misused they abort the process (a CGI run would answer
 // nothing), so every path is driven here: both directions, a write the kernel takes later,
 // refusal, an address the handle rejects at once, a reset, a close by either side, a destroy
 // while connecting, a write after the end.
 import t from 'tap';
 import type { Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openWireSocket } from '../../lib/store/wire-socket.js';
 import type { WireSocket, WireTarget } from '../../lib/store/wire-socket.js';
+import type { HostsFiles } from '../../lib/store/hosts-file.js';
 import { socketServer } from '../helpers/socket-server.js';
 
 /** Opens a socket that records what happens to it. */
-async function open(target: WireTarget, prefer?: 'handle' | 'net') {
+async function open(target: WireTarget, prefer?: 'handle' | 'net', hostsFiles?: HostsFiles) {
   const seen = { data: Buffer.alloc(0), errors: [] as string[], closes: 0 };
   let ended: () => void;
   const closed = new Promise<void>((resolve) => (ended = resolve));
@@ -29,6 +31,7 @@ async function open(target: WireTarget, prefer?: 'handle' | 'net') {
       },
     },
     prefer,
+    hostsFiles,
   );
   return { socket, seen, closed };
 }
@@ -38,18 +41,33 @@ const until = async (check: () => boolean) => {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
 };
 
-t.test('an address and a Unix socket go through the handle, a host name (or prefer net) through node:net; bytes go both ways', async (t) => {
+/** A hosts file and an nsswitch.conf whose hosts line is `sources`, in `dir`. */
+function hostsFiles(dir: string, hosts: string, sources = 'files dns'): HostsFiles {
+  writeFileSync(join(dir, 'hosts'), hosts);
+  writeFileSync(join(dir, 'nsswitch.conf'), `passwd: files\nhosts: ${sources}\n`);
+  return { hosts: join(dir, 'hosts'), nsswitch: join(dir, 'nsswitch.conf') };
+}
+
+t.test('an address, a Unix socket and a host name the hosts file lists go through the handle, another host name (or prefer net) through node:net; bytes go both ways', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tcp = (await socketServer(t, echo)) as { host: string; port: number };
-  const cases: Array<[string, WireTarget, 'handle' | 'net' | undefined, string]> = [
-    ['an IPv4 address', tcp, undefined, 'handle'],
-    ['a host name', { host: 'localhost', port: tcp.port }, undefined, 'net'],
-    ['an address, net preferred', tcp, 'net', 'net'],
-    ['a Unix socket', await socketServer(t, echo, join(dir, 'echo.sock')), undefined, 'handle'],
+  const listed = hostsFiles(mkdtempSync(join(dir, 'listed-')), '127.0.0.1\tlocalhost db.test\n');
+  // 127.0.0.2 is loopback too, but nothing listens there: refused, then the next address.
+  const refusedFirst = hostsFiles(mkdtempSync(join(dir, 'refused-first-')), '127.0.0.2 db.test\n127.0.0.1 db.test\n');
+  // The resolver (here glibc's, through node:net) finds localhost, and the file is not read.
+  const dnsFirst = hostsFiles(mkdtempSync(join(dir, 'dns-first-')), '127.0.0.1 db.test\n', 'dns files');
+  const cases: Array<[string, WireTarget, 'handle' | 'net' | undefined, HostsFiles | undefined, string]> = [
+    ['an IPv4 address', tcp, undefined, undefined, 'handle'],
+    ['a host name the hosts file lists', { host: 'DB.test', port: tcp.port }, undefined, listed, 'handle'],
+    ['a host name whose first listed address refuses', { host: 'db.test', port: tcp.port }, undefined, refusedFirst, 'handle'],
+    ['a host name the hosts file does not list', { host: 'localhost', port: tcp.port }, undefined, refusedFirst, 'net'],
+    ['a host name where DNS comes first', { host: 'localhost', port: tcp.port }, undefined, dnsFirst, 'net'],
+    ['an address, net preferred', tcp, 'net', undefined, 'net'],
+    ['a Unix socket', await socketServer(t, echo, join(dir, 'echo.sock')), undefined, undefined, 'handle'],
   ];
-  for (const [what, target, prefer, kind] of cases) {
-    const { socket, seen, closed } = await open(target, prefer);
+  for (const [what, target, prefer, files, kind] of cases) {
+    const { socket, seen, closed } = await open(target, prefer, files);
     t.equal(socket.kind, kind, `${what}: ${kind}`);
     let written = false;
     socket.write(Buffer.from('hello, '), () => (written = true));
@@ -99,6 +117,14 @@ t.test('refused, an address the handle rejects at once, a reset, a close by the 
   await refused.closed;
   t.same(refused.seen.errors, ['ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1']);
   t.equal(refused.seen.closes, 1);
+
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const allRefuse = await open({ host: 'db.test', port: 1 }, undefined, hostsFiles(dir, '127.0.0.2 db.test\n::1 db.test\n127.0.0.1 db.test\n'));
+  t.equal(allRefuse.socket.kind, 'handle');
+  await allRefuse.closed;
+  t.same(allRefuse.seen.errors, ['ECONNREFUSED: connect ECONNREFUSED db.test (127.0.0.1):1'], 'every address tried, the last one named');
+  t.equal(allRefuse.seen.closes, 1);
 
   const bad = await open({ host: '999.1.1.1', port: 3306 });
   t.equal(bad.socket.kind, 'handle');
