@@ -45,3 +45,17 @@ export function mysqlServers(url: string): MysqlServer[] {
     return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
   });
 }
+
+/**
+ * How often a persistent process away from the first listed server asks the earlier ones
+ * whether they are back (lib/store/mysql-target.ts): `?failback=SECONDS`, default 30 (MySQL
+ * Connector/J's interval); 0 stays on the server in use until it is lost.
+ */
+export function failbackMs(url: string): number {
+  const query = URL_PARTS.exec(url)?.[4];
+  const given = query ? new URLSearchParams(query).get('failback') : null;
+  if (given === null) return 30_000;
+  const seconds = Number(given);
+  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: failback must be seconds (0 to stay), not "${given.slice(0, 40)}"`);
+  return Math.round(seconds * 1000);
+}

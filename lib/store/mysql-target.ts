@@ -3,11 +3,16 @@
 // a pool on one server at a time; when that server is lost (a connection refused or cut, a
 // Galera node not ready), the next request goes to the next listed server, and a statement
 // that failed is tried again there only when a second try cannot count anything twice.
+// Away from the first listed server, it asks the earlier ones every `failback` interval
+// whether they are back, and returns to the first that is (as MySQL Connector/J returns to
+// its source after secondsBeforeRetrySource): the list's order is the operator's preference,
+// a web host's own Galera node first, and without this every host would stay on whichever
+// node took over until that one failed in turn.
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
 import mysql from 'mysql2/promise';
-import type { Connection, Pool, PoolConnection } from 'mysql2/promise';
+import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
@@ -27,60 +32,137 @@ export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connect
     (conn) => conn.end().catch(() => {}),
   );
 
-/** Pools for a persistent process, one server at a time, moving on when it is lost. */
-export function failoverPools(servers: MysqlServer[], poolSize: number): Target<Connection> {
-  let current = 0;
-  let pool: Pool | null = null;
-  const poolFor = (i: number): Pool => {
-    if (pool && i === current) return pool;
-    const created = mysql.createPool({ ...servers[i].options, connectionLimit: poolSize, maxIdle: poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
+export interface FailoverOptions {
+  poolSize: number;
+  /** How often to ask earlier servers whether they are back, in ms; 0: never return. */
+  failbackMs: number;
+  /** The pool only reads (--db-read): a read-only server is one to return to. */
+  reads?: boolean;
+}
+
+/** A pool on one listed server, and how many statements it has in hand. */
+interface ServerPool {
+  index: number;
+  pool: Pool;
+  busy: number;
+  retired: boolean;
+}
+
+/** Pools for a persistent process, one server at a time, moving on when it is lost and back when an earlier one returns. */
+export function failoverPools(servers: MysqlServer[], options: FailoverOptions): Target<Connection> {
+  let current: ServerPool | null = null;
+  let index = 0;
+  let ended = false;
+  let failback: NodeJS.Timeout | null = null;
+  const poolFor = (i: number): ServerPool => {
+    if (current && current.index === i) return current;
+    const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
     // An idle pooled connection that loses its server reports it here; the pool drops it.
-    created.on('connection', (conn) => conn.on('error', () => {}));
-    return (pool = created);
+    pool.on('connection', (conn) => conn.on('error', () => {}));
+    return (current = { index: i, pool, busy: 0, retired: false });
+  };
+  /** No more statements go to `sp`; it closes once those in hand are done (a lost server's at once: they are dead). */
+  const retire = (sp: ServerPool | null, now: boolean) => {
+    if (!sp || sp.retired) return;
+    sp.retired = true;
+    if (now || sp.busy === 0) void sp.pool.end().catch(() => {});
+  };
+  const switchTo = (i: number, now: boolean) => {
+    const old = current;
+    index = i;
+    current = null;
+    retire(old, now);
+    if (failback) clearInterval(failback);
+    failback = null;
+    if (i > 0 && options.failbackMs > 0 && !ended) {
+      failback = setInterval(() => void returnToEarlier(), options.failbackMs);
+      failback.unref();
+    }
   };
   /** Server `i` was lost: later requests go to the next one (unless another failure moved on already). */
   const moveOn = (i: number, err: unknown) => {
-    if (i !== current || servers.length === 1) return;
-    const lost = pool;
-    current = (i + 1) % servers.length;
-    pool = null;
-    log(`database ${servers[i].label} lost (${code(err) || 'unreachable'}); using ${servers[current].label}`);
-    void lost?.end().catch(() => {});
+    if (i !== index || servers.length === 1) return;
+    const next = (i + 1) % servers.length;
+    log(`database ${servers[i].label} lost (${code(err) || 'unreachable'}); using ${servers[next].label}`);
+    switchTo(next, true);
   };
+  let asking = false;
+  /** The first earlier server that answers (and takes writes, unless the pool only reads) becomes the one in use. */
+  async function returnToEarlier(): Promise<void> {
+    if (asking) return;
+    asking = true;
+    try {
+      for (let i = 0; i < index && !ended; i++) {
+        if (!(await ready(servers[i], options.reads ?? false)) || ended) continue;
+        const from = index;
+        if (from <= i) return; // moved meanwhile, to here or earlier
+        log(`database ${servers[i].label} is back; using it instead of ${servers[from].label}`);
+        switchTo(i, false);
+        return;
+      }
+    } finally {
+      asking = false;
+    }
+  }
   return {
     async use(work, again) {
       const retry = tries(servers.length);
       for (;;) {
-        const i = current;
-        let conn: PoolConnection;
+        const i = index;
+        const sp = poolFor(i);
+        sp.busy++;
         try {
-          conn = await poolFor(i).getConnection();
-        } catch (err) {
-          // Nothing was sent: always safe to try again, on the next server when this one was
-          // lost, and on the current one when another request moved on meanwhile and closed
-          // this pool under the waiting requests ("Pool is closed.", no code).
-          const retired = i !== current;
-          if (serverLost(err)) moveOn(i, err);
-          if (!(await retry(err, (e) => retired || serverLost(e)))) throw err;
-          continue;
-        }
-        try {
-          const result = await work(conn);
-          conn.release();
-          return result;
-        } catch (err) {
-          if (serverLost(err)) {
-            conn.destroy(); // never back into the pool
-            moveOn(i, err);
-          } else {
-            conn.release();
+          let conn: PoolConnection;
+          try {
+            conn = await sp.pool.getConnection();
+          } catch (err) {
+            // Nothing was sent: always safe to try again, on the next server when this one was
+            // lost, and on the current one when another request moved on meanwhile and closed
+            // this pool under the waiting requests ("Pool is closed.", no code).
+            const retired = i !== index;
+            if (serverLost(err)) moveOn(i, err);
+            if (!(await retry(err, (e) => retired || serverLost(e)))) throw err;
+            continue;
           }
-          if (!(await retry(err, again))) throw err;
+          try {
+            const result = await work(conn);
+            conn.release();
+            return result;
+          } catch (err) {
+            if (serverLost(err)) {
+              conn.destroy(); // never back into the pool
+              moveOn(i, err);
+            } else {
+              conn.release();
+            }
+            if (!(await retry(err, again))) throw err;
+          }
+        } finally {
+          if (--sp.busy === 0 && sp.retired) void sp.pool.end().catch(() => {});
         }
       }
     },
     end: async () => {
-      await pool?.end().catch(() => {});
+      ended = true;
+      if (failback) clearInterval(failback);
+      const last = current;
+      current = null;
+      await last?.pool.end().catch(() => {});
     },
   };
+}
+
+/** Whether `server` takes a connection and a statement, and writes unless only reads are wanted (a Galera node not ready refuses the statement: 1047). */
+async function ready(server: MysqlServer, reads: boolean): Promise<boolean> {
+  let conn: Connection | null = null;
+  try {
+    conn = await mysql.createConnection({ ...server.options, disableEval: true });
+    conn.on('error', () => {});
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
+    return reads || Number(rows[0]?.readOnly) === 0;
+  } catch {
+    return false;
+  } finally {
+    await conn?.end().catch(() => {});
+  }
 }

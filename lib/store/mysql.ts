@@ -7,7 +7,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
-import { mysqlServers } from './mysql-servers.js';
+import { failbackMs, mysqlServers } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
 import { classifiedUse, classify, notApplied, readAgain } from './mysql-retry.js';
@@ -16,7 +16,7 @@ import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, W
 
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
   const servers = mysqlServers(url);
-  if (open.persistent) return mysqlStore(failoverPools(servers, open.poolSize ?? 4), true);
+  if (open.persistent) return mysqlStore(failoverPools(servers, { poolSize: open.poolSize ?? 4, failbackMs: failbackMs(url), reads: open.reads }), true);
   try {
     return mysqlStore(await mysql2Connection(servers), false);
   } catch (err) {

@@ -24,7 +24,7 @@ export async function loadDriver(url: string, oneRequest = false): Promise<(opti
     return async (options) => {
       if (!options.readUrl) return openMysql(url, options);
       const { readSplit } = await import('./read-split.js');
-      return readSplit(() => openMysql(url, options), () => openMysql(options.readUrl!, options));
+      return readSplit(() => openMysql(url, options), () => openMysql(options.readUrl!, { ...options, reads: true }));
     };
   }
   const { openSqlite } = await import('./sqlite.js');

@@ -137,4 +137,6 @@ export interface OpenOptions {
   poolSize?: number;
   /** Look-ups from here (MySQL only), falling back to the main URL (--db-read). */
   readUrl?: string;
+  /** This store only reads (the --db-read side): a read-only server serves it. */
+  reads?: boolean;
 }

@@ -1,7 +1,7 @@
 // The servers a MySQL URL lists (CONTRACT §8), in order, each with the URL's credentials,
 // database and options; a list that cannot be read is a settings error.
 import t from 'tap';
-import { mysqlServers } from '../../lib/store/mysql-servers.js';
+import { failbackMs, mysqlServers } from '../../lib/store/mysql-servers.js';
 
 t.test('one server, several, IPv6, default ports', async (t) => {
   t.match(mysqlServers('mysql://app:s%40cret@db1.example:3307/ratings'), [
@@ -22,5 +22,14 @@ t.test('a label never carries the password', async (t) => {
 t.test('what is not a server list is a settings error', async (t) => {
   for (const url of ['mysql://u@h1:99999/db', 'mysql://u@h1:port/db', 'mysql://u@[::1/db', 'postgres://x/y']) {
     t.throws(() => mysqlServers(url), { name: 'SettingsError' }, url);
+  }
+});
+
+t.test('?failback=SECONDS: how often a responder away from the first server asks whether it is back', async (t) => {
+  t.equal(failbackMs('mysql://u@h1,h2/db'), 30_000, 'default 30 s');
+  t.equal(failbackMs('mysql://u@h1,h2/db?connectTimeout=500&failback=2.5'), 2500);
+  t.equal(failbackMs('mysql://u@h1,h2/db?failback=0'), 0, '0: never');
+  for (const bad of ['-1', 'soon', '', 'Infinity']) {
+    t.throws(() => failbackMs(`mysql://u@h1,h2/db?failback=${bad}`), { name: 'SettingsError', message: /failback must be seconds/ }, bad);
   }
 });

@@ -1,0 +1,75 @@
+// A persistent responder returns to the first listed server once it is back (CONTRACT §8:
+// "may return"), on two private MariaDB servers: server 1 stops, requests move to server 2;
+// server 1 comes back read-only (as an old primary demoted to a replica would), and writes
+// stay on server 2; once it takes writes, requests go to it again within the `failback`
+// interval, with a log line. With `?failback=0` a responder stays on server 2.
+import t from 'tap';
+import { connectFcgi } from '../../lib/fastcgi/client.js';
+import { parseCgi } from '../helpers/run.js';
+import { privateMariadb } from '../helpers/mariadb.js';
+import type { PrivateMariadb } from '../helpers/mariadb.js';
+import { startResponder } from '../helpers/fcgi.js';
+import { sites } from '../helpers/xml.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('back to the first listed server, once it answers and takes writes', async (t) => {
+  const [one, two] = await Promise.all([privateMariadb(), privateMariadb()]);
+  t.teardown(() => Promise.all([one.destroy(), two.destroy()]));
+  await Promise.all([one.database('fb'), two.database('fb')]);
+  const servers = `127.0.0.1:${one.port},127.0.0.1:${two.port}`;
+  const returning = await startResponder({ db: `mysql://root@${servers}/fb?failback=0.5` });
+  t.teardown(() => returning.stop());
+  const staying = await startResponder({ db: `mysql://root@${servers}/fb?failback=0` });
+  t.teardown(() => staying.stop());
+
+  let n = 0;
+  /** One request for a new site through `responder`; which server queued it. */
+  const where = async (responder: typeof returning): Promise<string> => {
+    const site = `site-${++n}.example`;
+    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+    try {
+      const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: `url=${site}`, REMOTE_ADDR: '127.0.0.1' })).stdout);
+      if (answer.status !== 200) return String(answer.status);
+      t.same(sites(answer.body).map((s) => s.status), ['queued']);
+    } finally {
+      client.close();
+    }
+    // A stopped server holds nothing new.
+    const on = async (server: PrivateMariadb) => (await server.sql('SELECT 1 FROM fb.rating_queue WHERE domain = ?', [site]).catch(() => [])).length === 1;
+    const [onOne, onTwo] = await Promise.all([on(one), on(two)]);
+    return onOne && !onTwo ? 'one' : onTwo && !onOne ? 'two' : `one ${onOne}, two ${onTwo}`;
+  };
+  /** Asks until `responder` answers from `server` (at most `ms`); the answers on the way. */
+  const until = async (responder: typeof returning, server: string, ms: number) => {
+    const seen: string[] = [];
+    for (const stop = Date.now() + ms; Date.now() < stop; await sleep(100)) {
+      seen.push(await where(responder));
+      if (seen.at(-1) === server) break;
+    }
+    return seen;
+  };
+
+  t.equal(await where(returning), 'one', 'the first listed server');
+  t.equal(await where(staying), 'one');
+
+  await one.stop('SIGTERM');
+  t.equal((await until(returning, 'two', 5000)).at(-1), 'two', 'server 1 stopped: server 2');
+  t.equal((await until(staying, 'two', 5000)).at(-1), 'two');
+  t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ lost \([A-Z_]+\); using 127\.0\.0\.1:\d+/);
+
+  // Back, but read-only: not a server to write to.
+  await one.start(['--read-only']);
+  await sleep(2000); // four intervals
+  t.equal(await where(returning), 'two', 'server 1 is back read-only: writes stay on server 2');
+  t.notMatch(returning.stderr(), /is back/);
+
+  await one.sql('SET GLOBAL read_only = 0');
+  const back = await until(returning, 'one', 5000);
+  t.equal(back.at(-1), 'one', `server 1 takes writes: back to it (${back.join(', ')})`);
+  t.ok(back.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
+  t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is back; using it instead of 127\.0\.0\.1:\d+/);
+  for (let i = 0; i < 3; i++) t.equal(await where(returning), 'one');
+  for (let i = 0; i < 3; i++) t.equal(await where(staying), 'two', 'failback=0: stays on server 2');
+  t.notMatch(staying.stderr(), /is back/);
+});
