@@ -2,7 +2,8 @@
 // "may return"), on two private MariaDB servers: server 1 stops, requests move to server 2;
 // server 1 comes back read-only (as an old primary demoted to a replica would), and writes
 // stay on server 2; once it takes writes, requests go to it again within the `failback`
-// interval, with a log line. With `?failback=0` a responder stays on server 2.
+// interval, with a log line. With `?failback=0` a responder stays on server 2. A --db-read
+// side returns to server 1 while it is read-only: a replica serves reads.
 import t from 'tap';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { parseCgi } from '../helpers/run.js';
@@ -22,6 +23,21 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.teardown(() => returning.stop());
   const staying = await startResponder({ db: `mysql://root@${servers}/fb?failback=0` });
   t.teardown(() => staying.stop());
+  // Writes to server 2, look-ups from server 1, else 2; each server rates one site its own way.
+  const reading = await startResponder({ db: two.url('fb'), args: ['--db-read', `mysql://root@${servers}/fb?failback=0.5`] });
+  t.teardown(() => reading.stop());
+  await one.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
+  await two.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
+  /** Which server `reading` looked read.example up on. */
+  const readFrom = async (): Promise<string> => {
+    const client = await connectFcgi({ port: reading.port!, host: '127.0.0.1' });
+    try {
+      const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=read.example', REMOTE_ADDR: '127.0.0.1' })).stdout);
+      return answer.status !== 200 ? String(answer.status) : ({ A: 'one', B: 'two' } as Record<string, string>)[sites(answer.body)[0].rating ?? ''] ?? 'neither';
+    } finally {
+      client.close();
+    }
+  };
 
   let n = 0;
   /** One request for a new site through `responder`; which server queued it. */
@@ -52,17 +68,24 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
 
   t.equal(await where(returning), 'one', 'the first listed server');
   t.equal(await where(staying), 'one');
+  t.equal(await readFrom(), 'one');
 
   await one.stop('SIGTERM');
   t.equal((await until(returning, 'two', 5000)).at(-1), 'two', 'server 1 stopped: server 2');
   t.equal((await until(staying, 'two', 5000)).at(-1), 'two');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ lost \([A-Z_]+\); using 127\.0\.0\.1:\d+/);
 
-  // Back, but read-only: not a server to write to.
+  const readsMoved: string[] = [];
+  for (const stop = Date.now() + 5000; Date.now() < stop && readsMoved.at(-1) !== 'two'; await sleep(100)) readsMoved.push(await readFrom());
+  t.equal(readsMoved.at(-1), 'two', `server 1 stopped: look-ups from server 2 (${readsMoved.join(', ')})`);
+
+  // Back, but read-only: not a server to write to, but one to read from.
   await one.start(['--read-only']);
   await sleep(2000); // four intervals
   t.equal(await where(returning), 'two', 'server 1 is back read-only: writes stay on server 2');
   t.notMatch(returning.stderr(), /is back/);
+  t.equal(await readFrom(), 'one', 'look-ups are back on server 1, read-only as it is');
+  t.match(reading.stderr(), /is back; using it/);
 
   await one.sql('SET GLOBAL read_only = 0');
   const back = await until(returning, 'one', 5000);
