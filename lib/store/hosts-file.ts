@@ -3,10 +3,11 @@
 // through Node costs a CGI run ~20 ms: getaddrinfo runs on Node's thread pool (its threads
 // started, the system's resolver libraries loaded), and then node:net connects, since
 // Node's stream handles take only an address (lib/store/wire-socket.ts). Reading two small
-// files costs ~0.1 ms. Only where the answer is the same: glibc consults the sources of
-// nsswitch.conf's `hosts:` line in order and stops at the first that knows the name, so
-// the file is read only when `files` comes first; a name it does not list, or a system
-// that asks DNS first, goes to the resolver as before.
+// files costs a run ~0.3 ms (cgi-ab: `connect` 4.8 ms against 4.5 for 127.0.0.1). Only
+// where the answer is the same: glibc consults the sources of nsswitch.conf's `hosts:` line
+// in order and stops at the first that knows the name, so the file is read only when
+// `files` comes first; a name it does not list, or a system that asks DNS first, goes to
+// the resolver as before.
 import { readFileSync } from 'node:fs';
 
 export interface HostsFiles {
