@@ -26,7 +26,10 @@ export async function sqliteStore(_t?: Test): Promise<ScratchStore> {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-test-'));
   const url = `sqlite:${join(dir, 'ratings.sqlite')}`;
   const init = await run(['db', 'init', '--db', url], {});
-  if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+  if (init.code !== 0) {
+    rmSync(dir, { recursive: true, force: true }); // the test fails; its scratch directory goes
+    throw new Error(`db init failed: ${init.stderr}`);
+  }
   const db = new Database(url.slice('sqlite:'.length), { timeout: 5000 });
   return {
     name: 'sqlite',
@@ -66,7 +69,11 @@ export async function mysqlStore(t: Test): Promise<ScratchStore | null> {
   base.pathname = '/' + name;
   const url = base.toString();
   const init = await run(['db', 'init', '--db', url], {});
-  if (init.code !== 0) throw new Error(`db init failed: ${init.stderr}`);
+  if (init.code !== 0) {
+    await admin.query(`DROP DATABASE ${name}`); // the test fails; its database goes
+    await admin.end();
+    throw new Error(`db init failed: ${init.stderr}`);
+  }
   const conn = await mysql.createConnection({ uri: url, dateStrings: true });
   return {
     name: 'mysql',
