@@ -22,6 +22,7 @@ import type { SupervisorChannel } from './channel.js';
 import { requestPath, sumStatus, prometheusText } from './status.js';
 import type { Counters, Status } from './status.js';
 import type { Settings } from '../core/settings.js';
+import { SettingsError } from '../core/errors.js';
 import type { AbortFlag } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { openStore } from '../store/open.js';
@@ -150,6 +151,18 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     // Past the open-file limit libuv accepts and closes at once, without a word: say it here.
     if (r.connections.size >= r.maxConns) atLimit(`${r.connections.size} connections: at the open-file limit, new connections are shed until some close`);
   });
+  // Open the store before listening, so that the first request does not pay for it. Opening
+  // connects to nothing (a MySQL pool connects on first use): a failure here is a database
+  // URL that cannot be read (a bad host:port, ?failback=), which stops the start with its
+  // reason, as a bad setting does, instead of failing every request with a 500; a worker
+  // that cannot start keeps the old one in service on reload. Any other failure (an
+  // SQLite file not there yet) is retried per request.
+  const opened = await r.store.get().then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (opened instanceof SettingsError) throw opened;
+  if (opened) log(`database not reachable yet: ${(opened as Error).message}`);
   for (const signal of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) process.on(signal, () => stop(r, signal));
   await listen(r.server, r.address, settings.backlog);
   const listenerError = rateLimitedLog();
@@ -157,8 +170,6 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   log(`FastCGI responder ready on ${'fd' in r.address ? `fd ${r.address.fd}` : settings.listen}`);
   r.channel?.ready();
   r.channel?.onLost(() => stop(r, 'the supervisor is gone'));
-  // Open the store now so the first request does not pay for it; a failure is retried per request.
-  r.store.get().catch((err) => log(`database not reachable yet: ${(err as Error).message}`));
   await done;
 }
 

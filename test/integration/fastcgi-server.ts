@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
 import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../../lib/fastcgi/record.js';
-import { parseCgi, BIN } from '../helpers/run.js';
+import { parseCgi, BIN, run } from '../helpers/run.js';
 import { sqliteStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
 import { sites, errorOf } from '../helpers/xml.js';
@@ -191,6 +191,21 @@ t.test('life cycle', async (t) => {
     const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
     for (let i = 0; i < 3; i++) t.equal(parseCgi((await client.request(params('url=n.example'))).stdout).status, 200);
     t.equal(await responder.exited, 0);
+  });
+
+  await t.test('a database URL that cannot be read stops the start (exit 2, its reason), before listening', async (t) => {
+    const socket = join(mkdtempSync(join(tmpdir(), 'adrater-badurl-')), 'responder.sock');
+    t.teardown(() => rmSync(join(socket, '..'), { recursive: true, force: true }));
+    for (const [db, reason] of [
+      ['mysql://root@127.0.0.1:3306/test?failback=soon', /failback must be seconds \(0 to stay\), not "soon"/],
+      ['mysql://root@127.0.0.1:99999/test', /database server "127\.0\.0\.1:99999" is not host:port/],
+    ] as const) {
+      const started = await run(['fcgi', '--listen', socket], { ADRATER_DB: db });
+      t.equal(started.code, 2, db);
+      t.match(started.stderr, reason);
+      t.equal(started.stderr.trim().split('\n').length, 1, 'one line');
+      t.throws(() => statSync(socket), { code: 'ENOENT' }, 'never listened');
+    }
   });
 
   await t.test('with no command, a listening TCP socket on fd 0 makes a FastCGI responder', async (t) => {
