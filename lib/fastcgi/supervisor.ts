@@ -39,6 +39,12 @@ interface Worker {
   served: boolean;
   /** Being replaced (reload) or stopped (shutdown): its exit is expected. */
   retiring: boolean;
+  /**
+   * Started by a reload to take an old worker's place: if it dies before it is ready, the
+   * reload stops there and the old worker stays, so nothing replaces it (a replacement would
+   * be one worker too many, and with the new configuration refused, a crash loop).
+   */
+  trial: boolean;
 }
 
 interface Supervisor {
@@ -86,12 +92,12 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 
-function startWorker(s: Supervisor): Worker {
+function startWorker(s: Supervisor, trial = false): Worker {
   const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc'];
   stdio[WORKER_SOCKET_FD] = s.fd;
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]], { stdio, env: s.env });
   let markReady!: (ready: boolean) => void;
-  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, served: false, retiring: false };
+  const worker: Worker = { child, ready: new Promise((resolve) => (markReady = resolve)), serving: false, served: false, retiring: false, trial };
   const timer = setTimeout(() => markReady(false), READY_MS);
   s.workers.add(worker);
   child.on('message', (message: Message) => {
@@ -110,7 +116,7 @@ function startWorker(s: Supervisor): Worker {
     worker.serving = false;
     markReady(false);
     s.workers.delete(worker);
-    if (worker.retiring || s.stopping) return;
+    if (worker.retiring || s.stopping || (worker.trial && !worker.served)) return;
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
     if (code === 0) {
       log(`supervisor: worker ${child.pid} ${how} (--max-requests); starting another`);
@@ -141,7 +147,7 @@ async function reload(s: Supervisor): Promise<void> {
   const old = [...s.workers];
   log(`supervisor: reloading ${old.length} workers, one at a time`);
   for (const previous of old) {
-    const fresh = startWorker(s);
+    const fresh = startWorker(s, true);
     if (!(await fresh.ready)) {
       log(`supervisor: reload stopped: a new worker did not become ready; worker ${previous.child.pid} stays`);
       fresh.retiring = true;

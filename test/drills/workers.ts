@@ -3,7 +3,8 @@
 // load and replaced; SIGHUP under load through nginx with no answer other than 200, new
 // worker pids and a changed ADRATER_CONFIG in force; SIGTERM with a request in flight;
 // --max-requests recycling a worker; serving workers killed in a row, each replaced within
-// 1 s; a worker that cannot start, its successors damped; systemd socket activation with and
+// 1 s; a worker that cannot start, its successors damped; a reload that a new worker refuses,
+// the old workers kept and nothing started in its place; systemd socket activation with and
 // without workers; the shipped units verified.
 import t from 'tap';
 import type { Test } from 'tap';
@@ -295,6 +296,23 @@ t.test('a worker that cannot start: its successors wait longer each time, and se
   writeFileSync(config, '{}');
   await until('two workers again once a worker can start', async () => (await statusOf(port).catch(() => null))?.workers === 2, 30_000);
   t.pass('the next start after the fix serves');
+});
+
+t.test('a reload that a new worker refuses: the old workers stay and serve, and nothing starts in its place', async (t) => {
+  const store = await scratch(t);
+  const config = configFile(t, 'adrater-badreload-', '{}');
+  const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
+  const port = responder.port!;
+  const before = (await statusOf(port)).perWorker.map((w) => w.pid).sort();
+  writeFileSync(config, '{ not json'); // the new worker refuses its configuration and exits
+  process.kill(responder.pid, 'SIGHUP');
+  await until('the reload stopped', () => /reload stopped: a new worker did not become ready/.test(responder.stderr()), 30_000);
+  await sleep(1500); // a replacement would have started, and failed, by now
+  t.notMatch(responder.stderr(), /starting another|crash loop/, 'the refused worker is not replaced');
+  t.same((await statusOf(port)).perWorker.map((w) => w.pid).sort(), before, 'the same two workers serve');
+  const client = await connectFcgi({ port, host: '127.0.0.1' });
+  t.equal(parseCgi((await client.request(params('url=after-a-refused-reload.example'))).stdout).status, 200);
+  client.close();
 });
 
 const missing = (command: string) => (spawnSync(command, ['--help']).error ? `${command} is not installed` : false);
