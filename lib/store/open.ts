@@ -24,7 +24,14 @@ export async function loadDriver(url: string, oneRequest = false): Promise<(opti
     return async (options) => {
       if (!options.readUrl) return openMysql(url, options);
       const { readSplit } = await import('./read-split.js');
-      return readSplit(() => openMysql(url, options), () => openMysql(options.readUrl!, { ...options, reads: true }));
+      const openRead = () => openMysql(options.readUrl!, { ...options, reads: true });
+      if (options.persistent) {
+        // A persistent store's pools connect on first use: opening both sides now costs
+        // nothing, and a read URL that cannot be read stops a responder's start as --db's does.
+        const [write, read] = await Promise.all([openMysql(url, options), openRead()]);
+        return readSplit(async () => write, async () => read);
+      }
+      return readSplit(() => openMysql(url, options), openRead);
     };
   }
   const { openSqlite } = await import('./sqlite.js');

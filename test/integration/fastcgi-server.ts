@@ -196,12 +196,13 @@ t.test('life cycle', async (t) => {
   await t.test('a database URL that cannot be read stops the start (exit 2, its reason), before listening', async (t) => {
     const socket = join(mkdtempSync(join(tmpdir(), 'adrater-badurl-')), 'responder.sock');
     t.teardown(() => rmSync(join(socket, '..'), { recursive: true, force: true }));
-    for (const [db, reason] of [
+    for (const [db, reason, dbRead] of [
       ['mysql://root@127.0.0.1:3306/test?failback=soon', /failback must be seconds \(0 to stay\), not "soon"/],
       ['mysql://root@127.0.0.1:99999/test', /database server "127\.0\.0\.1:99999" is not host:port/],
+      ['mysql://root@127.0.0.1:3306/test', /failback must be seconds \(0 to stay\), not "x"/, 'mysql://root@127.0.0.1:3306/test?failback=x'],
     ] as const) {
-      const started = await run(['fcgi', '--listen', socket], { ADRATER_DB: db });
-      t.equal(started.code, 2, db);
+      const started = await run(['fcgi', '--listen', socket], { ADRATER_DB: db, ...(dbRead ? { ADRATER_DB_READ: dbRead } : {}) });
+      t.equal(started.code, 2, `${db} ${dbRead ?? ''}`);
       t.match(started.stderr, reason);
       t.equal(started.stderr.trim().split('\n').length, 1, 'one line');
       t.throws(() => statSync(socket), { code: 'ENOENT' }, 'never listened');
