@@ -37,11 +37,15 @@ export async function run(mode: Mode, argv: string[], started: number): Promise<
   } catch (err) {
     if (!(err instanceof SettingsError)) throw err;
     if (mode === 'cgi') return runCgiUnconfigured(process.env, err.message);
-    log(`configuration error: ${err.message}`);
-    process.exitCode = 2;
-    return;
+    return refuseConfiguration(err);
   }
   return serve(mode, settings, started);
+}
+
+/** A responder's start refused for its settings: one line in the web server's log, exit 2. */
+function refuseConfiguration(err: SettingsError): void {
+  log(`configuration error: ${err.message}`);
+  process.exitCode = 2;
 }
 
 /** Runs a transport; `workerEnv` carries a command line's settings to a supervisor's workers. */
@@ -53,7 +57,11 @@ async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: numbe
   }
   if (mode === 'fastcgi') {
     const { runFastCgi } = await import('./fastcgi/responder.js');
-    return runFastCgi(settings);
+    // A database URL that cannot be read is found as the responder starts (lib/fastcgi/server.ts).
+    return runFastCgi(settings).catch((err: unknown) => {
+      if (!(err instanceof SettingsError)) throw err;
+      refuseConfiguration(err);
+    });
   }
   // Loaded here so that its cost shows as load, not connect. A driver that cannot load (a
   // broken build) fails again when the handler opens the store, which answers it (500).
