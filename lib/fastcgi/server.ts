@@ -157,12 +157,12 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   // reason, as a bad setting does, instead of failing every request with a 500; a worker
   // that cannot start keeps the old one in service on reload. Any other failure (an
   // SQLite file not there yet) is retried per request.
-  const opened = await r.store.get().then(
-    () => null,
-    (err: unknown) => err,
-  );
-  if (opened instanceof SettingsError) throw opened;
-  if (opened) log(`database not reachable yet: ${(opened as Error).message}`);
+  try {
+    await r.store.get();
+  } catch (err) {
+    if (err instanceof SettingsError) throw err;
+    log(`database not reachable yet: ${(err as Error).message}`);
+  }
   for (const signal of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) process.on(signal, () => stop(r, signal));
   await listen(r.server, r.address, settings.backlog);
   const listenerError = rateLimitedLog();

@@ -18,19 +18,19 @@ import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 
+/** One mysql2 connection to `server`, for a few statements (a command's run, a failback check). */
+async function connectOnce(server: MysqlServer): Promise<Connection> {
+  // A few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
+  const conn = await mysql.createConnection({ ...server.options, disableEval: true });
+  // A connection lost between queries must not become an uncaught 'error' event.
+  conn.on('error', () => {});
+  return conn;
+}
+
+const endConnection = (conn: Connection) => conn.end().catch(() => {});
+
 /** One mysql2 connection for a command's run: each server in order until one accepts. */
-export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> =>
-  singleConnection(
-    servers,
-    async (server) => {
-      // One process, a few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
-      const conn = await mysql.createConnection({ ...server.options, disableEval: true });
-      // A connection lost between queries must not become an uncaught 'error' event.
-      conn.on('error', () => {});
-      return conn;
-    },
-    (conn) => conn.end().catch(() => {}),
-  );
+export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> => singleConnection(servers, connectOnce, endConnection);
 
 export interface FailoverOptions {
   poolSize: number;
@@ -61,11 +61,12 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     pool.on('connection', (conn) => conn.on('error', () => {}));
     return (current = { index: i, pool, busy: 0, retired: false });
   };
+  const close = (sp: ServerPool) => void sp.pool.end().catch(() => {});
   /** No more statements go to `sp`; it closes once those in hand are done (a lost server's at once: they are dead). */
   const retire = (sp: ServerPool | null, now: boolean) => {
     if (!sp || sp.retired) return;
     sp.retired = true;
-    if (now || sp.busy === 0) void sp.pool.end().catch(() => {});
+    if (now || sp.busy === 0) close(sp);
   };
   const switchTo = (i: number, now: boolean) => {
     const old = current;
@@ -138,7 +139,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
             if (!(await retry(err, again))) throw err;
           }
         } finally {
-          if (--sp.busy === 0 && sp.retired) void sp.pool.end().catch(() => {});
+          if (--sp.busy === 0 && sp.retired) close(sp);
         }
       }
     },
@@ -156,13 +157,12 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
 async function ready(server: MysqlServer, reads: boolean): Promise<boolean> {
   let conn: Connection | null = null;
   try {
-    conn = await mysql.createConnection({ ...server.options, disableEval: true });
-    conn.on('error', () => {});
+    conn = await connectOnce(server);
     const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
     return reads || Number(rows[0]?.readOnly) === 0;
   } catch {
     return false;
   } finally {
-    await conn?.end().catch(() => {});
+    if (conn) await endConnection(conn);
   }
 }

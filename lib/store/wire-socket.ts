@@ -12,7 +12,7 @@
 // host name (the resolver is net's), or a `prefer` of 'net' uses node:net.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { hostsFileAddresses, SYSTEM_HOSTS_FILES } from './hosts-file.js';
+import { hostsFileAddresses, IPV4, SYSTEM_HOSTS_FILES } from './hosts-file.js';
 import type { HostsFiles } from './hosts-file.js';
 
 export interface WireSocketEvents {
@@ -34,7 +34,6 @@ export interface WireSocket {
 
 export type WireTarget = { host: string; port: number } | { path: string };
 
-const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const ignore = () => {};
 
 export async function openWireSocket(
@@ -135,7 +134,7 @@ function libuvHandles(): Handles | null {
 
 function handleSocket(h: Handles, target: { path: string } | { host: string; port: number; addresses: string[] }, events: WireSocketEvents): WireSocket {
   let handle = 'path' in target ? h.pipe() : h.tcp();
-  let where = 'path' in target ? target.path : `${target.host}:${target.port}`;
+  let where = ''; // what the connection is to, for error messages: set as each connect starts
   let destroyed = false;
   let connected = false;
   const pendingWrites: Array<[Buffer, (() => void) | undefined]> = [];
@@ -206,8 +205,10 @@ function handleSocket(h: Handles, target: { path: string } | { host: string; por
       for (const [bytes, written] of pendingWrites.splice(0)) write(bytes, written);
     };
     let err: number;
-    if ('path' in target) err = handle.connect(req, target.path);
-    else {
+    if ('path' in target) {
+      where = target.path;
+      err = handle.connect(req, target.path);
+    } else {
       where = address === target.host ? `${address}:${target.port}` : `${target.host} (${address}):${target.port}`;
       err = IPV4.test(address) ? handle.connect(req, address, target.port) : handle.connect6(req, address, target.port);
     }

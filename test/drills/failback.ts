@@ -28,39 +28,38 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.teardown(() => reading.stop());
   await one.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
   await two.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
-  /** Which server `reading` looked read.example up on. */
-  const readFrom = async (): Promise<string> => {
-    const client = await connectFcgi({ port: reading.port!, host: '127.0.0.1' });
+  /** One GET through `responder`'s FastCGI port, on a connection of its own. */
+  const ask = async (responder: typeof returning, query: string) => {
+    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
     try {
-      const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=read.example', REMOTE_ADDR: '127.0.0.1' })).stdout);
-      return answer.status !== 200 ? String(answer.status) : ({ A: 'one', B: 'two' } as Record<string, string>)[sites(answer.body)[0].rating ?? ''] ?? 'neither';
+      return parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' })).stdout);
     } finally {
       client.close();
     }
+  };
+  /** Which server `reading` looked read.example up on. */
+  const readFrom = async (): Promise<string> => {
+    const answer = await ask(reading, 'url=read.example');
+    return answer.status !== 200 ? String(answer.status) : ({ A: 'one', B: 'two' } as Record<string, string>)[sites(answer.body)[0].rating ?? ''] ?? 'neither';
   };
 
   let n = 0;
   /** One request for a new site through `responder`; which server queued it. */
   const where = async (responder: typeof returning): Promise<string> => {
     const site = `site-${++n}.example`;
-    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
-    try {
-      const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: `url=${site}`, REMOTE_ADDR: '127.0.0.1' })).stdout);
-      if (answer.status !== 200) return String(answer.status);
-      t.same(sites(answer.body).map((s) => s.status), ['queued']);
-    } finally {
-      client.close();
-    }
+    const answer = await ask(responder, `url=${site}`);
+    if (answer.status !== 200) return String(answer.status);
+    t.same(sites(answer.body).map((s) => s.status), ['queued']);
     // A stopped server holds nothing new.
     const on = async (server: PrivateMariadb) => (await server.sql('SELECT 1 FROM fb.rating_queue WHERE domain = ?', [site]).catch(() => [])).length === 1;
     const [onOne, onTwo] = await Promise.all([on(one), on(two)]);
     return onOne && !onTwo ? 'one' : onTwo && !onOne ? 'two' : `one ${onOne}, two ${onTwo}`;
   };
-  /** Asks until `responder` answers from `server` (at most `ms`); the answers on the way. */
-  const until = async (responder: typeof returning, server: string, ms: number) => {
+  /** Asks `which` until it says `server` (at most `ms`); the answers on the way. */
+  const until = async (which: () => Promise<string>, server: string, ms: number) => {
     const seen: string[] = [];
     for (const stop = Date.now() + ms; Date.now() < stop; await sleep(100)) {
-      seen.push(await where(responder));
+      seen.push(await which());
       if (seen.at(-1) === server) break;
     }
     return seen;
@@ -71,12 +70,11 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.equal(await readFrom(), 'one');
 
   await one.stop('SIGTERM');
-  t.equal((await until(returning, 'two', 5000)).at(-1), 'two', 'server 1 stopped: server 2');
-  t.equal((await until(staying, 'two', 5000)).at(-1), 'two');
+  t.equal((await until(() => where(returning), 'two', 5000)).at(-1), 'two', 'server 1 stopped: server 2');
+  t.equal((await until(() => where(staying), 'two', 5000)).at(-1), 'two');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ lost \([A-Z_]+\); using 127\.0\.0\.1:\d+/);
 
-  const readsMoved: string[] = [];
-  for (const stop = Date.now() + 5000; Date.now() < stop && readsMoved.at(-1) !== 'two'; await sleep(100)) readsMoved.push(await readFrom());
+  const readsMoved = await until(readFrom, 'two', 5000);
   t.equal(readsMoved.at(-1), 'two', `server 1 stopped: look-ups from server 2 (${readsMoved.join(', ')})`);
 
   // Back, but read-only: not a server to write to, but one to read from.
@@ -88,7 +86,7 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.match(reading.stderr(), /is back; using it/);
 
   await one.sql('SET GLOBAL read_only = 0');
-  const back = await until(returning, 'one', 5000);
+  const back = await until(() => where(returning), 'one', 5000);
   t.equal(back.at(-1), 'one', `server 1 takes writes: back to it (${back.join(', ')})`);
   t.ok(back.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is back; using it instead of 127\.0\.0\.1:\d+/);
