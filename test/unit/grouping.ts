@@ -1,9 +1,10 @@
 // The grouping batcher: asks made within the turns of the event loop a batch waits go
 // together, and so do those that arrive while a batch is in flight; each caller gets
 // exactly its own answer, a failure fails only its batch, and an ask aborted while it waits
-// is never sent.
+// is never sent. Batchers that share a turn (look-ups and queue writes) have one statement
+// in flight between them, and one held too long gives its turn up.
 import t from 'tap';
-import { batcher, grouped, GATHER_TURNS } from '../../lib/store/grouping.js';
+import { batcher, grouped, sharedTurn, GATHER_TURNS } from '../../lib/store/grouping.js';
 import { openStore } from '../../lib/store/open.js';
 import { sqliteStore } from '../helpers/stores.js';
 
@@ -122,6 +123,52 @@ t.test('an ask aborted while it waits is dropped before its batch is sent', asyn
   t.same(g.batches, [[[1]], [[2]]], 'the aborted ask was never sent');
   await dropped;
   t.same([await first, await kept], [1, 2]);
+});
+
+t.test('batchers sharing a turn have one statement in flight between them; each gathers while the other runs', async (t) => {
+  const lookups = gate();
+  const writes = gate();
+  const turn = sharedTurn(60_000);
+  const lookup = batcher(lookups.run, turn);
+  const write = batcher(writes.run, turn);
+  const first = lookup([1]);
+  await lookups.tick();
+  const written = [write([10]), write([20])];
+  const looked = lookup([2]);
+  await lookups.tick();
+  t.same([lookups.batches.length, writes.batches.length], [1, 0], 'the writes wait while the look-up is in flight');
+  const moreWritten = write([30]);
+  await lookups.release();
+  t.same(writes.batches, [[[10], [20], [30]]], 'then go as one batch, with the one asked meanwhile');
+  t.equal(lookups.batches.length, 1, 'the second look-up waits for the writes');
+  await writes.release();
+  t.same(lookups.batches[1], [[2]], 'and runs once they are done');
+  await lookups.release();
+  t.same(await Promise.all([first, looked, ...written, moreWritten]), [1, 2, 10, 20, 30]);
+});
+
+t.test('a statement in flight longer than the hold gives its turn up; its own batcher still waits for it', async (t) => {
+  const lookups = gate();
+  const writes = gate();
+  const holdMs = 200;
+  const turn = sharedTurn(holdMs);
+  const lookup = batcher(lookups.run, turn);
+  const write = batcher(writes.run, turn);
+  const slow = lookup([1]);
+  await lookups.tick();
+  const written = write([10]);
+  const laterLookup = lookup([2]);
+  await lookups.tick();
+  t.equal(writes.batches.length, 0, 'the write waits while the look-up is young');
+  const since = Date.now();
+  while (writes.batches.length === 0 && Date.now() - since < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.same(writes.batches, [[[10]]], 'the write went once the look-up had held its turn too long');
+  await writes.release();
+  t.equal(await written, 10);
+  t.equal(lookups.batches.length, 1, 'the second look-up waits for the first, not for the turn');
+  await lookups.release();
+  await lookups.release();
+  t.same([await slow, await laterLookup], [1, 2]);
 });
 
 t.test('grouped() over a real store: concurrent callers get exactly their own rows', async (t) => {
