@@ -8,7 +8,7 @@
 // The look-ups and the queue writes take turns, one statement in flight between them: a
 // request's write follows its look-up, so while a look-up is in flight the writes of the
 // batch before gather, and the reverse, and each statement carries about twice the requests
-// it would if both kinds ran side by side (statements a request 0.29 -> 0.17 on the rig). A
+// it would if both kinds ran side by side (statements a request 0.29 -> 0.17, nginx-wrk.sh). A
 // statement still in flight after HOLD_MS (a lock wait, a lost server being failed over)
 // gives its turn up, so neither kind waits long behind the other.
 // Each request still gets exactly its own rows, and is answered only after its own queue
