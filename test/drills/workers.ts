@@ -18,6 +18,7 @@ import type { FcgiClient } from '../../lib/fastcgi/client.js';
 import { recordReader, Type } from '../../lib/fastcgi/record.js';
 import type { Status } from '../../lib/fastcgi/status.js';
 import { BIN, WEB_SERVER_PATH, freePort } from '../../lib/bench/responder.js';
+import { sleep, until } from '../helpers/wait.js';
 import { parseCgi, ROOT } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
@@ -28,12 +29,7 @@ import { startNginx, serverDir } from '../helpers/servers.js';
 import { sites } from '../helpers/xml.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const params = (query: string, extra: Record<string, string> = {}) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1', ...extra });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  for (const stop = Date.now() + ms; !(await check()); await sleep(25)) if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-}
 
 async function scratch(t: Test): Promise<ScratchStore> {
   const store = (await mysqlStore(t)) ?? (await sqliteStore());

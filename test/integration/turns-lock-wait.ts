@@ -11,6 +11,7 @@ import type { FcgiAnswer } from '../../lib/fastcgi/client.js';
 import { mysqlStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
 import { parseCgi } from '../helpers/run.js';
+import { until } from '../helpers/wait.js';
 
 const ask = (url: string) => ({ REQUEST_METHOD: 'GET', QUERY_STRING: `url=${url}`, REMOTE_ADDR: '127.0.0.1' });
 
@@ -43,9 +44,10 @@ t.test('a queue write waiting on a lock does not hold up the look-ups of other r
 
   let stuckAnswered = false;
   stuck = client.request(ask('locked.example')).then((answer) => ((stuckAnswered = true), answer));
-  // The write in flight: an INSERT runs for microseconds unless it waits on a lock.
-  const waitingOnLock = async () => Number((await store.sql("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO rating_queue%'"))[0].n);
-  for (let i = 0; i < 200 && (await waitingOnLock()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  // This database's queue write in flight: an INSERT runs for microseconds unless it waits on a lock.
+  const waitingOnLock = async () =>
+    Number((await store.sql("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE db = DATABASE() AND info LIKE 'INSERT INTO rating_queue%'"))[0].n);
+  await until("the stuck request's queue write to wait on the lock", async () => (await waitingOnLock()) > 0);
   t.equal(await waitingOnLock(), 1, "the stuck request's queue write waits on the rater's lock");
 
   for (let i = 0; i < 5; i++) {
