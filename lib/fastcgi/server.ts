@@ -289,6 +289,9 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
     if (!request.keepConn) conn.socket.end();
     if (!statusPoll && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
     closeIfIdle(r, conn);
+    // A stop ends when its last connection closes or its last request ends, whichever is
+    // later: a request whose web server hung up may end after every connection is gone.
+    if (r.stopping) void maybeFinish(r);
   });
 }
 

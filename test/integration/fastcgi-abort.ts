@@ -1,7 +1,8 @@
 // FCGI_ABORT_REQUEST ends a request at once and cancels its database work not yet started:
 // a request whose look-up is already running never writes its queue rows, one still
 // waiting for a batch is never sent, and the requests beside them are served as usual.
-// MySQL only: the look-ups are held in flight by a table lock the test takes.
+// A stop whose last request ends after its web server hung up still ends. MySQL only: the
+// look-ups are held in flight by a table lock the test takes.
 import t from 'tap';
 import { connect } from 'node:net';
 import { encodeRequest } from '../../lib/fastcgi/client.js';
@@ -9,10 +10,16 @@ import { encodeRecord, recordReader, Type } from '../../lib/fastcgi/record.js';
 import type { FcgiRecord } from '../../lib/fastcgi/record.js';
 import { parseCgi } from '../helpers/run.js';
 import { mysqlStore } from '../helpers/stores.js';
+import type { ScratchStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
+import { until } from '../helpers/wait.js';
 
 const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
+
+/** This database's look-ups waiting on a table lock (a prepared statement: its text shows no domain). */
+const lookupsWaiting = async (store: ScratchStore) =>
+  Number((await store.sql("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE 'SELECT domain, rating%' AND state LIKE '%lock%'"))[0].n);
 
 t.test('aborted requests write nothing; the others are answered', async (t) => {
   const store = await mysqlStore(t);
@@ -27,25 +34,16 @@ t.test('aborted requests write nothing; the others are answered', async (t) => {
   const read = recordReader();
   socket.on('data', (chunk) => records.push(...read(chunk)));
   const ended = (id: number) => records.some((r) => r.type === Type.EndRequest && r.requestId === id);
-  const until = async (what: string, check: () => boolean | Promise<boolean>) => {
-    for (const stop = Date.now() + 10_000; !(await check()); await new Promise((r) => setTimeout(r, 20))) {
-      if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-    }
-  };
-  // A look-up of this database waiting on the lock (a prepared statement: its text shows no domain).
-  const lookupsWaiting = async () =>
-    Number((await store.sql("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE 'SELECT domain, rating%' AND state LIKE '%lock%'"))[0].n);
-
   await store.sql('LOCK TABLES site_ratings WRITE, rating_queue WRITE');
   try {
     socket.write(encodeRequest(1, params('url=running.example')));
-    await until('the first look-up to be running, held by the lock', async () => (await lookupsWaiting()) === 1);
+    await until('the first look-up to be running, held by the lock', async () => (await lookupsWaiting(store)) === 1);
     socket.write(encodeRequest(2, params('url=waiting.example')));
     socket.write(encodeRequest(3, params('url=served.example')));
     socket.write(Buffer.concat([encodeRecord(Type.AbortRequest, 1), encodeRecord(Type.AbortRequest, 2)]));
     await until('both aborted requests to be ended', () => ended(1) && ended(2));
     t.notOk(ended(3), 'the third request is still waiting for the database');
-    t.equal(await lookupsWaiting(), 1, 'one look-up sent (the first); the others wait in the batch behind it');
+    t.equal(await lookupsWaiting(store), 1, 'one look-up sent (the first); the others wait in the batch behind it');
   } finally {
     await store.sql('UNLOCK TABLES');
   }
@@ -63,4 +61,29 @@ t.test('aborted requests write nothing; the others are answered', async (t) => {
   );
   socket.end();
   t.equal(responder.child.exitCode, null, 'the responder lives on');
+});
+
+t.test('stopping while a request is held and its web server has hung up: it ends, and the responder exits 0', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const responder = await startResponder({ db: store.url });
+  t.teardown(() => responder.stop('SIGKILL')); // only if it failed to exit: a stop that hangs
+
+  const socket = connect(responder.port!, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise((r) => socket.once('connect', r));
+  await store.sql('LOCK TABLES site_ratings WRITE, rating_queue WRITE');
+  try {
+    socket.write(encodeRequest(1, params('url=held.example')));
+    await until('the look-up to be running, held by the lock', async () => (await lookupsWaiting(store)) === 1);
+    socket.destroy(); // the web server hangs up
+    responder.child.kill('SIGTERM');
+    await until('the stop to begin', () => /stopping \(SIGTERM\); 1 requests in flight/.test(responder.stderr()));
+  } finally {
+    await store.sql('UNLOCK TABLES');
+  }
+  await until('the responder to exit once its last request has ended', () => responder.child.exitCode !== null);
+  t.equal(responder.child.exitCode, 0, 'exit 0');
+  t.match(responder.stderr(), /stopped after 1 requests/);
 });
