@@ -3,7 +3,9 @@
 # FastCGI responder on MariaDB: wrk -t2 -c16, 3 URLs per request (2 rated, 1 new; URLS=10:
 # 8 rated, 2 new), a table of ROWS ratings. Prints wrk's figures, the CPU microseconds per
 # request of the responder and of MariaDB (from /proc, over the wrk run), and its RSS.
-# Usage: [UNIX=1] [URLS=10] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+# WINDOWS=N: first N windows of 2 s from the responder's start, a line each (req/s, p99, CPU
+# per request): its JIT warm-up as it happens; the measured run then follows them.
+# Usage: [UNIX=1] [URLS=10] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/drills/nginx-fcgi.sh
@@ -69,14 +71,22 @@ curl -s "http://127.0.0.1:$http_port/adrater?url=rated-site1.com&url=new.org" | 
 io() { awk '/^syscr|^syscw/ {printf "%s ", $2}' "/proc/$responder/io"; }
 # (SHOW STATUS lists them by name: Com_insert, Com_select, Com_stmt_execute, Handler_commit.)
 statements() { mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_execute', 'Com_select', 'Com_insert', 'Handler_commit')" | awk '{printf "%s ", $2}'; }
+hz=$(getconf CLK_TCK)
+for window in $(seq "${WINDOWS:-0}"); do
+  r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb")
+  wrk -t2 -c16 -d2s --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/window.txt"
+  r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb")
+  n=$(awk '/requests in/ {print $1}' "$work/window.txt")
+  rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/window.txt"); p99=$(awk '/ 99%/ {print $2}' "$work/window.txt")
+  echo "window $window ($(( window * 2 - 2 ))-$(( window * 2 )) s): $rate req/s, p99 $p99, responder $(( (r1 - r0) * 1000000 / hz / n )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / n )) us a request"
+done
 r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb"); io0=($(io)); st0=($(statements))
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
 r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb"); io1=($(io)); st1=($(statements))
 grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.txt"
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
-hz=$(getconf CLK_TCK)
 echo "CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / requests )) us"
 per() { awk -v d="$1" -v n="$requests" 'BEGIN {printf "%.2f", d / n}'; }
 echo "per request: responder read calls $(per $((io1[0] - io0[0]))), write calls $(per $((io1[1] - io0[1]))); MariaDB SELECTs and INSERTs $(per $((st1[0] + st1[1] - st0[0] - st0[1]))), prepared executions $(per $((st1[2] - st0[2]))), Handler_commit $(per $((st1[3] - st0[3])))"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
-echo "queued rows (one per request that got an answer): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
+echo "queued rows (one per request that got an answer, the windows' included): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
