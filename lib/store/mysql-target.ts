@@ -153,13 +153,22 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   };
 }
 
-/** Whether `server` takes a connection and a statement, and writes unless only reads are wanted (a Galera node not ready refuses the statement: 1047). */
+/**
+ * Whether `server` takes a connection and a statement, writes unless only reads are wanted,
+ * and, when it is a Galera node, is Synced. A node that is not ready refuses the statement
+ * (1047); one that answers may still be a donor or desynced (an rsync or mariabackup SST, a
+ * backup under wsrep_desync: its writes can block for minutes) or a joiner still catching up,
+ * which is why clustercheck and load balancers send clients only to a Synced node (state 4).
+ * A server without Galera has no wsrep_local_state and passes.
+ */
 async function ready(server: MysqlServer, reads: boolean): Promise<boolean> {
   let conn: Connection | null = null;
   try {
     conn = await connectOnce(server);
     const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
-    return reads || Number(rows[0]?.readOnly) === 0;
+    if (!reads && Number(rows[0]?.readOnly) !== 0) return false;
+    const [state] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'");
+    return state.length === 0 || String(state[0].Value) === '4';
   } catch {
     return false;
   } finally {

@@ -4,6 +4,8 @@
 //   after it, and every 200's queued domain in the cluster afterwards, counted once;
 // - three responders on three nodes writing the same domains at once: all 200, `requests`
 //   and priorities exact (certification conflicts are retried by the client);
+// - a responder returns to its own node (failback) only once that node is Synced, not while
+//   it answers desynced;
 // - a CGI run whose first listed server is down;
 // - --db-read reading from the replica, and from --db when the replica is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
@@ -17,9 +19,9 @@ import { startResponder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 
 /** A database with adrater's schema, created through `node` (Galera replicates it to all). */
@@ -103,6 +105,44 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     const after = await galera.nodes[0].sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_cert_failures'");
     const conflicts = Number(after[0].Value) - Number(before[0].Value);
     t.comment(`3 responders x ${perResponder} requests on 20 shared domains: ${JSON.stringify(statuses)}; node 1 saw ${conflicts} certification conflicts (each retried by its client)`);
+  });
+
+  await t.test('a responder returns to its own node only once that node is Synced', async (t) => {
+    // Node 1 answers queries again but is desynced (as under a backup or while donating an
+    // SST): read_only is 0, wsrep_local_state 2. Returning then would put writes where they
+    // can block; clustercheck and load balancers wait for Synced (4), and so must failback.
+    const [node1, node2] = galera.nodes;
+    const responder = await startResponder({ db: galera.url('drill?failback=0.3', [0, 1]) });
+    t.teardown(async () => {
+      await node1.sql('SET GLOBAL wsrep_reject_queries = NONE').catch(() => {});
+      await node1.sql('SET GLOBAL wsrep_desync = OFF').catch(() => {});
+      await responder.stop();
+    });
+    let n = 0;
+    /** One request for a new site; its status. */
+    const ask = async () => {
+      const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+      try {
+        return parseCgi((await client.request(params(`url=failback-${++n}.example`))).stdout).status;
+      } finally {
+        client.close();
+      }
+    };
+    const label = (node: PrivateMariadb) => `127\\.0\\.0\\.1:${node.port}`;
+    t.equal(await ask(), 200, 'answered on node 1');
+
+    await node1.sql('SET GLOBAL wsrep_desync = ON');
+    await node1.sql('SET GLOBAL wsrep_reject_queries = ALL_KILL').catch(() => {}); // kills this connection too
+    await until('the responder moves to node 2', async () => (await ask()) === 200 && new RegExp(`${label(node1)} lost .*; using ${label(node2)}`).test(responder.stderr()));
+    await node1.sql('SET GLOBAL wsrep_reject_queries = NONE');
+    t.same(await node1.sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'"), [{ Variable_name: 'wsrep_local_state', Value: '2' }], 'node 1 answers, desynced');
+    for (let i = 0; i < 8; i++, await sleep(250)) t.equal(await ask(), 200);
+    t.notMatch(responder.stderr(), /is back/, 'two seconds (six checks): still on node 2');
+
+    await node1.sql('SET GLOBAL wsrep_desync = OFF');
+    await until('node 1 is Synced', async () => (await node1.sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'"))[0]?.Value === '4');
+    await until('the responder returns to node 1', async () => (await ask()) === 200 && new RegExp(`${label(node1)} is back; using it instead of ${label(node2)}`).test(responder.stderr()));
+    t.pass('back on node 1 once it is Synced');
   });
 
   await t.test('a CGI run whose first server is down', async (t) => {
