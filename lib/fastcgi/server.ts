@@ -46,7 +46,7 @@ function heldStore(settings: Settings) {
       opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize, readUrl: settings.dbRead }).then(
         // Only MySQL gains: SQLite answers synchronously inside the event loop, so there is
         // nothing to overlap, and merged IN-lists of varying length defeat statement reuse.
-        (opened) => (opened.kind === 'mysql' ? grouped(opened) : opened),
+        (opened) => (opened.kind === 'mysql' ? grouped(opened, { separateServers: Boolean(settings.dbRead) }) : opened),
         (err) => {
           opening = null;
           throw err;

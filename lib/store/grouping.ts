@@ -10,7 +10,8 @@
 // batch before gather, and the reverse, and each statement carries about twice the requests
 // it would if both kinds ran side by side (statements a request 0.29 -> 0.17, nginx-wrk.sh). A
 // statement still in flight after HOLD_MS (a lock wait, a lost server being failed over)
-// gives its turn up, so neither kind waits long behind the other.
+// gives its turn up, so neither kind waits long behind the other. With --db-read the two
+// kinds go to different servers and do not take turns.
 // Each request still gets exactly its own rows, and is answered only after its own queue
 // rows are committed, so a 200 still means "queued"; the database sees one query and one
 // commit per batch instead of per request. An ask whose request was aborted while it
@@ -151,17 +152,29 @@ function rowsOf(domains: string[], found: Map<string, RatingRow>): RatingRow[] {
   return rows;
 }
 
-export function grouped(store: Store): Store {
-  const turn = sharedTurn();
+export interface GroupingOptions {
+  /**
+   * Look-ups and queue writes go to different servers (--db-read): each kind then keeps a
+   * statement in flight of its own, since a look-up on a nearby replica must not wait behind
+   * a queue write on a distant primary (nor its 25 ms hold when the write is stuck), and
+   * taking turns saves nothing on two servers that it would on one.
+   */
+  separateServers?: boolean;
+  holdMs?: number;
+}
+
+export function grouped(store: Store, { separateServers = false, holdMs = HOLD_MS }: GroupingOptions = {}): Store {
+  const lookupTurn = separateServers ? ownTurn : sharedTurn(holdMs);
+  const enqueueTurn = separateServers ? ownTurn : lookupTurn;
   const lookup = batcher(async (asks: string[][]): Promise<RatingRow[][]> => {
     const found = new Map<string, RatingRow>();
     for (const row of await store.lookup(distinct(asks))) found.set(row.domain, row);
     return asks.map((domains) => rowsOf(domains, found));
-  }, turn);
+  }, lookupTurn);
   const enqueue = batcher(async (asks: QueueItem[][]): Promise<void[]> => {
     await store.enqueue(asks.flat());
     return asks.map(() => undefined);
-  }, turn);
+  }, enqueueTurn);
   return {
     ...store,
     lookup: (domains, signal) => (domains.length === 0 ? Promise.resolve([]) : lookup(domains, signal)),

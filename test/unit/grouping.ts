@@ -2,11 +2,13 @@
 // together, and so do those that arrive while a batch is in flight; each caller gets
 // exactly its own answer, a failure fails only its batch, and an ask aborted while it waits
 // is never sent. Batchers that share a turn (look-ups and queue writes) have one statement
-// in flight between them, and one held too long gives its turn up.
+// in flight between them, and one held too long gives its turn up; with --db-read they do
+// not share one.
 import t from 'tap';
 import { batcher, grouped, sharedTurn, GATHER_TURNS } from '../../lib/store/grouping.js';
 import { openStore } from '../../lib/store/open.js';
 import { sqliteStore } from '../helpers/stores.js';
+import type { QueueItem, Store } from '../../lib/store/store.js';
 
 /** A batch runner that records what it was given and answers when released. */
 function gate() {
@@ -169,6 +171,36 @@ t.test('a statement in flight longer than the hold gives its turn up; its own ba
   await lookups.release();
   await lookups.release();
   t.same([await slow, await laterLookup], [1, 2]);
+});
+
+t.test('grouped(): on one server a look-up waits for the queue write in flight; with --db-read (two servers) it does not', async (t) => {
+  for (const separateServers of [false, true]) {
+    const sent: string[] = [];
+    const answers: Array<() => void> = [];
+    const held = (what: string) => {
+      sent.push(what);
+      return new Promise<void>((resolve) => answers.push(resolve));
+    };
+    const store = {
+      kind: 'mysql',
+      lookup: async (domains: string[]) => (await held(`look-up ${domains.join(' ')}`), []),
+      enqueue: (items: QueueItem[]) => held(`write ${items.map((item) => item.domain).join(' ')}`),
+    } as unknown as Store;
+    const { tick } = gate();
+    // A hold far longer than the test: only the separate turns can let the look-up through.
+    const g = grouped(store, { separateServers, holdMs: 60_000 });
+    const written = g.enqueue([{ domain: 'new.example', priority: 1, sourceIp: null, now: '2026-11-27 00:00:00' }]);
+    await tick();
+    const looked = g.lookup(['rated.example']);
+    await tick();
+    t.same(sent, separateServers ? ['write new.example', 'look-up rated.example'] : ['write new.example'], separateServers ? 'two servers: the look-up is sent while the write is in flight' : 'one server: the look-up waits');
+    while (answers.length > 0) {
+      answers.shift()!();
+      await tick();
+    }
+    await Promise.all([written, looked]);
+    t.same(sent, ['write new.example', 'look-up rated.example'], 'both sent, once each');
+  }
 });
 
 t.test('grouped() over a real store: concurrent callers get exactly their own rows', async (t) => {
