@@ -8,7 +8,8 @@
 // handles are Node's internal bindings (process.binding, a documentation-only deprecation,
 // DEP0111), so their shape is checked before use. The handle connects to an address: a host
 // name goes through it only when the hosts file answers for it (lib/store/hosts-file.ts),
-// each address the file lists tried in turn until one connects. Any other shape, any other
+// each address the file lists tried in turn until one connects: the next one at once when an
+// address refuses, and after ATTEMPT_MS when it does not answer at all. Any other shape, any other
 // host name (the resolver is net's), or a `prefer` of 'net' uses node:net.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -132,16 +133,26 @@ function libuvHandles(): Handles | null {
   return checked;
 }
 
+// How long an address that is not the last listed gets to connect before the next is tried,
+// as node:net gives each address of a name (autoSelectFamilyAttemptTimeout, 250 ms): an
+// address whose packets a firewall drops would otherwise hold the whole connect time-out,
+// and a CGI run on a host listed with an unreachable IPv6 address first would wait 3 s.
+export const ATTEMPT_MS = 250;
+
 function handleSocket(h: Handles, target: { path: string } | { host: string; port: number; addresses: string[] }, events: WireSocketEvents): WireSocket {
   let handle = 'path' in target ? h.pipe() : h.tcp();
   let where = ''; // what the connection is to, for error messages: set as each connect starts
   let destroyed = false;
   let connected = false;
+  let referenced = true;
+  let attempt = 0; // the connect in progress: a completion of an earlier, abandoned one is ignored
+  let attemptTimer: NodeJS.Timeout | undefined;
   const pendingWrites: Array<[Buffer, (() => void) | undefined]> = [];
 
   const destroy = () => {
     if (destroyed) return;
     destroyed = true;
+    clearTimeout(attemptTimer);
     handle.onread = ignore; // a function, always: Node asserts that of a handle's onread
     handle.close();
   };
@@ -182,21 +193,28 @@ function handleSocket(h: Handles, target: { path: string } | { host: string; por
     }
   };
   handle.onread = onread;
-  /** Connects to the address at `index` (or the socket path); a refused address gives way to the next one listed. */
+  /** Abandons the connect to the address at `index` (refused, or no answer yet) for the next one listed, on a new handle. */
+  const nextAddress = (index: number) => {
+    clearTimeout(attemptTimer);
+    handle.onread = ignore;
+    handle.close(); // its connect, if still pending, completes as cancelled: ignored
+    handle = h.tcp();
+    if (!referenced) handle.unref();
+    handle.onread = onread;
+    connect(index + 1);
+  };
+  /** Connects to the address at `index` (or the socket path). */
   const connect = (index: number) => {
+    const current = ++attempt;
     const req = 'path' in target ? h.pipeConnect() : h.tcpConnect();
     const address = 'path' in target ? target.path : target.addresses[index];
+    const another = 'addresses' in target && index + 1 < target.addresses.length;
     req.address = address;
     if (!('path' in target)) req.port = target.port;
     req.oncomplete = (status) => {
-      if (destroyed) return;
-      if (status < 0 && 'addresses' in target && index + 1 < target.addresses.length) {
-        handle.onread = ignore;
-        handle.close();
-        handle = h.tcp();
-        handle.onread = onread;
-        return connect(index + 1);
-      }
+      if (destroyed || current !== attempt) return;
+      clearTimeout(attemptTimer);
+      if (status < 0 && another) return nextAddress(index);
       if (status < 0) return fail('connect', status);
       connected = true;
       handle.setNoDelay?.(true);
@@ -214,6 +232,10 @@ function handleSocket(h: Handles, target: { path: string } | { host: string; por
     }
     // A connect refused at once (a bad address) is reported after this returns, as net does.
     if (err < 0) queueMicrotask(() => req.oncomplete(err));
+    else if (another) {
+      attemptTimer = setTimeout(() => current === attempt && !destroyed && nextAddress(index), ATTEMPT_MS);
+      if (!referenced) attemptTimer.unref();
+    }
   };
   connect(0);
 
@@ -224,7 +246,11 @@ function handleSocket(h: Handles, target: { path: string } | { host: string; por
     },
     write,
     destroy,
-    unref: () => handle.unref(),
+    unref: () => {
+      referenced = false;
+      handle.unref();
+      attemptTimer?.unref();
+    },
   };
 }
 

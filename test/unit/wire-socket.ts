@@ -3,10 +3,12 @@
 // answers for (each address it lists in turn), node:net for any other host name. The
 // handles are Node's internals, and misused they abort the process (a CGI run would answer
 // nothing), so every path is driven here: both directions, a write the kernel takes later,
-// refusal, an address the handle rejects at once, a reset, a close by either side, a destroy
+// refusal, an address that never answers, an address the handle rejects at once, a reset, a close by either side, a destroy
 // while connecting, a write after the end.
 import t from 'tap';
+import { connect, createServer } from 'node:net';
 import type { Socket } from 'node:net';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +84,35 @@ t.test('an address, a Unix socket and a host name the hosts file lists go throug
     if (kind === 'net') await closed;
     t.same(seen.errors, [], `${what}: no error`);
   }
+});
+
+t.test('a host name whose first listed address never answers: the next one is tried after ATTEMPT_MS, not after the connect time-out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // An address that never answers, as one behind a firewall that drops packets: a listener on
+  // 127.0.0.2 whose process is stopped and whose accept queue is full, so the kernel drops
+  // every further SYN.
+  const silent = spawn(process.execPath, ['-e', "require('net').createServer().listen({ host: '127.0.0.2', port: 0, backlog: 1 }, function () { console.log(this.address().port) })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void silent.kill('SIGKILL'));
+  const port = Number(await new Promise<string>((resolve) => silent.stdout!.once('data', (d) => resolve(String(d).trim()))));
+  silent.kill('SIGSTOP');
+  const fillers: Socket[] = [];
+  t.teardown(() => fillers.forEach((filler) => filler.destroy()));
+  let filled = 0;
+  for (let i = 0; i < 4; i++) fillers.push(connect({ host: '127.0.0.2', port }).on('connect', () => filled++).on('error', () => {}));
+  await until(() => filled >= 2);
+  // The same port on 127.0.0.1 answers.
+  const server = createServer(echo);
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host: '127.0.0.1', port }, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const silentFirst = hostsFiles(dir, '127.0.0.2 db.test\n127.0.0.1 db.test\n');
+  const { socket, seen } = await open({ host: 'db.test', port }, undefined, silentFirst);
+  t.equal(socket.kind, 'handle');
+  socket.write(Buffer.from('hello'));
+  await until(() => seen.data.length >= 5);
+  t.equal(seen.data.toString(), 'hello', 'echoed by the second address');
+  t.same(seen.errors, [], 'no error');
+  socket.destroy();
 });
 
 t.test('a write the kernel cannot take at once: the callback runs when it has it, and every byte arrives', async (t) => {
