@@ -19,7 +19,7 @@ export function mysqlServers(url: string): MysqlServer[] {
   const [, userinfo = '', hosts, path = '', query = ''] = parts;
   const colon = userinfo.indexOf(':');
   // Most URLs have no query: URLSearchParams's first use costs a CGI run ~0.1 ms.
-  const params = query ? new URLSearchParams(query) : null;
+  const params = query ? urlOptions(query) : null;
   const common: ConnectionOptions = {
     user: decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon)) || 'root',
     password: colon < 0 ? '' : decodeURIComponent(userinfo.slice(colon + 1)),
@@ -33,7 +33,7 @@ export function mysqlServers(url: string): MysqlServer[] {
     // mysql2's default cache of 16,000 statements costs each new connection four 16,000-slot
     // arrays, ~1.5 ms of a CGI run.
     maxPreparedStatements: 64,
-    connectTimeout: Number(params?.get('connectTimeout') ?? 3000),
+    connectTimeout: milliseconds(params?.get('connectTimeout') ?? '3000'),
   };
   const socket = params?.get('socket');
   if (socket) return [{ label: socket, options: { ...common, socketPath: socket } }];
@@ -44,6 +44,26 @@ export function mysqlServers(url: string): MysqlServer[] {
     const port = Number(m[3] ?? 3306);
     return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
   });
+}
+
+// The options a database URL may carry. Any other is refused rather than ignored: a typo
+// (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
+// otherwise look as if it were in force.
+const URL_OPTIONS = ['socket', 'connectTimeout', 'failback'];
+
+function urlOptions(query: string): URLSearchParams {
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (!URL_OPTIONS.includes(name)) throw new SettingsError(`database URL: unknown option "${name.slice(0, 40)}" (known: ${URL_OPTIONS.join(', ')})`);
+  }
+  return params;
+}
+
+/** `?connectTimeout=`: whole milliseconds, at least 1 (not a NaN that times every connect out at once). */
+function milliseconds(given: string): number {
+  const ms = Number(given);
+  if (!/^\d+$/.test(given) || ms < 1 || ms > 2_147_483_647) throw new SettingsError(`database URL: connectTimeout must be milliseconds (1 or more), not "${given.slice(0, 40)}"`);
+  return ms;
 }
 
 /**

@@ -190,6 +190,21 @@ t.test('database trouble: 503 or 500, never a secret or a stack to the client', 
   });
 });
 
+t.test('a database URL option this project does not read is a 500 with the reason in the log, not a 503 per connect', async (t) => {
+  // Before, ?connectTimeout=abc timed every connect out at once: 503 "database unavailable" on a healthy server.
+  for (const [option, reason] of [
+    ['connectTimeout=abc', /connectTimeout must be milliseconds \(1 or more\), not "abc"/],
+    ['ssl=true', /unknown option "ssl"/],
+  ] as const) {
+    const answer = await cgi(`mysql://adrater:sekret-pass@127.0.0.1:3306/test?${option}`, { query: 'url=a.com' });
+    t.equal(answer.status, 500, option);
+    t.equal(errorOf(answer.body).code, 'internal');
+    t.match(answer.stderr, /^adrater\[\d+\]: req=\S+ 500 configuration error: database URL: /m);
+    t.match(answer.stderr, reason);
+    t.notMatch(answer.stderr, /\bat |sekret-pass/, 'no stack, no password');
+  }
+});
+
 t.test('a bad configuration file is a 500 with the reason in the log', async (t) => {
   const answer = await cgi('sqlite:/tmp/unused.sqlite', { query: 'url=a.com', env: { ADRATER_DB: '', ADRATER_CONFIG: '/nonexistent/adrater.json' } });
   t.equal(answer.status, 500);

@@ -3,7 +3,7 @@
 // the client asked for, JSON included.
 import t from 'tap';
 import { receive, refuse, fail, handle } from '../../lib/core/handler.js';
-import { UnavailableError } from '../../lib/core/errors.js';
+import { SettingsError, UnavailableError } from '../../lib/core/errors.js';
 import type { Store } from '../../lib/store/store.js';
 
 const limits = { maxUrls: 100, maxBody: 1000 };
@@ -36,6 +36,11 @@ t.test("refuse and fail: the transport's own answers, in the client's format", a
   t.equal(logged.length, 1);
   t.match(logged[0], new RegExp(`^req=${error.requestId} 500 internal error: Error: disk on fire \\| `), 'one log line with the request id');
   t.equal(typeOf(fail(receive({ QUERY_STRING: 'url=a.example' }, limits), 'x', () => {})), 'text/xml; charset=utf-8');
+  const configured: string[] = [];
+  const misconfigured = fail(json, new SettingsError('database URL: unknown option "ssl"'), (line) => configured.push(line));
+  t.equal(misconfigured.status, 500);
+  t.notMatch(misconfigured.body, /ssl|database URL/, 'never the reason either');
+  t.match(configured, [/^req=\S+ 500 configuration error: database URL: unknown option "ssl"$/], 'a settings error: its reason on one line, no stack');
 });
 
 t.test('handle: a store that cannot be reached is 503 with Retry-After; the format is the parsed one', async (t) => {

@@ -33,3 +33,19 @@ t.test('?failback=SECONDS: how often a responder away from the first server asks
     t.throws(() => failbackMs(`mysql://u@h1,h2/db?failback=${bad}`), { name: 'SettingsError', message: /failback must be seconds/ }, bad);
   }
 });
+
+t.test('a URL option this project does not read, or a connectTimeout that is not milliseconds, is a settings error', async (t) => {
+  for (const [query, message] of [
+    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback\)/],
+    ['ssl=true', /unknown option "ssl"/],
+    ['connectTimeout=abc', /connectTimeout must be milliseconds/],
+    ['connectTimeout=-5', /connectTimeout must be milliseconds/],
+    ['connectTimeout=0', /connectTimeout must be milliseconds/],
+    ['connectTimeout=1.5', /connectTimeout must be milliseconds/],
+    ['connectTimeout=', /connectTimeout must be milliseconds/],
+  ] as const) {
+    t.throws(() => mysqlServers(`mysql://u@h1,h2/db?${query}`), { name: 'SettingsError', message }, query);
+  }
+  t.equal(mysqlServers('mysql://u@h1/db?connectTimeout=2500&failback=0')[0].options.connectTimeout, 2500);
+  t.equal(mysqlServers('mysql://u@h1/db')[0].options.connectTimeout, 3000, 'default 3 s');
+});
