@@ -9,8 +9,8 @@
 // DEP0111), so their shape is checked before use. The handle connects to an address: a host
 // name goes through it only when the hosts file answers for it (lib/store/hosts-file.ts),
 // each address the file lists tried in turn until one connects: the next one at once when an
-// address refuses, and after ATTEMPT_MS when it does not answer at all. Any other shape, any other
-// host name (the resolver is net's), or a `prefer` of 'net' uses node:net.
+// address refuses, and after ATTEMPT_MS when it does not answer at all. Any other shape, any
+// other host name (the resolver is net's), or a `prefer` of 'net' uses node:net.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { hostsFileAddresses, IPV4, SYSTEM_HOSTS_FILES } from './hosts-file.js';
@@ -137,7 +137,7 @@ function libuvHandles(): Handles | null {
 // as node:net gives each address of a name (autoSelectFamilyAttemptTimeout, 250 ms): an
 // address whose packets a firewall drops would otherwise hold the whole connect time-out,
 // and a CGI run on a host listed with an unreachable IPv6 address first would wait 3 s.
-export const ATTEMPT_MS = 250;
+const ATTEMPT_MS = 250;
 
 function handleSocket(h: Handles, target: { path: string } | { host: string; port: number; addresses: string[] }, events: WireSocketEvents): WireSocket {
   let handle = 'path' in target ? h.pipe() : h.tcp();
