@@ -9,6 +9,7 @@ import type { Env } from '../core/request.js';
 import type { Settings } from '../core/settings.js';
 import { DEFAULTS } from '../core/settings.js';
 import { log } from '../core/log.js';
+import { SettingsError } from '../core/errors.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { responseHead } from './response.js';
@@ -101,5 +102,5 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
 export function runCgiUnconfigured(env: Env, reason: string): void {
   const incoming = receive(env, DEFAULTS);
   readBody(incoming.declaredLength, false);
-  writeResponse(fail(incoming, `configuration error: ${reason}`, log));
+  writeResponse(fail(incoming, new SettingsError(reason), log));
 }

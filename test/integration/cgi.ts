@@ -208,7 +208,7 @@ t.test('a database URL option this project does not read is a 500 with the reaso
 t.test('a bad configuration file is a 500 with the reason in the log', async (t) => {
   const answer = await cgi('sqlite:/tmp/unused.sqlite', { query: 'url=a.com', env: { ADRATER_DB: '', ADRATER_CONFIG: '/nonexistent/adrater.json' } });
   t.equal(answer.status, 500);
-  t.match(answer.stderr, /cannot read ADRATER_CONFIG file \/nonexistent\/adrater.json: ENOENT/);
+  t.match(answer.stderr, /^adrater\[\d+\]: req=\S+ 500 configuration error: cannot read ADRATER_CONFIG file \/nonexistent\/adrater.json: ENOENT/m);
 });
 
 t.test("SQLite: a run leaves the write-ahead log to the next one, and one run in a few dozen checkpoints it; nothing is lost", async (t) => {
