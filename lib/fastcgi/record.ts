@@ -139,12 +139,23 @@ export function encodeEndRequest(requestId: number, appStatus: number, protocolS
 
 /**
  * Name-value pairs (spec 3.4), each handed to `take`: lengths of 1 byte, or 4 with the high
- * bit set. A request's PARAMS (two dozen pairs from nginx) are nearly always ASCII: then the
+ * bit set. A request's PARAMS (two dozen pairs from nginx) are nearly always ASCII: the
  * record becomes one string and each name and value a slice of it, since a call into
- * Buffer's decoder per string cost a responder ~5 µs per request.
+ * Buffer's decoder per string cost a responder ~5 µs per request. A 4-byte length (any value
+ * of 128 bytes or more: a query string of a few URLs, REQUEST_URI with it) has its high bit
+ * set, so such a record is not ASCII as a whole; only a name or value with a byte of 0x80 or
+ * more among its own bytes is decoded as UTF-8 on its own.
  */
 export function readPairs(content: Buffer, take: (name: string, value: string) => void): void {
-  const text = isAscii(content) ? content.toString('latin1') : null;
+  const text = content.toString('latin1');
+  // Where the bytes of 0x80 and above are, in order (latin1 maps each byte to one character).
+  const high = isAscii(content) ? NONE : highBytes(text);
+  let h = 0;
+  /** Whether bytes [start, end) hold one of 0x80 or above. */
+  const nonAscii = (start: number, end: number) => {
+    while (h < high.length && high[h] < start) h++;
+    return h < high.length && high[h] < end;
+  };
   let index = 0;
   let offset = 0;
   const length = () => {
@@ -161,13 +172,24 @@ export function readPairs(content: Buffer, take: (name: string, value: string) =
     if (offset + nameLength + valueLength > content.length) throw new ProtocolError('name-value pair longer than its record');
     const nameEnd = offset + nameLength;
     const valueEnd = nameEnd + valueLength;
-    if (text !== null) take(knownName(text, offset, nameLength, index++), text.slice(nameEnd, valueEnd));
-    else take(content.toString('utf8', offset, nameEnd), content.toString('utf8', nameEnd, valueEnd));
+    const name = nonAscii(offset, nameEnd) ? content.toString('utf8', offset, nameEnd) : knownName(text, offset, nameLength, index);
+    index++;
+    take(name, nonAscii(nameEnd, valueEnd) ? content.toString('utf8', nameEnd, valueEnd) : text.slice(nameEnd, valueEnd));
     offset = valueEnd;
   }
 }
 
-// The names of the last ASCII record read, by position. A web server sends the same names in
+const NONE: number[] = [];
+const HIGH_BYTE = /[\x80-\xff]/g;
+
+function highBytes(text: string): number[] {
+  const at: number[] = [];
+  HIGH_BYTE.lastIndex = 0;
+  for (let m = HIGH_BYTE.exec(text); m !== null; m = HIGH_BYTE.exec(text)) at.push(m.index);
+  return at;
+}
+
+// The ASCII names of the last record read, by position. A web server sends the same names in
 // the same order with every request; a name found where it was last time is that string
 // again, not a new one (a new string used as a property name must be hashed and interned).
 const lastNames: string[] = [];

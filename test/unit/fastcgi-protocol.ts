@@ -65,6 +65,11 @@ t.test('name-value pairs from record to record: ASCII and UTF-8, names moved, re
     [['QUERY_STRINH', 'url=d'], ['REQUEST_METHO', 'GET'], ['REMOTE_ADDR', '']],
     [['QUERY_STRING', 'url=bücher.de'], ['HTTP_ÜBER', 'ja'], ['REMOTE_ADDR', '127.0.0.1']],
     [['QUERY_STRING', ''], ['', 'empty name']],
+    // 4-byte lengths (their high bit set) in a record otherwise ASCII, then with UTF-8 beside them.
+    [['QUERY_STRING', `url=${'a'.repeat(200)}`], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', `/x?url=${'a'.repeat(200)}`]],
+    [['QUERY_STRING', `url=${'b'.repeat(200)}`], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', `/x?url=${'b'.repeat(200)}`]],
+    [['QUERY_STRING', `url=bücher.de&${'c'.repeat(200)}`], ['REQUEST_METHOD', 'GET'], ['HTTP_ÜBER', 'ä'.repeat(100)], ['REMOTE_ADDR', 'ß']],
+    [['Ü'.repeat(130), 'x'], ['REQUEST_METHOD', 'é'], ['REQUEST_URI', `/${'d'.repeat(300)}`], ['HTTP_X', '\u{1F600}']],
     [],
   ];
   for (const pairs of [...records, ...records]) t.same(decodePairs(encodePairs(pairs)), pairs, JSON.stringify(pairs));
