@@ -15,7 +15,7 @@ import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { galeraCluster, primaryAndReplica, GALERA_PROVIDER } from '../helpers/galera.js';
 import type { Cluster } from '../helpers/galera.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { answerOnce, startResponder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
@@ -120,14 +120,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     });
     let n = 0;
     /** One request for a new site; its status. */
-    const ask = async () => {
-      const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
-      try {
-        return parseCgi((await client.request(params(`url=failback-${++n}.example`))).stdout).status;
-      } finally {
-        client.close();
-      }
-    };
+    const ask = async () => (await answerOnce(responder.port!, params(`url=failback-${++n}.example`))).status;
     const label = (node: PrivateMariadb) => `127\\.0\\.0\\.1:${node.port}`;
     t.equal(await ask(), 200, 'answered on node 1');
 

@@ -16,7 +16,7 @@ import { encodeRecord, encodePairs, Type } from '../../lib/fastcgi/record.js';
 import { rssMb } from '../../lib/bench/responder.js';
 import { parseCgi } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { answerOnce, startResponder } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 
 const CONNS = Number(process.env.ADRATER_DRILL_CONNS ?? 1000);
@@ -46,13 +46,8 @@ function open(port: number, first?: Buffer): Promise<{ socket: Socket; closed: (
 /** One request on a new connection: its status and how long it took. */
 async function oneRequest(port: number, query = 'url=fresh.example'): Promise<{ status: number; ms: number }> {
   const started = performance.now();
-  const client = await connectFcgi({ port, host: '127.0.0.1' });
-  try {
-    const status = parseCgi((await client.request(params(query))).stdout).status;
-    return { status, ms: performance.now() - started };
-  } finally {
-    client.close();
-  }
+  const { status } = await answerOnce(port, params(query));
+  return { status, ms: performance.now() - started };
 }
 
 async function responderFor(t: Test, more: { args?: string[]; nodeFlags?: string[]; launcher?: string[] } = {}): Promise<Responder> {

@@ -5,11 +5,9 @@
 // interval, with a log line. With `?failback=0` a responder stays on server 2. A --db-read
 // side returns to server 1 while it is read-only: a replica serves reads.
 import t from 'tap';
-import { connectFcgi } from '../../lib/fastcgi/client.js';
-import { parseCgi } from '../helpers/run.js';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { answerOnce, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,14 +27,7 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   await one.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
   await two.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
   /** One GET through `responder`'s FastCGI port, on a connection of its own. */
-  const ask = async (responder: typeof returning, query: string) => {
-    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
-    try {
-      return parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' })).stdout);
-    } finally {
-      client.close();
-    }
-  };
+  const ask = (responder: typeof returning, query: string) => answerOnce(responder.port!, { REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
   /** Which server `reading` looked read.example up on. */
   const readFrom = async (): Promise<string> => {
     const answer = await ask(reading, 'url=read.example');

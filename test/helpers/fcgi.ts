@@ -2,10 +2,22 @@
 // test's database and, by default, a free TCP port.
 import { startResponder as start } from '../../lib/bench/responder.js';
 import type { Responder } from '../../lib/bench/responder.js';
+import { connectFcgi } from '../../lib/fastcgi/client.js';
+import { parseCgi } from './run.js';
 
 export type { Responder };
 
 export function startResponder(options: { db: string; path?: string; args?: string[]; env?: Record<string, string>; nodeFlags?: string[]; launcher?: string[] }): Promise<Responder> {
   const { db, env, ...rest } = options;
   return start({ env: { ADRATER_DB: db, ...env }, ...rest });
+}
+
+/** One request on a connection of its own to a responder on 127.0.0.1:`port`: its answer, parsed. */
+export async function answerOnce(port: number, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
+  const client = await connectFcgi({ port, host: '127.0.0.1' });
+  try {
+    return parseCgi((await client.request(params)).stdout);
+  } finally {
+    client.close();
+  }
 }
