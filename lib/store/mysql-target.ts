@@ -7,7 +7,11 @@
 // whether they are back, and returns to the first that is (as MySQL Connector/J returns to
 // its source after secondsBeforeRetrySource): the list's order is the operator's preference,
 // a web host's own Galera node first, and without this every host would stay on whichever
-// node took over until that one failed in turn.
+// node took over until that one failed in turn. In the same interval it asks the server in
+// use whether it is still one to use: a server that still answers but has turned read-only
+// (a primary demoted) or is a Galera node no longer Synced (a donor, a backup's desync) is
+// never "lost", yet its writes fail or wait; the next listed server that is ready takes
+// over, and failback returns once the first is ready again.
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
@@ -34,7 +38,7 @@ export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connect
 
 export interface FailoverOptions {
   poolSize: number;
-  /** How often to ask earlier servers whether they are back, in ms; 0: never return. */
+  /** How often to ask earlier servers whether they are back, and the one in use whether it still is ready, in ms; 0: never. */
   failbackMs: number;
   /** The pool only reads (--db-read): a read-only server is one to return to. */
   reads?: boolean;
@@ -53,7 +57,6 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   let current: ServerPool | null = null;
   let index = 0;
   let ended = false;
-  let failback: NodeJS.Timeout | null = null;
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
     const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
@@ -73,12 +76,6 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     index = i;
     current = null;
     retire(old, now);
-    if (failback) clearInterval(failback);
-    failback = null;
-    if (i > 0 && options.failbackMs > 0 && !ended) {
-      failback = setInterval(() => void returnToEarlier(), options.failbackMs);
-      failback.unref();
-    }
   };
   /** Server `i` was lost: later requests go to the next one (unless another failure moved on already). */
   const moveOn = (i: number, err: unknown) => {
@@ -87,24 +84,51 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     log(`database ${servers[i].label} lost (${code(err) || 'unreachable'}); using ${servers[next].label}`);
     switchTo(next, true);
   };
+  const reads = options.reads ?? false;
+  /** The first earlier server that is ready becomes the one in use; whether one did. */
+  async function returnToEarlier(): Promise<boolean> {
+    for (let i = 0; i < index && !ended; i++) {
+      if ((await check(servers[i], reads)) !== 'ready' || ended) continue;
+      const from = index;
+      if (from <= i) return true; // moved meanwhile, to here or earlier
+      log(`database ${servers[i].label} is back; using it instead of ${servers[from].label}`);
+      switchTo(i, false);
+      return true;
+    }
+    return false;
+  }
+  /**
+   * The server in use, when it answers but is not ready, gives way to the next listed one
+   * that is (statements in hand finish where they are). One that does not answer is left to
+   * the statements' own failures: they move on at once. With no other ready, it stays: a
+   * donor's slow writes are better than none.
+   */
+  async function leaveUnready(): Promise<void> {
+    const from = index;
+    const found = await check(servers[from], reads);
+    if (found === 'ready' || found === 'unreachable' || ended || index !== from) return;
+    for (let step = 1; step < servers.length && !ended; step++) {
+      const i = (from + step) % servers.length;
+      if ((await check(servers[i], reads)) !== 'ready' || ended) continue;
+      if (index !== from) return; // moved meanwhile
+      log(`database ${servers[from].label} is ${found}; using ${servers[i].label}`);
+      switchTo(i, false);
+      return;
+    }
+  }
   let asking = false;
-  /** The first earlier server that answers (and takes writes, unless the pool only reads) becomes the one in use. */
-  async function returnToEarlier(): Promise<void> {
-    if (asking) return;
+  const checkServers = async () => {
+    if (asking || ended) return;
     asking = true;
     try {
-      for (let i = 0; i < index && !ended; i++) {
-        if (!(await ready(servers[i], options.reads ?? false)) || ended) continue;
-        const from = index;
-        if (from <= i) return; // moved meanwhile, to here or earlier
-        log(`database ${servers[i].label} is back; using it instead of ${servers[from].label}`);
-        switchTo(i, false);
-        return;
-      }
+      if (!(await returnToEarlier())) await leaveUnready();
     } finally {
       asking = false;
     }
-  }
+  };
+  // Only a list of servers has anywhere to move; the timer never holds the process open.
+  const checks = servers.length > 1 && options.failbackMs > 0 ? setInterval(() => void checkServers(), options.failbackMs) : null;
+  checks?.unref();
   return {
     async use(work, again) {
       const retry = tries(servers.length);
@@ -145,13 +169,16 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     },
     end: async () => {
       ended = true;
-      if (failback) clearInterval(failback);
+      if (checks) clearInterval(checks);
       const last = current;
       current = null;
       await last?.pool.end().catch(() => {});
     },
   };
 }
+
+/** What a check of a server found: ready to use, not answering, or answering but not to be used, and why. */
+type Check = 'ready' | 'unreachable' | 'read-only' | `not Synced (wsrep_local_state ${string})`;
 
 /**
  * Whether `server` takes a connection and a statement, writes unless only reads are wanted,
@@ -161,16 +188,16 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
  * which is why clustercheck and load balancers send clients only to a Synced node (state 4).
  * A server without Galera has no wsrep_local_state and passes.
  */
-async function ready(server: MysqlServer, reads: boolean): Promise<boolean> {
+async function check(server: MysqlServer, reads: boolean): Promise<Check> {
   let conn: Connection | null = null;
   try {
     conn = await connectOnce(server);
     const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
-    if (!reads && Number(rows[0]?.readOnly) !== 0) return false;
+    if (!reads && Number(rows[0]?.readOnly) !== 0) return 'read-only';
     const [state] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'");
-    return state.length === 0 || String(state[0].Value) === '4';
+    return state.length === 0 || String(state[0].Value) === '4' ? 'ready' : `not Synced (wsrep_local_state ${String(state[0].Value)})`;
   } catch {
-    return false;
+    return 'unreachable';
   } finally {
     if (conn) await endConnection(conn);
   }

@@ -3,7 +3,8 @@
 // server 1 comes back read-only (as an old primary demoted to a replica would), and writes
 // stay on server 2; once it takes writes, requests go to it again within the `failback`
 // interval, with a log line. With `?failback=0` a responder stays on server 2. A --db-read
-// side returns to server 1 while it is read-only: a replica serves reads.
+// side returns to server 1 while it is read-only: a replica serves reads. When server 1
+// turns read-only while in use, writes leave it within the interval, look-ups do not.
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
@@ -84,4 +85,14 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   for (let i = 0; i < 3; i++) t.equal(await where(returning), 'one');
   for (let i = 0; i < 3; i++) t.equal(await where(staying), 'two', 'failback=0: stays on server 2');
   t.notMatch(staying.stderr(), /is back/);
+
+  // The server in use turns read-only while it still answers (a primary demoted under a
+  // running responder). Root's writes would still succeed there (READ ONLY ADMIN); another
+  // user's would fail with 1290. Either way writes belong on a server that takes them.
+  await one.sql('SET GLOBAL read_only = 1');
+  const left = await until(() => where(returning), 'two', 5000);
+  t.equal(left.at(-1), 'two', `server 1 in use turned read-only: writes move to server 2 (${left.join(', ')})`);
+  t.ok(left.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
+  t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is read-only; using 127\.0\.0\.1:\d+/);
+  t.equal(await readFrom(), 'one', 'look-ups stay on server 1: read-only serves reads');
 });
