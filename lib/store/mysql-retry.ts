@@ -13,16 +13,21 @@ const LOST = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EPIPE',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ER_CON_COUNT_ERROR',
   'ER_UNKNOWN_COM_ERROR', // 1047: a Galera node that is not ready ("WSREP has not yet prepared node for application use")
+  // 1290 "running with the --read-only option": a primary demoted (or a replica listed by
+  // mistake) refuses a queue write from a user without READ ONLY ADMIN; the next listed
+  // server may take it. The refusal comes before the statement runs.
+  'ER_OPTION_PREVENTS_STATEMENT',
 ]);
 export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;
 
 /**
  * The statement did not take effect, for sure: a deadlock's victim or a Galera certification
- * conflict (1213: rolled back), or a Galera node that refused it (1047). A retry cannot
- * count anything twice. (A connection cut while a write was on its way is not this: the
- * write may have committed.)
+ * conflict (1213: rolled back), or a server that refused it (1047: a Galera node not ready;
+ * 1290: read-only). A retry cannot count anything twice. (A connection cut while a write
+ * was on its way is not this: the write may have committed.)
  */
-export const notApplied = (err: unknown) => code(err) === 'ER_LOCK_DEADLOCK' || code(err) === 'ER_UNKNOWN_COM_ERROR';
+const NOT_APPLIED = new Set(['ER_LOCK_DEADLOCK', 'ER_UNKNOWN_COM_ERROR', 'ER_OPTION_PREVENTS_STATEMENT']);
+export const notApplied = (err: unknown) => NOT_APPLIED.has(code(err));
 
 /** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */
 export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);

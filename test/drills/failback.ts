@@ -4,11 +4,13 @@
 // stay on server 2; once it takes writes, requests go to it again within the `failback`
 // interval, with a log line. With `?failback=0` a responder stays on server 2. A --db-read
 // side returns to server 1 while it is read-only: a replica serves reads. When server 1
-// turns read-only while in use, writes leave it within the interval, look-ups do not.
+// turns read-only while in use, writes leave it within the interval, look-ups do not; and a
+// write it refuses (1290) goes to server 2 at once, or is a 503 in a CGI run.
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
 import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { cgi } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,4 +97,41 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.ok(left.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is read-only; using 127\.0\.0\.1:\d+/);
   t.equal(await readFrom(), 'one', 'look-ups stay on server 1: read-only serves reads');
+});
+
+t.test('a queue write refused by a read-only server (1290) goes to the next listed server at once', async (t) => {
+  const [one, two] = await Promise.all([privateMariadb({ grants: true }), privateMariadb({ grants: true })]);
+  t.teardown(() => Promise.all([one.destroy(), two.destroy()]));
+  await Promise.all([one.database('ro'), two.database('ro')]);
+  // An application's account: without READ ONLY ADMIN, so read_only refuses its writes (root's pass).
+  for (const server of [one, two]) {
+    await server.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'app-pass'");
+    await server.sql("GRANT SELECT, INSERT, UPDATE ON ro.* TO 'app'@'%'");
+  }
+  const url = (servers: PrivateMariadb[]) => `mysql://app:app-pass@${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}/ro`;
+  // ?failback=0: no checks of the server in use; the refusal alone must move the write.
+  const responder = await startResponder({ db: `${url([one, two])}?failback=0` });
+  t.teardown(() => responder.stop());
+  const ask = (site: string) => answerOnce(responder.port!, { REQUEST_METHOD: 'GET', QUERY_STRING: `url=${site}`, REMOTE_ADDR: '127.0.0.1' });
+  const queued = async (server: PrivateMariadb, site: string) => (await server.sql('SELECT requests FROM ro.rating_queue WHERE domain = ?', [site])).map((r) => r.requests);
+
+  t.equal((await ask('before.example')).status, 200);
+  t.same(await queued(one, 'before.example'), [1], 'server 1 takes writes');
+
+  await one.sql('SET GLOBAL read_only = 1');
+  const answer = await ask('refused.example');
+  t.equal(answer.status, 200, 'the refused write was tried again on server 2');
+  t.same(sites(answer.body).map((s) => s.status), ['queued']);
+  t.same(await queued(one, 'refused.example'), [], 'nothing on server 1');
+  t.same(await queued(two, 'refused.example'), [1], 'queued once, on server 2');
+  t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${one.port} lost \\(ER_OPTION_PREVENTS_STATEMENT\\); using 127\\.0\\.0\\.1:${two.port}`));
+  t.equal((await ask('after.example')).status, 200);
+  t.same(await queued(two, 'after.example'), [1], 'later writes go to server 2');
+
+  // A CGI run holds one connection: it cannot move the statement, and says "try again later".
+  const cgiRun = await cgi(url([one]), { query: 'url=cgi-refused.example' });
+  t.equal(cgiRun.status, 503, 'a CGI run on the read-only server alone: 503, not 500');
+  t.equal(cgiRun.headers['retry-after'], '5');
+  t.match(cgiRun.body, /code="unavailable"/);
+  t.notMatch(cgiRun.body + cgiRun.stderr, /app-pass/, 'the password appears nowhere');
 });

@@ -34,9 +34,11 @@ export interface PrivateMariadb {
  * `args`: more server options (a Galera node's, a replication source's); `port`: a port
  * chosen beforehand (a cluster's members must know each other's); `ready`: what must hold
  * before start() returns, beyond accepting connections (a Galera node being synced);
- * `start: false`: installed, not started (a cluster starts its members in order).
+ * `start: false`: installed, not started (a cluster starts its members in order); `grants`:
+ * accounts and privileges in force (root over TCP, no password), for a drill that needs a
+ * user who is not root.
  */
-export async function privateMariadb(options: { args?: (dir: string) => string[]; port?: number; ready?: (server: PrivateMariadb) => Promise<boolean>; start?: boolean; user?: string } = {}): Promise<PrivateMariadb> {
+export async function privateMariadb(options: { args?: (dir: string) => string[]; port?: number; ready?: (server: PrivateMariadb) => Promise<boolean>; start?: boolean; user?: string; grants?: boolean } = {}): Promise<PrivateMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-mariadb-'));
   const user = options.user ?? 'root';
   if (user !== 'root') await run('chown', [user, dir]);
@@ -52,7 +54,7 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
   async function start(extra: string[] = []): Promise<void> {
     child = spawn('/usr/sbin/mariadbd', [
       '--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1',
-      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, `--tmpdir=${dir}/tmp`, '--skip-grant-tables',
+      `--socket=${dir}/mysqld.sock`, `--pid-file=${dir}/mysqld.pid`, `--tmpdir=${dir}/tmp`, ...(options.grants ? [] : ['--skip-grant-tables']),
       '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', `--log-error=${dir}/error.log`,
       ...(options.args?.(dir) ?? ['--skip-log-bin']), ...extra,
     ], { stdio: 'ignore', detached: true });
