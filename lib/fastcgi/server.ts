@@ -41,12 +41,13 @@ const RESERVED_FDS = 32;
 /** The store, opened on first use and again after a failed open; a pool on MySQL, look-ups and queue writes grouped. */
 function heldStore(settings: Settings) {
   let opening: Promise<Store> | null = null;
+  let opened: Store | null = null;
   return {
     get(): Promise<Store> {
       opening ??= openStore(settings.db, { persistent: true, poolSize: settings.poolSize, readUrl: settings.dbRead }).then(
         // Only MySQL gains: SQLite answers synchronously inside the event loop, so there is
         // nothing to overlap, and merged IN-lists of varying length defeat statement reuse.
-        (opened) => (opened.kind === 'mysql' ? grouped(opened, { separateServers: Boolean(settings.dbRead) }) : opened),
+        (store) => (opened = store.kind === 'mysql' ? grouped(store, { separateServers: Boolean(settings.dbRead) }) : store),
         (err) => {
           opening = null;
           throw err;
@@ -57,6 +58,8 @@ function heldStore(settings: Settings) {
     async close(): Promise<void> {
       if (opening) await (await opening.catch(() => null))?.close();
     },
+    /** Which listed servers the store uses now (the status), once it is open. */
+    inUse: () => opened?.inUse?.(),
   };
 }
 
@@ -331,6 +334,7 @@ function counters(r: Responder): Counters {
     busy: r.busy,
     errors: r.errors,
     databaseReachable: r.databaseReachable,
+    database: r.store.inUse(),
   };
 }
 

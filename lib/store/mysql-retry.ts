@@ -5,6 +5,7 @@
 import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
+import type { ServerInUse } from './store.js';
 
 export const code = (err: unknown) => (err as { code?: string })?.code ?? '';
 
@@ -79,6 +80,8 @@ export interface Target<C> {
    */
   use<T>(work: (conn: C) => Promise<T>, again: (err: unknown) => boolean): Promise<T>;
   end(): Promise<void>;
+  /** The server statements go to now, and how many times that changed (a persistent process's pools). */
+  inUse?(): ServerInUse;
 }
 
 /**

@@ -56,6 +56,7 @@ interface ServerPool {
 export function failoverPools(servers: MysqlServer[], options: FailoverOptions): Target<Connection> {
   let current: ServerPool | null = null;
   let index = 0;
+  let moves = 0;
   let ended = false;
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
@@ -74,6 +75,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   const switchTo = (i: number, now: boolean) => {
     const old = current;
     index = i;
+    moves++;
     current = null;
     retire(old, now);
   };
@@ -167,6 +169,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
         }
       }
     },
+    inUse: () => ({ server: servers[index].label, moves }),
     end: async () => {
       ended = true;
       if (checks) clearInterval(checks);

@@ -83,6 +83,7 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
     listQueue: async (q) => (await query<RowDataPacket[]>(`SELECT * ${QUEUE_ORDER}`, [q.minPriority, q.limit])).map(queueRow),
     claimQueue: (q) => transaction((conn) => claimQueue(conn, q)),
     close: () => target.end(),
+    ...(target.inUse ? { inUse: target.inUse } : {}),
   };
 }
 

@@ -29,7 +29,7 @@ export async function loadDriver(url: string, oneRequest = false): Promise<(opti
         // A persistent store's pools connect on first use: opening both sides now costs
         // nothing, and a read URL that cannot be read stops a responder's start as --db's does.
         const [write, read] = await Promise.all([openMysql(url, options), openRead()]);
-        return readSplit(async () => write, async () => read);
+        return readSplit(write, read);
       }
       return readSplit(() => openMysql(url, options), openRead);
     };

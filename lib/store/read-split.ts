@@ -6,21 +6,31 @@ import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Store } from './store.js';
 
-/** A store opened on first use (and again after a failed open). */
-function onFirstUse(open: () => Promise<Store>): () => Promise<Store> {
+/** A side: a store opened already (a persistent process's), or one opened on first use (and again after a failed open). */
+function side(given: Store | (() => Promise<Store>)): { get: () => Promise<Store>; opened: () => Store | null } {
+  if (typeof given !== 'function') return { get: async () => given, opened: () => given };
   let opening: Promise<Store> | null = null;
-  return () =>
-    (opening ??= open().catch((err) => {
-      opening = null;
-      throw err;
-    }));
+  let opened: Store | null = null;
+  return {
+    get: () =>
+      (opening ??= given().then(
+        (store) => (opened = store),
+        (err) => {
+          opening = null;
+          throw err;
+        },
+      )),
+    opened: () => opened,
+  };
 }
 
-export function readSplit(openWrite: () => Promise<Store>, openRead: () => Promise<Store>): Store {
-  const write = onFirstUse(openWrite);
-  const read = onFirstUse(openRead);
+export function readSplit(writeSide: Store | (() => Promise<Store>), readSide: Store | (() => Promise<Store>)): Store {
+  const { get: write, opened: writeOpened } = side(writeSide);
+  const { get: read, opened: readOpened } = side(readSide);
   let readingFromWrite = false;
   const closeIfOpen = async (store: () => Promise<Store>) => (await store().catch(() => null))?.close();
+  const writeInUse = () => writeOpened()?.inUse?.();
+  const readInUse = () => readOpened()?.inUse?.();
   return {
     kind: 'mysql',
     async lookup(domains, signal) {
@@ -44,5 +54,7 @@ export function readSplit(openWrite: () => Promise<Store>, openRead: () => Promi
     close: async () => {
       await Promise.all([closeIfOpen(write), closeIfOpen(read)]);
     },
+    // A persistent process's sides are pools, opened before it listens.
+    ...(writeInUse() && readInUse() ? { inUse: () => ({ ...writeInUse()!, read: readInUse() }) } : {}),
   };
 }

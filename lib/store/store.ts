@@ -60,6 +60,22 @@ export interface Store {
   /** Removes and returns the rows it lists, never the same row to two concurrent claimers. */
   claimQueue(query: QueueQuery): Promise<QueueRow[]>;
   close(): Promise<void>;
+  /**
+   * Which listed server a persistent MySQL store's statements go to now, and how many times
+   * it has moved (lost, left, returned to), for the status; with --db-read, the read side's
+   * too. Absent where there is no list to move along (SQLite, a CGI run, a command).
+   */
+  inUse?(): DatabaseInUse;
+}
+
+/** A server in use, by its label (`host:port`, never the password), and its moves since start. */
+export interface ServerInUse {
+  server: string;
+  moves: number;
+}
+
+export interface DatabaseInUse extends ServerInUse {
+  read?: ServerInUse;
 }
 
 /**

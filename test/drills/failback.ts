@@ -10,6 +10,7 @@ import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
 import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import type { Status } from '../../lib/fastcgi/status.js';
 import { cgi } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 
@@ -20,12 +21,12 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.teardown(() => Promise.all([one.destroy(), two.destroy()]));
   await Promise.all([one.database('fb'), two.database('fb')]);
   const servers = `127.0.0.1:${one.port},127.0.0.1:${two.port}`;
-  const returning = await startResponder({ db: `mysql://root@${servers}/fb?failback=0.5` });
+  const returning = await startResponder({ db: `mysql://root@${servers}/fb?failback=0.5`, args: ['--status-path', '/status'] });
   t.teardown(() => returning.stop());
   const staying = await startResponder({ db: `mysql://root@${servers}/fb?failback=0` });
   t.teardown(() => staying.stop());
   // Writes to server 2, look-ups from server 1, else 2; each server rates one site its own way.
-  const reading = await startResponder({ db: two.url('fb'), args: ['--db-read', `mysql://root@${servers}/fb?failback=0.5`] });
+  const reading = await startResponder({ db: two.url('fb'), args: ['--db-read', `mysql://root@${servers}/fb?failback=0.5`, '--status-path', '/status'] });
   t.teardown(() => reading.stop());
   await one.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
   await two.sql("INSERT INTO fb.site_ratings VALUES ('read.example', 'B', NULL, '2026-01-01 00:00:00', NULL)");
@@ -36,6 +37,13 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
     const answer = await ask(reading, 'url=read.example');
     return answer.status !== 200 ? String(answer.status) : ({ A: 'one', B: 'two' } as Record<string, string>)[sites(answer.body)[0].rating ?? ''] ?? 'neither';
   };
+
+  /** The status of `responder`. */
+  const statusOf = async (responder: typeof returning) =>
+    JSON.parse((await answerOnce(responder.port!, { REQUEST_METHOD: 'GET', REQUEST_URI: '/status', REMOTE_ADDR: '127.0.0.1' })).body) as Status;
+  /** The servers `responder` uses, and their moves, as its status reports them. */
+  const inUse = async (responder: typeof returning) => (await statusOf(responder)).perWorker[0].database;
+  const label = (server: PrivateMariadb) => `127.0.0.1:${server.port}`;
 
   let n = 0;
   /** One request for a new site through `responder`; which server queued it. */
@@ -62,6 +70,8 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.equal(await where(returning), 'one', 'the first listed server');
   t.equal(await where(staying), 'one');
   t.equal(await readFrom(), 'one');
+  t.same(await inUse(returning), { server: label(one), moves: 0 }, 'the status: server 1, no moves');
+  t.same(await inUse(reading), { server: label(two), read: { server: label(one), moves: 0 }, moves: 0 }, 'the status of a split: writes on server 2, look-ups on server 1');
 
   await one.stop('SIGTERM');
   t.equal((await until(() => where(returning), 'two', 5000)).at(-1), 'two', 'server 1 stopped: server 2');
@@ -70,6 +80,9 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
 
   const readsMoved = await until(readFrom, 'two', 5000);
   t.equal(readsMoved.at(-1), 'two', `server 1 stopped: look-ups from server 2 (${readsMoved.join(', ')})`);
+  t.same(await inUse(returning), { server: label(two), moves: 1 }, 'the status: server 2, one move');
+  t.same(await inUse(reading), { server: label(two), read: { server: label(two), moves: 1 }, moves: 0 }, "the status: the read side's move");
+  t.equal((await statusOf(reading)).databaseMoves, 1, 'databaseMoves: both sides');
 
   // Back, but read-only: not a server to write to, but one to read from.
   await one.start(['--read-only']);
@@ -85,6 +98,7 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.ok(back.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is back; using it instead of 127\.0\.0\.1:\d+/);
   for (let i = 0; i < 3; i++) t.equal(await where(returning), 'one');
+  t.same(await inUse(returning), { server: label(one), moves: 2 }, 'the status: server 1 again, two moves');
   for (let i = 0; i < 3; i++) t.equal(await where(staying), 'two', 'failback=0: stays on server 2');
   t.notMatch(staying.stderr(), /is back/);
 
@@ -96,6 +110,7 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.equal(left.at(-1), 'two', `server 1 in use turned read-only: writes move to server 2 (${left.join(', ')})`);
   t.ok(left.every((s) => s === 'one' || s === 'two'), 'every request on the way answered 200');
   t.match(returning.stderr(), /database 127\.0\.0\.1:\d+ is read-only; using 127\.0\.0\.1:\d+/);
+  t.same(await inUse(returning), { server: label(two), moves: 3 }, 'the status: server 2, three moves');
   t.equal(await readFrom(), 'one', 'look-ups stay on server 1: read-only serves reads');
 });
 

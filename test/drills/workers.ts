@@ -79,10 +79,20 @@ t.test('the status: summed over the workers, as JSON and Prometheus text, 403 fo
   t.equal(doc.requests, 20, "every look-up counted; status requests are not look-ups");
   t.equal(doc.databaseReachable, true);
   t.ok(doc.uptime > 0 && doc.inFlight >= 1 && doc.connections >= 1, 'uptime, and this very request in flight');
+  t.equal(doc.databaseMoves, 0);
+  // Which listed server each worker uses: MySQL's pools know; SQLite has no list.
+  const server = store.url.startsWith('mysql:') ? new URL(store.url).host : null;
+  t.same(doc.perWorker.map((w) => w.database), server ? [{ server, moves: 0 }, { server, moves: 0 }] : [undefined, undefined], `each worker's database server: ${server}`);
   const text = await status(port, '127.0.0.1', 'format=prometheus');
   t.match(text.type, /^text\/plain; version=0\.0\.4/);
   t.match(text.body, /^adrater_requests_total \d+$/m);
   t.match(text.body, /^adrater_workers 2$/m);
+  t.match(text.body, /^adrater_database_moves_total 0$/m);
+  for (const w of doc.perWorker) {
+    const line = `adrater_worker_database_server{pid="${w.pid}",side="write",server="${server}"} 1`;
+    if (server) t.ok(text.body.split('\n').includes(line), line);
+  }
+  if (!server) t.notMatch(text.body, /adrater_worker_database_server/);
   const refused = await status(port, '192.0.2.10');
   t.equal(refused.status, 403);
   t.match(refused.body, /code="forbidden"/);
