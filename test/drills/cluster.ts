@@ -20,6 +20,7 @@ import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { sleep, until } from '../helpers/wait.js';
+import type { Status } from '../../lib/fastcgi/status.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
 const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
@@ -113,7 +114,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     // responder must notice it by asking; clustercheck and load balancers wait for Synced
     // (4), and so must failback.
     const [node1, node2] = galera.nodes;
-    const responder = await startResponder({ db: galera.url('drill?failback=0.3', [0, 1]) });
+    const responder = await startResponder({ db: galera.url('drill?failback=0.3', [0, 1]), args: ['--status-path', '/status'] });
     t.teardown(async () => {
       await node1.sql('SET GLOBAL wsrep_desync = OFF').catch(() => {});
       await responder.stop();
@@ -122,12 +123,16 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     /** One request for a new site; its status. */
     const ask = async () => (await answerOnce(responder.port!, params(`url=failback-${++n}.example`))).status;
     const label = (node: PrivateMariadb) => `127\\.0\\.0\\.1:${node.port}`;
+    /** The node the status says the responder uses, and its moves. */
+    const inUse = async () => (JSON.parse((await answerOnce(responder.port!, { ...params(''), REQUEST_URI: '/status' })).body) as Status).perWorker[0].database;
     t.equal(await ask(), 200, 'answered on node 1');
+    t.same(await inUse(), { server: `127.0.0.1:${node1.port}`, moves: 0 });
 
     await node1.sql('SET GLOBAL wsrep_desync = ON');
     t.same(await node1.sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'"), [{ Variable_name: 'wsrep_local_state', Value: '2' }], 'node 1 answers, desynced');
     await until('the responder leaves node 1 for node 2', async () => (await ask()) === 200 && new RegExp(`${label(node1)} is not Synced \\(wsrep_local_state 2\\); using ${label(node2)}`).test(responder.stderr()));
     t.pass('left node 1 while it was desynced');
+    t.same(await inUse(), { server: `127.0.0.1:${node2.port}`, moves: 1 }, 'the status says node 2');
     for (let i = 0; i < 8; i++, await sleep(250)) t.equal(await ask(), 200);
     t.notMatch(responder.stderr(), /is back/, 'two seconds (six checks): still on node 2');
 
@@ -135,6 +140,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     await until('node 1 is Synced', async () => (await node1.sql("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'"))[0]?.Value === '4');
     await until('the responder returns to node 1', async () => (await ask()) === 200 && new RegExp(`${label(node1)} is back; using it instead of ${label(node2)}`).test(responder.stderr()));
     t.pass('back on node 1 once it is Synced');
+    t.same(await inUse(), { server: `127.0.0.1:${node1.port}`, moves: 2 }, 'the status says node 1 again');
   });
 
   await t.test('a CGI run whose first server is down', async (t) => {
