@@ -35,7 +35,9 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 // Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
 // A conflict (1213) that outlasted its retries is one: the client may try again (503).
-const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
+// ADRATER_NOT_READY: the read server in use answers but is not to be read (a stopped or
+// lagging replica) and no other listed one is ready; look-ups then read from --db.
+const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ADRATER_NOT_READY']);
 
 /** A driver error as it enters: the server not there for us becomes UnavailableError. */
 export function classify(err: unknown): unknown {

@@ -49,7 +49,7 @@ export function mysqlServers(url: string): MysqlServer[] {
 // The options a database URL may carry. Any other is refused rather than ignored: a typo
 // (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
 // otherwise look as if it were in force.
-const URL_OPTIONS = ['socket', 'connectTimeout', 'failback'];
+const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag'];
 
 function urlOptions(query: string): URLSearchParams {
   const params = new URLSearchParams(query);
@@ -78,4 +78,18 @@ export function failbackMs(url: string): number {
   const seconds = Number(given);
   if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: failback must be seconds (0 to stay), not "${given.slice(0, 40)}"`);
   return Math.round(seconds * 1000);
+}
+
+/**
+ * `?maxLag=SECONDS` on a read URL (--db-read): a replica further behind its primary than this
+ * (Seconds_Behind_Master) is not used for look-ups by a persistent process; default none (a
+ * replica whose replication is not running is never used, whatever this says).
+ */
+export function maxLagSeconds(url: string): number | null {
+  const query = URL_PARTS.exec(url)?.[4];
+  const given = query ? new URLSearchParams(query).get('maxLag') : null;
+  if (given === null) return null;
+  const seconds = Number(given);
+  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: maxLag must be seconds (0 or more), not "${given.slice(0, 40)}"`);
+  return seconds;
 }

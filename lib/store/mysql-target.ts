@@ -42,6 +42,8 @@ export interface FailoverOptions {
   failbackMs: number;
   /** The pool only reads (--db-read): a read-only server is one to return to. */
   reads?: boolean;
+  /** Reads only: a replica further behind than this many seconds is not read (?maxLag=); null: no bound. */
+  maxLagSeconds?: number | null;
 }
 
 /** A pool on one listed server, and how many statements it has in hand. */
@@ -58,6 +60,8 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   let index = 0;
   let moves = 0;
   let ended = false;
+  /** Reads only: why the server in use is not read from, when no other listed one is ready either. */
+  let refused: string | null = null;
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
     const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
@@ -87,10 +91,11 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     switchTo(next, true);
   };
   const reads = options.reads ?? false;
+  const ask = (server: MysqlServer) => check(server, reads, options.maxLagSeconds ?? null);
   /** The first earlier server that is ready becomes the one in use; whether one did. */
   async function returnToEarlier(): Promise<boolean> {
     for (let i = 0; i < index && !ended; i++) {
-      if ((await check(servers[i], reads)) !== 'ready' || ended) continue;
+      if ((await ask(servers[i])) !== 'ready' || ended) continue;
       const from = index;
       if (from <= i) return true; // moved meanwhile, to here or earlier
       log(`database ${servers[i].label} is back; using it instead of ${servers[from].label}`);
@@ -102,37 +107,47 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   /**
    * The server in use, when it answers but is not ready, gives way to the next listed one
    * that is (statements in hand finish where they are). One that does not answer is left to
-   * the statements' own failures: they move on at once. With no other ready, it stays: a
-   * donor's slow writes are better than none.
+   * the statements' own failures: they move on at once. With no other ready, writes stay (a
+   * donor's slow writes are better than none) and look-ups are refused (`refused`), for
+   * --db to answer them (lib/store/read-split.ts) until a read server is ready again.
    */
   async function leaveUnready(): Promise<void> {
     const from = index;
-    const found = await check(servers[from], reads);
-    if (found === 'ready' || found === 'unreachable' || ended || index !== from) return;
+    const found = await ask(servers[from]);
+    if (ended || index !== from) return;
+    if (found === 'ready' || found === 'unreachable') {
+      refused = null;
+      return;
+    }
     for (let step = 1; step < servers.length && !ended; step++) {
       const i = (from + step) % servers.length;
-      if ((await check(servers[i], reads)) !== 'ready' || ended) continue;
+      if ((await ask(servers[i])) !== 'ready' || ended) continue;
       if (index !== from) return; // moved meanwhile
       log(`database ${servers[from].label} is ${found}; using ${servers[i].label}`);
       switchTo(i, false);
+      refused = null;
       return;
     }
+    if (reads) refused = found;
   }
   let asking = false;
   const checkServers = async () => {
     if (asking || ended) return;
     asking = true;
     try {
-      if (!(await returnToEarlier())) await leaveUnready();
+      if (await returnToEarlier()) refused = null;
+      else await leaveUnready();
     } finally {
       asking = false;
     }
   };
-  // Only a list of servers has anywhere to move; the timer never holds the process open.
-  const checks = servers.length > 1 && options.failbackMs > 0 ? setInterval(() => void checkServers(), options.failbackMs) : null;
+  // A list of servers has somewhere to move, and a read side has --db to fall back on; the
+  // timer never holds the process open.
+  const checks = (servers.length > 1 || reads) && options.failbackMs > 0 ? setInterval(() => void checkServers(), options.failbackMs) : null;
   checks?.unref();
   return {
     async use(work, again) {
+      if (refused) throw Object.assign(new Error(`database ${servers[index].label} is ${refused}`), { code: 'ADRATER_NOT_READY' });
       const retry = tries(servers.length);
       for (;;) {
         const i = index;
@@ -181,7 +196,33 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
 }
 
 /** What a check of a server found: ready to use, not answering, or answering but not to be used, and why. */
-type Check = 'ready' | 'unreachable' | 'read-only' | `not Synced (wsrep_local_state ${string})`;
+type Check =
+  | 'ready'
+  | 'unreachable'
+  | 'read-only'
+  | `not Synced (wsrep_local_state ${string})`
+  | 'not replicating (Seconds_Behind_Master NULL)'
+  | `lagging (Seconds_Behind_Master ${number} > maxLag ${number})`;
+
+/**
+ * A read server's own replication status (its SHOW REPLICA STATUS row; none on a primary or
+ * a Galera node) as a check's finding: a replica whose replication is not running (the lag
+ * NULL: a thread stopped or failing) serves ratings that stay old, and one behind by more
+ * than `maxLagSeconds` serves them late. MySQL 8.0.22+ names the column Seconds_Behind_Source.
+ */
+export function replicationCheck(row: Record<string, unknown> | undefined, maxLagSeconds: number | null): Check {
+  if (!row) return 'ready';
+  const column = 'Seconds_Behind_Source' in row ? 'Seconds_Behind_Source' : 'Seconds_Behind_Master';
+  if (!(column in row)) return 'ready';
+  const behind = row[column];
+  if (behind === null || behind === undefined || behind === '') return 'not replicating (Seconds_Behind_Master NULL)';
+  if (maxLagSeconds !== null && Number(behind) > maxLagSeconds) return `lagging (Seconds_Behind_Master ${Number(behind)} > maxLag ${maxLagSeconds})`;
+  return 'ready';
+}
+
+// Servers whose replication status could not be read, said once per process: a bound was
+// asked for (?maxLag=) that cannot be checked there.
+const unreadable = new Set<string>();
 
 /**
  * Whether `server` takes a connection and a statement, writes unless only reads are wanted,
@@ -189,16 +230,31 @@ type Check = 'ready' | 'unreachable' | 'read-only' | `not Synced (wsrep_local_st
  * (1047); one that answers may still be a donor or desynced (an rsync or mariabackup SST, a
  * backup under wsrep_desync: its writes can block for minutes) or a joiner still catching up,
  * which is why clustercheck and load balancers send clients only to a Synced node (state 4).
- * A server without Galera has no wsrep_local_state and passes.
+ * A server without Galera has no wsrep_local_state and passes. For reads, a replica must be
+ * replicating and, with `maxLagSeconds`, no further behind (replicationCheck). Reading that
+ * needs REPLICA MONITOR (MariaDB) or REPLICATION CLIENT (MySQL); without it, or on a server
+ * without SHOW REPLICA STATUS (MySQL before 8.0.22), the replica passes.
  */
-async function check(server: MysqlServer, reads: boolean): Promise<Check> {
+async function check(server: MysqlServer, reads: boolean, maxLagSeconds: number | null): Promise<Check> {
   let conn: Connection | null = null;
   try {
     conn = await connectOnce(server);
     const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
     if (!reads && Number(rows[0]?.readOnly) !== 0) return 'read-only';
     const [state] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'");
-    return state.length === 0 || String(state[0].Value) === '4' ? 'ready' : `not Synced (wsrep_local_state ${String(state[0].Value)})`;
+    if (state.length > 0 && String(state[0].Value) !== '4') return `not Synced (wsrep_local_state ${String(state[0].Value)})`;
+    if (!reads) return 'ready';
+    const replica = await conn.query<RowDataPacket[]>('SHOW REPLICA STATUS').then(
+      ([status]) => status,
+      (err) => {
+        if (maxLagSeconds !== null && !unreadable.has(server.label)) {
+          unreadable.add(server.label);
+          log(`database ${server.label}: its replication status cannot be read (${code(err) || 'error'}); maxLag is not checked there (grant REPLICA MONITOR, or REPLICATION CLIENT on MySQL)`);
+        }
+        return null;
+      },
+    );
+    return replica ? replicationCheck(replica[0], maxLagSeconds) : 'ready';
   } catch {
     return 'unreachable';
   } finally {

@@ -7,7 +7,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
-import { failbackMs, mysqlServers } from './mysql-servers.js';
+import { failbackMs, maxLagSeconds, mysqlServers } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
 import { classifiedUse, classify, notApplied, readAgain } from './mysql-retry.js';
@@ -16,7 +16,10 @@ import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, W
 
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
   const servers = mysqlServers(url);
-  if (open.persistent) return mysqlStore(failoverPools(servers, { poolSize: open.poolSize ?? 4, failbackMs: failbackMs(url), reads: open.reads }), true);
+  if (open.persistent) {
+    const pools = failoverPools(servers, { poolSize: open.poolSize ?? 4, failbackMs: failbackMs(url), reads: open.reads, maxLagSeconds: maxLagSeconds(url) });
+    return mysqlStore(pools, true);
+  }
   try {
     return mysqlStore(await mysql2Connection(servers), false);
   } catch (err) {

@@ -1,6 +1,8 @@
 // --db-read (CONTRACT §8): look-ups read from a replica or the nearest cluster node, queue
-// writes and everything else go to --db; when no read server can be reached, look-ups read
-// from --db. Each side is opened when first used: a CGI run whose sites are all rated and
+// writes and everything else go to --db; when no read server can be reached, or (for a
+// persistent process, which checks) none is fit to read (a replica stopped or lagging:
+// lib/store/mysql-target.ts), look-ups read from --db. Each side is opened when first used
+// (a persistent process's before it listens): a CGI run whose sites are all rated and
 // fresh never connects to --db.
 import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
@@ -41,7 +43,7 @@ export function readSplit(writeSide: Store | (() => Promise<Store>), readSide: S
         return rows;
       } catch (err) {
         if (!(err instanceof UnavailableError)) throw err;
-        if (!readingFromWrite) log(`look-ups: no read server reachable (${err.message.slice(0, 120)}); reading from --db`);
+        if (!readingFromWrite) log(`look-ups: no read server available (${err.message.slice(0, 120)}); reading from --db`);
         readingFromWrite = true;
         return (await write()).lookup(domains, signal);
       }

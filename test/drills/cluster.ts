@@ -7,7 +7,8 @@
 // - a responder leaves its node while that node answers desynced, and returns to it
 //   (failback) only once it is Synced;
 // - a CGI run whose first listed server is down;
-// - --db-read reading from the replica, and from --db when the replica is down.
+// - --db-read reading from the replica, from --db while the replica's replication is
+//   stopped, and from --db when the replica is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
 import t from 'tap';
 import type { Test } from 'tap';
@@ -176,11 +177,24 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
   const viaReplica = sites(parseCgi((await client.request(params('url=replica-only.example'))).stdout).body);
   t.equal(viaReplica[0].status, 'rated', 'the persistent responder reads the replica too');
+
+  // The replica's SQL thread stopped: it answers, but its ratings stay as old as the stop.
+  const watching = await startResponder({ db: primary.url('split'), env: { ADRATER_DB_READ: `${replica.url('split')}?failback=0.3` } });
+  t.teardown(() => watching.stop());
+  /** The status replica-only.example gets through `watching`: rated on the replica, queued on the primary. */
+  const readOn = async () => sites((await answerOnce(watching.port!, params('url=replica-only.example'))).body)[0].status;
+  t.equal(await readOn(), 'rated', 'look-ups on the replica');
+  await replica.sql('STOP SLAVE SQL_THREAD');
+  await until('look-ups leave the stopped replica for --db', async () => (await readOn()) === 'queued');
+  t.match(watching.stderr(), /look-ups: no read server available \(.*is not replicating \(Seconds_Behind_Master NULL\)\); reading from --db/);
+  await replica.sql('START SLAVE SQL_THREAD');
+  await until('look-ups return to the replica once it replicates', async () => (await readOn()) === 'rated');
+  t.match(watching.stderr(), /look-ups: a read server answers again/);
   await replica.stop('SIGKILL');
   const fallback = parseCgi((await client.request(params('url=replica-only.example&url=both.example'))).stdout);
   t.equal(fallback.status, 200);
   t.same(sites(fallback.body).map((s) => s.status), ['queued', 'rated'], 'replica down: read from the primary (which never had replica-only.example)');
-  t.match(responder.stderr(), /look-ups: no read server reachable .*; reading from --db/);
+  t.match(responder.stderr(), /look-ups: no read server available .*; reading from --db/);
   const cgiFallback = await cgi(primary.url('split'), { query: 'url=both.example', env });
   t.equal(cgiFallback.status, 200, 'a CGI run falls back too');
   client.close();

@@ -1,7 +1,7 @@
 // The servers a MySQL URL lists (CONTRACT §8), in order, each with the URL's credentials,
 // database and options; a list that cannot be read is a settings error.
 import t from 'tap';
-import { failbackMs, mysqlServers } from '../../lib/store/mysql-servers.js';
+import { failbackMs, maxLagSeconds, mysqlServers } from '../../lib/store/mysql-servers.js';
 
 t.test('one server, several, IPv6, default ports', async (t) => {
   t.match(mysqlServers('mysql://app:s%40cret@db1.example:3307/ratings'), [
@@ -36,7 +36,7 @@ t.test('?failback=SECONDS: how often a responder away from the first server asks
 
 t.test('a URL option this project does not read, or a connectTimeout that is not milliseconds, is a settings error', async (t) => {
   for (const [query, message] of [
-    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback\)/],
+    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback, maxLag\)/],
     ['ssl=true', /unknown option "ssl"/],
     ['connectTimeout=abc', /connectTimeout must be milliseconds/],
     ['connectTimeout=-5', /connectTimeout must be milliseconds/],
@@ -48,4 +48,14 @@ t.test('a URL option this project does not read, or a connectTimeout that is not
   }
   t.equal(mysqlServers('mysql://u@h1/db?connectTimeout=2500&failback=0')[0].options.connectTimeout, 2500);
   t.equal(mysqlServers('mysql://u@h1/db')[0].options.connectTimeout, 3000, 'default 3 s');
+});
+
+t.test('?maxLag=: seconds on a read URL, none by default', async (t) => {
+  t.equal(maxLagSeconds('mysql://u@replica/db'), null);
+  t.equal(maxLagSeconds('mysql://u@replica/db?failback=5&maxLag=2.5'), 2.5);
+  t.equal(maxLagSeconds('mysql://u@replica/db?maxLag=0'), 0);
+  for (const bad of ['', 'abc', '-1', 'Infinity']) {
+    t.throws(() => maxLagSeconds(`mysql://u@replica/db?maxLag=${bad}`), { name: 'SettingsError', message: /maxLag must be seconds/ }, bad);
+  }
+  t.doesNotThrow(() => mysqlServers('mysql://u@replica/db?maxLag=10'), 'a known option');
 });
