@@ -66,18 +66,23 @@ function milliseconds(given: string): number {
   return ms;
 }
 
+/** A URL option given in seconds (0 or more), or null when the URL does not give it. */
+function secondsOption(url: string, name: string, allowed: string): number | null {
+  const query = URL_PARTS.exec(url)?.[4];
+  const given = query ? new URLSearchParams(query).get(name) : null;
+  if (given === null) return null;
+  const seconds = Number(given);
+  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: ${name} must be seconds (${allowed}), not "${given.slice(0, 40)}"`);
+  return seconds;
+}
+
 /**
- * How often a persistent process away from the first listed server asks the earlier ones
- * whether they are back (lib/store/mysql-target.ts): `?failback=SECONDS`, default 30 (MySQL
- * Connector/J's interval); 0 stays on the server in use until it is lost.
+ * How often a persistent process asks the listed servers whether the one in use is still
+ * fit and an earlier one is back (lib/store/mysql-target.ts): `?failback=SECONDS`, default 30
+ * (MySQL Connector/J's interval); 0 never asks: it stays on the server in use until it is lost.
  */
 export function failbackMs(url: string): number {
-  const query = URL_PARTS.exec(url)?.[4];
-  const given = query ? new URLSearchParams(query).get('failback') : null;
-  if (given === null) return 30_000;
-  const seconds = Number(given);
-  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: failback must be seconds (0 to stay), not "${given.slice(0, 40)}"`);
-  return Math.round(seconds * 1000);
+  return Math.round((secondsOption(url, 'failback', '0 to stay') ?? 30) * 1000);
 }
 
 /**
@@ -85,11 +90,4 @@ export function failbackMs(url: string): number {
  * (Seconds_Behind_Master) is not used for look-ups by a persistent process; default none (a
  * replica whose replication is not running is never used, whatever this says).
  */
-export function maxLagSeconds(url: string): number | null {
-  const query = URL_PARTS.exec(url)?.[4];
-  const given = query ? new URLSearchParams(query).get('maxLag') : null;
-  if (given === null) return null;
-  const seconds = Number(given);
-  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: maxLag must be seconds (0 or more), not "${given.slice(0, 40)}"`);
-  return seconds;
-}
+export const maxLagSeconds = (url: string): number | null => secondsOption(url, 'maxLag', '0 or more');

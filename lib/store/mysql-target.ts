@@ -11,7 +11,9 @@
 // use whether it is still one to use: a server that still answers but has turned read-only
 // (a primary demoted) or is a Galera node no longer Synced (a donor, a backup's desync) is
 // never "lost", yet its writes fail or wait; the next listed server that is ready takes
-// over, and failback returns once the first is ready again.
+// over, and failback returns once the first is ready again. A read side (--db-read) also
+// asks a replica whether it replicates, and within ?maxLag=; with no read server fit, its
+// look-ups are refused so that --db answers them.
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
