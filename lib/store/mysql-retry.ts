@@ -89,23 +89,31 @@ export interface Target<C> {
 /**
  * One connection for a run that makes a few statements (a CGI run, a command): each server
  * in order until one accepts (a refusal or a time-out moves on). A statement is tried again
- * on it when `again` allows, never on another server: the run has one connection.
+ * on it when `again` allows. When the server it is on turns out not to be one to use (a
+ * Galera node not ready, 1047, or a read-only server refusing a write, 1290: it accepted the
+ * connection all the same; or a connection lost under a read) and `again` says the statement
+ * surely did not count, the run connects to the next listed server and tries it there: a CGI
+ * run on a host whose own node is cut off from its cluster is answered by another node.
  */
 export async function singleConnection<C>(servers: MysqlServer[], connect: (server: MysqlServer) => Promise<C>, end: (conn: C) => Promise<void>): Promise<Target<C>> {
-  let conn: C | null = null;
-  let failure: unknown;
-  for (const [i, server] of servers.entries()) {
-    try {
-      conn = await connect(server);
-      break;
-    } catch (err) {
-      failure = err;
-      if (!serverLost(err)) throw err;
-      if (i + 1 < servers.length) log(`database ${server.label}: ${code(err) || 'unreachable'}; trying ${servers[i + 1].label}`);
+  let at = 0;
+  /** A connection to the first server from `from` on that accepts one. */
+  async function connectFrom(from: number): Promise<C> {
+    let failure: unknown;
+    for (let i = from; i < servers.length; i++) {
+      try {
+        const conn = await connect(servers[i]);
+        at = i;
+        return conn;
+      } catch (err) {
+        failure = err;
+        if (!serverLost(err)) throw err;
+        if (i + 1 < servers.length) log(`database ${servers[i].label}: ${code(err) || 'unreachable'}; trying ${servers[i + 1].label}`);
+      }
     }
+    throw failure;
   }
-  if (!conn) throw failure;
-  const connection = conn;
+  let connection = await connectFrom(0);
   return {
     async use(work, again) {
       const retry = tries(1);
@@ -113,7 +121,14 @@ export async function singleConnection<C>(servers: MysqlServer[], connect: (serv
         try {
           return await work(connection);
         } catch (err) {
-          if (serverLost(err) || !(await retry(err, again))) throw err;
+          if (!serverLost(err)) {
+            if (await retry(err, again)) continue;
+            throw err;
+          }
+          if (!again(err) || at + 1 >= servers.length) throw err;
+          log(`database ${servers[at].label}: ${code(err) || 'lost'}; trying ${servers[at + 1].label}`);
+          await end(connection).catch(() => {});
+          connection = await connectFrom(at + 1);
         }
       }
     },

@@ -6,7 +6,8 @@
 //   and priorities exact (certification conflicts are retried by the client);
 // - a responder leaves its node while that node answers desynced, and returns to it
 //   (failback) only once it is Synced;
-// - a CGI run whose first listed server is down;
+// - a CGI run whose first listed node refuses its statements (1047), and one whose first
+//   listed server is down;
 // - --db-read reading from the replica, from --db while the replica's replication is
 //   stopped, and from --db when the replica is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
@@ -142,6 +143,20 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     await until('the responder returns to node 1', async () => (await ask()) === 200 && new RegExp(`${label(node1)} is back; using it instead of ${label(node2)}`).test(responder.stderr()));
     t.pass('back on node 1 once it is Synced');
     t.same(await inUse(), { server: `127.0.0.1:${node1.port}`, moves: 2 }, 'the status says node 1 again');
+  });
+
+  await t.test('a CGI run whose first node takes its connection but refuses its statements', async (t) => {
+    // A node cut off from its cluster (or set so by an operator) accepts connections and
+    // answers every statement with 1047; the run's look-up never counted, so the next node
+    // may answer it, and the queue write that follows goes there too.
+    const [node1, node2] = galera.nodes;
+    await node1.sql('SET GLOBAL wsrep_reject_queries = ALL');
+    t.teardown(() => node1.sql('SET GLOBAL wsrep_reject_queries = NONE').catch(() => {}));
+    const answer = await cgi(galera.url('drill'), { query: 'url=cgi-refused.example' });
+    t.equal(answer.status, 200, `answered by node 2: ${answer.stderr}`);
+    t.same(sites(answer.body).map((s) => s.status), ['queued']);
+    t.match(answer.stderr, new RegExp(`database 127\\.0\\.0\\.1:${node1.port}: ER_UNKNOWN_COM_ERROR; trying 127\\.0\\.0\\.1:${node2.port}`));
+    t.same(await node2.sql("SELECT requests FROM drill.rating_queue WHERE domain = 'cgi-refused.example'"), [{ requests: 1 }], 'queued once');
   });
 
   await t.test('a CGI run whose first server is down', async (t) => {

@@ -5,7 +5,8 @@
 // interval, with a log line. With `?failback=0` a responder stays on server 2. A --db-read
 // side returns to server 1 while it is read-only: a replica serves reads. When server 1
 // turns read-only while in use, writes leave it within the interval, look-ups do not; and a
-// write it refuses (1290) goes to server 2 at once, or is a 503 in a CGI run.
+// write it refuses (1290) goes to server 2 at once, in a CGI run too (a 503 when it is the
+// only server listed).
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
@@ -143,10 +144,15 @@ t.test('a queue write refused by a read-only server (1290) goes to the next list
   t.equal((await ask('after.example')).status, 200);
   t.same(await queued(two, 'after.example'), [1], 'later writes go to server 2');
 
-  // A CGI run holds one connection: it cannot move the statement, and says "try again later".
-  const cgiRun = await cgi(url([one]), { query: 'url=cgi-refused.example' });
-  t.equal(cgiRun.status, 503, 'a CGI run on the read-only server alone: 503, not 500');
-  t.equal(cgiRun.headers['retry-after'], '5');
-  t.match(cgiRun.body, /code="unavailable"/);
-  t.notMatch(cgiRun.body + cgiRun.stderr, /app-pass/, 'the password appears nowhere');
+  // A CGI run: its refused write goes to the next listed server on a connection of its own.
+  const cgiRun = await cgi(url([one, two]), { query: 'url=cgi-refused.example' });
+  t.equal(cgiRun.status, 200, 'a CGI run listing both: 200');
+  t.same(await queued(two, 'cgi-refused.example'), [1], 'queued once, on server 2');
+  t.match(cgiRun.stderr, new RegExp(`database 127\\.0\\.0\\.1:${one.port}: ER_OPTION_PREVENTS_STATEMENT; trying 127\\.0\\.0\\.1:${two.port}`));
+  // With nowhere else to go it says "try again later".
+  const alone = await cgi(url([one]), { query: 'url=cgi-alone.example' });
+  t.equal(alone.status, 503, 'a CGI run on the read-only server alone: 503, not 500');
+  t.equal(alone.headers['retry-after'], '5');
+  t.match(alone.body, /code="unavailable"/);
+  t.notMatch(alone.body + alone.stderr + cgiRun.stderr, /app-pass/, 'the password appears nowhere');
 });
