@@ -128,7 +128,9 @@ export async function singleConnection<C>(servers: MysqlServer[], connect: (serv
           if (!again(err) || at + 1 >= servers.length) throw err;
           log(`database ${servers[at].label}: ${code(err) || 'lost'}; trying ${servers[at + 1].label}`);
           await end(connection).catch(() => {});
-          connection = await connectFrom(at + 1);
+          // Nowhere to go (the rest refuse, or want what this client does not speak): this
+          // statement's own failure is the answer.
+          connection = await connectFrom(at + 1).catch(() => Promise.reject(err));
         }
       }
     },

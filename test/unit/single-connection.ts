@@ -49,6 +49,12 @@ t.test('a read lost with its connection is read again on the next server', async
   t.same(c.opened, ['a:1', 'c:3']);
 });
 
+t.test("the next servers refuse the connection: the statement's own failure", async (t) => {
+  const c = cluster({ 'a:1': 'ER_UNKNOWN_COM_ERROR', 'b:2': 'ECONNREFUSED', 'c:3': 'ECONNREFUSED' });
+  const target = await singleConnection(servers, c.connect, c.end);
+  await t.rejects(target.use(c.run, notApplied), { code: 'ER_UNKNOWN_COM_ERROR' });
+});
+
 t.test('the end of the list: the last failure', async (t) => {
   const c = cluster({ 'a:1': 'ER_UNKNOWN_COM_ERROR', 'b:2': 'ER_UNKNOWN_COM_ERROR', 'c:3': 'ER_UNKNOWN_COM_ERROR' });
   const target = await singleConnection(servers, c.connect, c.end);
