@@ -50,12 +50,18 @@ export function mysqlServers(url: string): MysqlServer[] {
 // (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
 // otherwise look as if it were in force.
 const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag'];
+// What the options in seconds may be, as their errors say it.
+const FAILBACK_RANGE = '0 to stay';
+const MAX_LAG_RANGE = '0 or more';
 
 function urlOptions(query: string): URLSearchParams {
   const params = new URLSearchParams(query);
   for (const name of params.keys()) {
     if (!URL_OPTIONS.includes(name)) throw new SettingsError(`database URL: unknown option "${name.slice(0, 40)}" (known: ${URL_OPTIONS.join(', ')})`);
   }
+  // Read only by a persistent process, but wrong in a CGI run's settings too: said there as well.
+  seconds(params, 'failback', FAILBACK_RANGE);
+  seconds(params, 'maxLag', MAX_LAG_RANGE);
   return params;
 }
 
@@ -66,14 +72,19 @@ function milliseconds(given: string): number {
   return ms;
 }
 
-/** A URL option given in seconds (0 or more), or null when the URL does not give it. */
+/** A URL's option given in seconds (0 or more), or null when the URL does not give it. */
 function secondsOption(url: string, name: string, allowed: string): number | null {
   const query = URL_PARTS.exec(url)?.[4];
-  const given = query ? new URLSearchParams(query).get(name) : null;
+  return query ? seconds(new URLSearchParams(query), name, allowed) : null;
+}
+
+/** The option `name` in seconds, or null when it is not given; anything but a number from 0 up is a settings error. */
+function seconds(params: URLSearchParams, name: string, allowed: string): number | null {
+  const given = params.get(name);
   if (given === null) return null;
-  const seconds = Number(given);
-  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new SettingsError(`database URL: ${name} must be seconds (${allowed}), not "${given.slice(0, 40)}"`);
-  return seconds;
+  const value = Number(given);
+  if (given.trim() === '' || !Number.isFinite(value) || value < 0) throw new SettingsError(`database URL: ${name} must be seconds (${allowed}), not "${given.slice(0, 40)}"`);
+  return value;
 }
 
 /**
@@ -82,7 +93,7 @@ function secondsOption(url: string, name: string, allowed: string): number | nul
  * (MySQL Connector/J's interval); 0 never asks: it stays on the server in use until it is lost.
  */
 export function failbackMs(url: string): number {
-  return Math.round((secondsOption(url, 'failback', '0 to stay') ?? 30) * 1000);
+  return Math.round((secondsOption(url, 'failback', FAILBACK_RANGE) ?? 30) * 1000);
 }
 
 /**
@@ -90,4 +101,4 @@ export function failbackMs(url: string): number {
  * (Seconds_Behind_Master) is not used for look-ups by a persistent process; default none (a
  * replica whose replication is not running is never used, whatever this says).
  */
-export const maxLagSeconds = (url: string): number | null => secondsOption(url, 'maxLag', '0 or more');
+export const maxLagSeconds = (url: string): number | null => secondsOption(url, 'maxLag', MAX_LAG_RANGE);

@@ -59,3 +59,9 @@ t.test('?maxLag=: seconds on a read URL, none by default', async (t) => {
   }
   t.doesNotThrow(() => mysqlServers('mysql://u@replica/db?maxLag=10'), 'a known option');
 });
+
+t.test('a CGI run reads neither failback nor maxLag, but a wrong one is a settings error there too', async (t) => {
+  for (const query of ['failback=soon', 'maxLag=-3']) {
+    t.throws(() => mysqlServers(`mysql://u@h1,h2/db?${query}`), { name: 'SettingsError', message: /must be seconds/ }, query);
+  }
+});
