@@ -13,13 +13,35 @@ export interface MysqlServer {
 const URL_PARTS = /^(?:mysql|mariadb):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/;
 
-export function mysqlServers(url: string): MysqlServer[] {
+/** What a MySQL URL says: its servers, and the options a persistent process reads (mysql-target.ts). */
+export interface MysqlUrl {
+  servers: MysqlServer[];
+  /**
+   * How often a persistent process asks the listed servers whether the one in use is still
+   * fit and an earlier one is back: `?failback=SECONDS`, default 30 (MySQL Connector/J's
+   * interval); 0 never asks: it stays on the server in use until it is lost.
+   */
+  failbackMs: number;
+  /**
+   * `?maxLag=SECONDS` on a read URL (--db-read): a replica further behind its primary than
+   * this (Seconds_Behind_Master) is not used for look-ups; default none (a replica whose
+   * replication is not running is never used, whatever this says).
+   */
+  maxLagSeconds: number | null;
+}
+
+export const mysqlServers = (url: string): MysqlServer[] => mysqlUrl(url).servers;
+
+export function mysqlUrl(url: string): MysqlUrl {
   const parts = URL_PARTS.exec(url);
   if (!parts) throw new SettingsError('database must be mysql://user:pass@host:port[,host:port…]/db');
   const [, userinfo = '', hosts, path = '', query = ''] = parts;
   const colon = userinfo.indexOf(':');
   // Most URLs have no query: URLSearchParams's first use costs a CGI run ~0.1 ms.
   const params = query ? urlOptions(query) : null;
+  // Read only by a persistent process, but wrong in a CGI run's settings too: said there as well.
+  const failback = params && seconds(params, 'failback', '0 to stay');
+  const maxLagSeconds = params && seconds(params, 'maxLag', '0 or more');
   const common: ConnectionOptions = {
     user: decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon)) || 'root',
     password: colon < 0 ? '' : decodeURIComponent(userinfo.slice(colon + 1)),
@@ -36,32 +58,28 @@ export function mysqlServers(url: string): MysqlServer[] {
     connectTimeout: milliseconds(params?.get('connectTimeout') ?? '3000'),
   };
   const socket = params?.get('socket');
-  if (socket) return [{ label: socket, options: { ...common, socketPath: socket } }];
-  return (hosts || 'localhost').split(',').map((hostPort) => {
-    const m = HOST_PORT.exec(hostPort.trim());
-    if (!m || Number(m[3] ?? 3306) > 65535) throw new SettingsError(`database server "${hostPort.trim().slice(0, 80)}" is not host:port`);
-    const host = m[1] ?? (m[2] || 'localhost');
-    const port = Number(m[3] ?? 3306);
-    return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
-  });
+  const servers = socket
+    ? [{ label: socket, options: { ...common, socketPath: socket } }]
+    : (hosts || 'localhost').split(',').map((hostPort) => {
+        const m = HOST_PORT.exec(hostPort.trim());
+        if (!m || Number(m[3] ?? 3306) > 65535) throw new SettingsError(`database server "${hostPort.trim().slice(0, 80)}" is not host:port`);
+        const host = m[1] ?? (m[2] || 'localhost');
+        const port = Number(m[3] ?? 3306);
+        return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
+      });
+  return { servers, failbackMs: Math.round((failback ?? 30) * 1000), maxLagSeconds: maxLagSeconds ?? null };
 }
 
 // The options a database URL may carry. Any other is refused rather than ignored: a typo
 // (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
 // otherwise look as if it were in force.
 const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag'];
-// What the options in seconds may be, as their errors say it.
-const FAILBACK_RANGE = '0 to stay';
-const MAX_LAG_RANGE = '0 or more';
 
 function urlOptions(query: string): URLSearchParams {
   const params = new URLSearchParams(query);
   for (const name of params.keys()) {
     if (!URL_OPTIONS.includes(name)) throw new SettingsError(`database URL: unknown option "${name.slice(0, 40)}" (known: ${URL_OPTIONS.join(', ')})`);
   }
-  // Read only by a persistent process, but wrong in a CGI run's settings too: said there as well.
-  seconds(params, 'failback', FAILBACK_RANGE);
-  seconds(params, 'maxLag', MAX_LAG_RANGE);
   return params;
 }
 
@@ -72,12 +90,6 @@ function milliseconds(given: string): number {
   return ms;
 }
 
-/** A URL's option given in seconds (0 or more), or null when the URL does not give it. */
-function secondsOption(url: string, name: string, allowed: string): number | null {
-  const query = URL_PARTS.exec(url)?.[4];
-  return query ? seconds(new URLSearchParams(query), name, allowed) : null;
-}
-
 /** The option `name` in seconds, or null when it is not given; anything but a number from 0 up is a settings error. */
 function seconds(params: URLSearchParams, name: string, allowed: string): number | null {
   const given = params.get(name);
@@ -86,19 +98,3 @@ function seconds(params: URLSearchParams, name: string, allowed: string): number
   if (given.trim() === '' || !Number.isFinite(value) || value < 0) throw new SettingsError(`database URL: ${name} must be seconds (${allowed}), not "${given.slice(0, 40)}"`);
   return value;
 }
-
-/**
- * How often a persistent process asks the listed servers whether the one in use is still
- * fit and an earlier one is back (lib/store/mysql-target.ts): `?failback=SECONDS`, default 30
- * (MySQL Connector/J's interval); 0 never asks: it stays on the server in use until it is lost.
- */
-export function failbackMs(url: string): number {
-  return Math.round((secondsOption(url, 'failback', FAILBACK_RANGE) ?? 30) * 1000);
-}
-
-/**
- * `?maxLag=SECONDS` on a read URL (--db-read): a replica further behind its primary than this
- * (Seconds_Behind_Master) is not used for look-ups by a persistent process; default none (a
- * replica whose replication is not running is never used, whatever this says).
- */
-export const maxLagSeconds = (url: string): number | null => secondsOption(url, 'maxLag', MAX_LAG_RANGE);

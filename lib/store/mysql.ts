@@ -7,7 +7,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
-import { failbackMs, maxLagSeconds, mysqlServers } from './mysql-servers.js';
+import { mysqlUrl } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
 import { classifiedUse, classify, notApplied, readAgain } from './mysql-retry.js';
@@ -15,11 +15,8 @@ import type { Target } from './mysql-retry.js';
 import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
 
 export async function openMysql(url: string, open: OpenOptions): Promise<Store> {
-  const servers = mysqlServers(url);
-  if (open.persistent) {
-    const pools = failoverPools(servers, { poolSize: open.poolSize ?? 4, failbackMs: failbackMs(url), reads: open.reads, maxLagSeconds: maxLagSeconds(url) });
-    return mysqlStore(pools, true);
-  }
+  const { servers, failbackMs, maxLagSeconds } = mysqlUrl(url);
+  if (open.persistent) return mysqlStore(failoverPools(servers, { poolSize: open.poolSize ?? 4, failbackMs, reads: open.reads, maxLagSeconds }), true);
   try {
     return mysqlStore(await mysql2Connection(servers), false);
   } catch (err) {

@@ -1,7 +1,10 @@
 // The servers a MySQL URL lists (CONTRACT §8), in order, each with the URL's credentials,
 // database and options; a list that cannot be read is a settings error.
 import t from 'tap';
-import { failbackMs, maxLagSeconds, mysqlServers } from '../../lib/store/mysql-servers.js';
+import { mysqlServers, mysqlUrl } from '../../lib/store/mysql-servers.js';
+
+const failbackMs = (url: string) => mysqlUrl(url).failbackMs;
+const maxLagSeconds = (url: string) => mysqlUrl(url).maxLagSeconds;
 
 t.test('one server, several, IPv6, default ports', async (t) => {
   t.match(mysqlServers('mysql://app:s%40cret@db1.example:3307/ratings'), [
