@@ -82,6 +82,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     const old = current;
     index = i;
     moves++;
+    refused = null; // a server not yet found unfit
     current = null;
     retire(old, now);
   };
@@ -127,7 +128,6 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
       if (index !== from) return; // moved meanwhile
       log(`database ${servers[from].label} is ${found}; using ${servers[i].label}`);
       switchTo(i, false);
-      refused = null;
       return;
     }
     if (reads) refused = found;
@@ -137,8 +137,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     if (asking || ended) return;
     asking = true;
     try {
-      if (await returnToEarlier()) refused = null;
-      else await leaveUnready();
+      if (!(await returnToEarlier())) await leaveUnready();
     } finally {
       asking = false;
     }

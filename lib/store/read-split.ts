@@ -8,31 +8,33 @@ import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Store } from './store.js';
 
-/** A side: a store opened already (a persistent process's), or one opened on first use (and again after a failed open). */
-function side(given: Store | (() => Promise<Store>)): { get: () => Promise<Store>; opened: () => Store | null } {
-  if (typeof given !== 'function') return { get: async () => given, opened: () => given };
+/** A side: a store opened already (a persistent process's), or one to open on first use. */
+type Side = Store | (() => Promise<Store>);
+
+/** The side's store, opened on first use (and again after a failed open) unless it is open. */
+function onFirstUse(side: Side): () => Promise<Store> {
+  if (typeof side !== 'function') return async () => side;
   let opening: Promise<Store> | null = null;
-  let opened: Store | null = null;
-  return {
-    get: () =>
-      (opening ??= given().then(
-        (store) => (opened = store),
-        (err) => {
-          opening = null;
-          throw err;
-        },
-      )),
-    opened: () => opened,
-  };
+  return () =>
+    (opening ??= side().catch((err) => {
+      opening = null;
+      throw err;
+    }));
 }
 
-export function readSplit(writeSide: Store | (() => Promise<Store>), readSide: Store | (() => Promise<Store>)): Store {
-  const { get: write, opened: writeOpened } = side(writeSide);
-  const { get: read, opened: readOpened } = side(readSide);
+/** Where both sides' statements go (the status): only open sides (a persistent process's pools) know. */
+function inUseOf(writeSide: Side, readSide: Side): Store['inUse'] {
+  if (typeof writeSide === 'function' || typeof readSide === 'function') return undefined;
+  const [write, read] = [writeSide.inUse, readSide.inUse];
+  return write && read ? () => ({ ...write(), read: read() }) : undefined;
+}
+
+export function readSplit(writeSide: Side, readSide: Side): Store {
+  const write = onFirstUse(writeSide);
+  const read = onFirstUse(readSide);
+  const inUse = inUseOf(writeSide, readSide);
   let readingFromWrite = false;
   const closeIfOpen = async (store: () => Promise<Store>) => (await store().catch(() => null))?.close();
-  const writeInUse = () => writeOpened()?.inUse?.();
-  const readInUse = () => readOpened()?.inUse?.();
   return {
     kind: 'mysql',
     async lookup(domains, signal) {
@@ -56,7 +58,6 @@ export function readSplit(writeSide: Store | (() => Promise<Store>), readSide: S
     close: async () => {
       await Promise.all([closeIfOpen(write), closeIfOpen(read)]);
     },
-    // A persistent process's sides are pools, opened before it listens.
-    ...(writeInUse() && readInUse() ? { inUse: () => ({ ...writeInUse()!, read: readInUse() }) } : {}),
+    ...(inUse ? { inUse } : {}),
   };
 }
