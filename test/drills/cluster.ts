@@ -17,12 +17,11 @@ import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { galeraCluster, primaryAndReplica, GALERA_PROVIDER } from '../helpers/galera.js';
 import type { Cluster } from '../helpers/galera.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, startResponder, statusOf } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { sleep, until } from '../helpers/wait.js';
-import type { Status } from '../../lib/fastcgi/status.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
 const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
@@ -126,7 +125,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     const ask = async () => (await answerOnce(responder.port!, params(`url=failback-${++n}.example`))).status;
     const label = (node: PrivateMariadb) => `127\\.0\\.0\\.1:${node.port}`;
     /** The node the status says the responder uses, and its moves. */
-    const inUse = async () => (JSON.parse((await answerOnce(responder.port!, { ...params(''), REQUEST_URI: '/status' })).body) as Status).perWorker[0].database;
+    const inUse = async () => (await statusOf(responder.port!)).perWorker[0].database;
     t.equal(await ask(), 200, 'answered on node 1');
     t.same(await inUse(), { server: `127.0.0.1:${node1.port}`, moves: 0 });
 

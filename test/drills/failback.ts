@@ -10,12 +10,10 @@
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
-import type { Status } from '../../lib/fastcgi/status.js';
+import { answerOnce, startResponder, statusOf } from '../helpers/fcgi.js';
 import { cgi } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/wait.js';
 
 t.test('back to the first listed server, once it answers and takes writes', async (t) => {
   const [one, two] = await Promise.all([privateMariadb(), privateMariadb()]);
@@ -39,11 +37,8 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
     return answer.status !== 200 ? String(answer.status) : ({ A: 'one', B: 'two' } as Record<string, string>)[sites(answer.body)[0].rating ?? ''] ?? 'neither';
   };
 
-  /** The status of `responder`. */
-  const statusOf = async (responder: typeof returning) =>
-    JSON.parse((await answerOnce(responder.port!, { REQUEST_METHOD: 'GET', REQUEST_URI: '/status', REMOTE_ADDR: '127.0.0.1' })).body) as Status;
   /** The servers `responder` uses, and their moves, as its status reports them. */
-  const inUse = async (responder: typeof returning) => (await statusOf(responder)).perWorker[0].database;
+  const inUse = async (responder: typeof returning) => (await statusOf(responder.port!)).perWorker[0].database;
   const label = (server: PrivateMariadb) => `127.0.0.1:${server.port}`;
 
   let n = 0;
@@ -83,7 +78,7 @@ t.test('back to the first listed server, once it answers and takes writes', asyn
   t.equal(readsMoved.at(-1), 'two', `server 1 stopped: look-ups from server 2 (${readsMoved.join(', ')})`);
   t.same(await inUse(returning), { server: label(two), moves: 1 }, 'the status: server 2, one move');
   t.same(await inUse(reading), { server: label(two), read: { server: label(two), moves: 1 }, moves: 0 }, "the status: the read side's move");
-  t.equal((await statusOf(reading)).databaseMoves, 1, 'databaseMoves: both sides');
+  t.equal((await statusOf(reading.port!)).databaseMoves, 1, 'databaseMoves: both sides');
 
   // Back, but read-only: not a server to write to, but one to read from.
   await one.start(['--read-only']);

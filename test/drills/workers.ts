@@ -22,7 +22,7 @@ import { sleep, until } from '../helpers/wait.js';
 import { parseCgi, ROOT } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { startResponder, statusOf } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { startNginx, serverDir } from '../helpers/servers.js';
@@ -61,7 +61,6 @@ async function status(port: number, remote = '127.0.0.1', query = ''): Promise<{
   client.close();
   return { status: answer.status, type: answer.headers['content-type'], body: answer.body };
 }
-const statusOf = async (port: number): Promise<Status> => JSON.parse((await status(port)).body);
 
 t.test('the status: summed over the workers, as JSON and Prometheus text, 403 for others', async (t) => {
   const store = await scratch(t);

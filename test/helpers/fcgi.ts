@@ -3,6 +3,7 @@
 import { startResponder as start } from '../../lib/bench/responder.js';
 import type { Responder } from '../../lib/bench/responder.js';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
+import type { Status } from '../../lib/fastcgi/status.js';
 import { parseCgi } from './run.js';
 
 export type { Responder };
@@ -20,4 +21,9 @@ export async function answerOnce(port: number, params: Record<string, string>): 
   } finally {
     client.close();
   }
+}
+
+/** The status document of a responder started with `--status-path /status`, asked from 127.0.0.1. */
+export async function statusOf(port: number): Promise<Status> {
+  return JSON.parse((await answerOnce(port, { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', REQUEST_URI: '/status', QUERY_STRING: '', REMOTE_ADDR: '127.0.0.1' })).body) as Status;
 }
