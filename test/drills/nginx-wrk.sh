@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Requests per second through nginx (fastcgi_pass, kept connections) to one adrater
 # FastCGI responder on MariaDB: wrk -t2 -c16, 3 URLs per request (2 rated, 1 new; URLS=10:
-# 8 rated, 2 new), a table of ROWS ratings. Prints wrk's figures, the CPU microseconds per
-# request of the responder and of MariaDB (from /proc, over the wrk run), and its RSS.
+# 8 rated, 2 new; the two wrk threads ask for different sites), a table of ROWS ratings.
+# Prints wrk's figures, the CPU microseconds per request of the responder and of MariaDB
+# (from /proc, over the wrk run), and its RSS.
 # WINDOWS=N: first N windows of 2 s from the responder's start, a line each (req/s, p99, CPU
 # per request): its JIT warm-up as it happens; the measured run then follows them.
 # Usage: [UNIX=1] [URLS=10] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
@@ -56,12 +57,12 @@ request = function()
   n = n + 1
   if $urls == 10 then
     local p = {}
-    for i = 1, 8 do p[#p + 1] = "url=http://www.rated-site" .. ((n * 7919 + i * 104729) % $rows) .. ".com/page" .. i end
+    for i = 1, 8 do p[#p + 1] = "url=http://www.rated-site" .. ((n * 7919 + i * 104729 + id * 50021) % $rows) .. ".com/page" .. i end
     p[#p + 1] = "url=new-" .. id .. "-" .. n .. ".org"
     p[#p + 1] = "url=new2-" .. id .. "-" .. n .. ".org"
     return wrk.format(nil, "/adrater?" .. table.concat(p, "&") .. "&priority=1")
   end
-  return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919) % $rows) .. ".com/&url=rated-site" .. ((n * 104729) % $rows) .. ".com&url=new-" .. id .. "-" .. n .. ".org")
+  return wrk.format(nil, "/adrater?url=http://www.rated-site" .. ((n * 7919 + id * 50021) % $rows) .. ".com/&url=rated-site" .. ((n * 104729 + id * 50021) % $rows) .. ".com&url=new-" .. id .. "-" .. n .. ".org")
 LUA
 echo "end" >> "$work/requests.lua"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/adrater?url=rated-site1.com" >/dev/null && break; sleep 0.1; done
