@@ -50,8 +50,9 @@ export function mysqlUrl(url: string): MysqlUrl {
     dateStrings: true,
     supportBigNumbers: true,
     trace: false, // no stack captured for every query (a responder makes thousands a second)
-    // A pool's connection prepares a dozen look-ups (lib/store/mysql.ts pads IN lists to
-    // powers of two) and a queue write per row count up to 32: under 64, so none is evicted;
+    // A pool's connection prepares one look-up (a dozen, one per power of two, on a server
+    // without JSON_TABLE: lib/store/mysql.ts) and a queue write per row count up to 32:
+    // under 64, so none is evicted;
     // mysql2's default cache of 16,000 statements costs each new connection four 16,000-slot
     // arrays, ~1.5 ms of a CGI run.
     maxPreparedStatements: 64,

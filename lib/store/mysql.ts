@@ -10,7 +10,8 @@ import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCou
 import { mysqlUrl } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
 import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
-import { classifiedUse, classify, notApplied, readAgain } from './mysql-retry.js';
+import { classifiedUse, classify, code, notApplied, readAgain } from './mysql-retry.js';
+import { log } from '../core/log.js';
 import type { Target } from './mysql-retry.js';
 import type { Store, OpenOptions, QueueRow, QueueQuery, QueueWrite, RatingRow, WriteSummary } from './store.js';
 
@@ -24,24 +25,47 @@ export async function openMysql(url: string, open: OpenOptions): Promise<Store> 
   }
 }
 
+/** A command's look-up (a CGI run handed to mysql2, a tool): one plain query, with no round trip to prepare it. */
+function plainLookup(conn: Connection, domains: string[]): Promise<RowDataPacket[]> {
+  return conn.query<RowDataPacket[]>(LOOKUP, [domains]).then(([rows]) => rows);
+}
+
 /**
- * The look-up, prepared when `prepared` (a pool runs thousands: the IN list is padded with
- * NULLs, which match nothing, to a power of two, so that each connection prepares a dozen
- * statements once and the server never parses a look-up again), else one plain query (a CGI
- * run would pay a round trip to prepare).
+ * A pool's look-up, prepared once a connection and then run thousands of times: the domains
+ * as one JSON array that JSON_TABLE (MySQL 8.0.4+, MariaDB 10.6+) turns into rows, each then
+ * found by key. One statement whatever the count, and nothing for the server to sort and
+ * turn into ranges first as it does an IN list: MariaDB's CPU for the look-up of 130 domains
+ * (13 requests of 10 URLs) 358 -> 291 µs, of 39 domains 133 -> 117 µs (peers rig, 10 URLs:
+ * 63.6 -> 59.9 µs a request over eight alternated pairs). A server without JSON_TABLE refuses
+ * it as a syntax error; from then on this store sends IN lists, padded with NULLs (which
+ * match nothing) to a power of two, so that each connection prepares a dozen statements once.
+ * Exported for test/integration/lookup-sizes.ts, which makes a real server refuse it.
  */
-function lookupRows(conn: Connection, domains: string[], prepared: boolean): Promise<RowDataPacket[]> {
-  if (!prepared) return conn.query<RowDataPacket[]>(LOOKUP, [domains]).then(([rows]) => rows);
-  let size = 1;
-  while (size < domains.length) size *= 2;
-  // NULL, not the last domain again: a NULL parameter is one bit of the packet, and MariaDB
-  // makes no range of it (an IN list of 33 domains padded to 64: ~15 us less server CPU).
-  const padded = (domains as Array<string | null>).concat(new Array<null>(size - domains.length).fill(null));
-  return conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded).then(([rows]) => rows);
+export function pooledLookup(): (conn: Connection, domains: string[]) => Promise<RowDataPacket[]> {
+  let jsonTable = true;
+  return async (conn, domains) => {
+    if (jsonTable) {
+      try {
+        // Each domain once (a batch's are already): the join gives a row per element.
+        return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
+      } catch (err) {
+        if (code(err) !== 'ER_PARSE_ERROR') throw err;
+        jsonTable = false;
+        log('look-ups: the database has no JSON_TABLE (a syntax error); sending IN lists instead');
+      }
+    }
+    let size = 1;
+    while (size < domains.length) size *= 2;
+    // NULL, not the last domain again: a NULL parameter is one bit of the packet, and MariaDB
+    // makes no range of it (an IN list of 33 domains padded to 64: ~15 us less server CPU).
+    const padded = (domains as Array<string | null>).concat(new Array<null>(size - domains.length).fill(null));
+    return (await conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded))[0];
+  };
 }
 
 function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
   const run = classifiedUse(target);
+  const lookupRows = prepared ? pooledLookup() : plainLookup;
   const query = <T>(sql: string, params: unknown[] = []) => run(async (conn) => (await conn.query(sql, params))[0] as T, readAgain);
 
   /** Work in one transaction on one connection, again (whole) if it did not take effect. */
@@ -63,7 +87,7 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
     async lookup(domains, signal) {
       throwIfAborted(signal);
       if (domains.length === 0) return [];
-      return (await run((conn) => lookupRows(conn, domains, prepared), readAgain)).map(ratingRow);
+      return (await run((conn) => lookupRows(conn, domains), readAgain)).map(ratingRow);
     },
     async enqueue(items, signal) {
       throwIfAborted(signal);
@@ -89,6 +113,12 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
 
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${placeholders(n, '?')})`);
+// STRAIGHT_JOIN: the asked domains first, each found by key; on a small table the optimizer
+// would rather scan site_ratings and search the array for each row.
+const JSON_LOOKUP =
+  'SELECT r.domain, r.rating, r.info, CAST(r.rated_at AS CHAR) AS rated_at, CAST(r.expires_at AS CHAR) AS expires_at ' +
+  "FROM JSON_TABLE(?, '$[*]' COLUMNS (domain VARCHAR(253) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS asked " +
+  'STRAIGHT_JOIN site_ratings r ON r.domain = asked.domain';
 // A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
 // prepared once per connection, so that the server parses none of them again.
 const MAX_PREPARED_ENQUEUE_ROWS = 32;

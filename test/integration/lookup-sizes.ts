@@ -1,14 +1,17 @@
-// The look-up in every shape it takes. MariaDB, a responder's pool: a prepared statement
-// whose IN list is padded with NULLs to a power of two (one statement per size); a CGI run's
+// The look-up in every shape it takes. MariaDB, a responder's pool: one prepared statement,
+// the domains as a JSON array joined through JSON_TABLE, or, on a server without JSON_TABLE,
+// an IN list padded with NULLs to a power of two (one statement per size); a CGI run's
 // connection: one plain query. SQLite: chunks of at most 999 keys. Every shape must find
 // exactly the rated domains asked for (a padding NULL finds nothing), each once, whatever
 // the count, with the times as stored.
 import t from 'tap';
 import type { Test } from 'tap';
-import { eachStoreShape } from '../helpers/stores.js';
+import mysql from 'mysql2/promise';
+import { eachStoreShape, mysqlStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { openStore } from '../../lib/store/open.js';
-import type { OpenOptions } from '../../lib/store/store.js';
+import { pooledLookup } from '../../lib/store/mysql.js';
+import type { OpenOptions, RatingRow, Store } from '../../lib/store/store.js';
 
 const RATED = 40; // rated0.example … rated39.example
 // Around each power of two the pool pads to, and past the largest the tests reach.
@@ -21,14 +24,17 @@ function asked(n: number): string[] {
   return domains;
 }
 
-async function check(t: Test, scratch: ScratchStore, options: OpenOptions) {
+/** The rated domains, as `check` and the test of a server without JSON_TABLE arrange them. */
+async function rate(scratch: ScratchStore) {
   const values = Array.from({ length: RATED }, (_, i) => `('rated${i}.example', '${'ABCDF'[i % 5]}', ${i % 2 ? `'info ${i}'` : 'NULL'}, '2026-01-${String((i % 28) + 1).padStart(2, '0')} 12:34:56', ${i % 4 ? `'2027-02-03 04:05:0${i % 10}'` : 'NULL'})`);
   await scratch.sql(`INSERT INTO site_ratings VALUES ${values.join(', ')}`);
-  const store = await openStore(scratch.url, options);
-  t.teardown(() => store.close());
+}
+
+/** Every size asked of `lookup`: the rated domains found, each once, a row as stored. */
+async function askEverySize(t: Test, lookup: Store['lookup']) {
   for (const n of SIZES) {
     const domains = asked(n);
-    const rows = await store.lookup(domains);
+    const rows = await lookup(domains);
     const wanted = [...new Set(domains.filter((d) => d.startsWith('rated')))].sort();
     t.same(rows.map((r) => r.domain).sort(), wanted, `${n} domains: each rated one found once, nothing else`);
     const i = Number(/rated(\d+)/.exec(wanted[0])![1]);
@@ -46,4 +52,35 @@ async function check(t: Test, scratch: ScratchStore, options: OpenOptions) {
   }
 }
 
+async function check(t: Test, scratch: ScratchStore, options: OpenOptions) {
+  await rate(scratch);
+  const store = await openStore(scratch.url, options);
+  t.teardown(() => store.close());
+  await askEverySize(t, (domains) => store.lookup(domains));
+}
+
 t.test('every shape of look-up finds the same rows', (t) => eachStoreShape(t, check));
+
+t.test('a server without JSON_TABLE: a pool sends IN lists from its first refusal on, and finds the same rows', async (t) => {
+  const scratch = await mysqlStore(t);
+  if (!scratch) return;
+  t.teardown(() => scratch.close());
+  await rate(scratch);
+  const conn = await mysql.createConnection({ uri: scratch.url });
+  t.teardown(() => conn.end());
+  // The real server refuses the statement as one from before JSON_TABLE would: a syntax
+  // error, here for a table function it does not know by that name.
+  const sent: string[] = [];
+  const older = new Proxy(conn, {
+    get(target, name) {
+      if (name === 'execute') return (sql: string, values: Parameters<typeof target.execute>[1]) => (sent.push(sql), target.execute(sql.replace('JSON_TABLE(', 'JSON_TABLES('), values));
+      const value = Reflect.get(target, name);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const lookup = pooledLookup();
+  const toRating = (r: Record<string, unknown>) => ({ domain: r.domain, rating: r.rating, info: r.info, ratedAt: r.rated_at, expiresAt: r.expires_at }) as RatingRow;
+  await askEverySize(t, async (domains) => (await lookup(older, domains)).map(toRating));
+  t.equal(sent.filter((sql) => sql.includes('JSON_TABLE')).length, 1, 'JSON_TABLE was sent once');
+  t.equal(sent.filter((sql) => / IN \(/.test(sql)).length, SIZES.length, 'every look-up went as an IN list');
+});
