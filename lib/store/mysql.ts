@@ -36,9 +36,10 @@ function plainLookup(conn: Connection, domains: string[]): Promise<RowDataPacket
  * found by key. One statement whatever the count, and nothing for the server to sort and
  * turn into ranges first as it does an IN list: MariaDB's CPU for the look-up of 130 domains
  * (13 requests of 10 URLs) 358 -> 291 µs, of 39 domains 133 -> 117 µs (peers rig, 10 URLs:
- * 63.6 -> 59.9 µs a request over eight alternated pairs). A server without JSON_TABLE refuses
- * it as a syntax error; from then on this store sends IN lists, padded with NULLs (which
- * match nothing) to a power of two, so that each connection prepares a dozen statements once.
+ * 63.6 -> 59.9 µs a request over eight alternated pairs). A server without JSON_TABLE (or
+ * that refuses this form of it) answers with an error; when an IN list then finds the rows,
+ * this store sends IN lists from then on, padded with NULLs (which match nothing) to a power
+ * of two, so that each connection prepares a dozen statements once.
  * Exported for test/integration/lookup-sizes.ts, which makes a real server refuse it.
  */
 export function pooledLookup(): (conn: Connection, domains: string[]) => Promise<RowDataPacket[]> {
@@ -49,18 +50,28 @@ export function pooledLookup(): (conn: Connection, domains: string[]) => Promise
         // Each domain once (a batch's are already): the join gives a row per element.
         return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
       } catch (err) {
-        if (code(err) !== 'ER_PARSE_ERROR') throw err;
+        // The server not there for us is the caller's to handle; any other refusal may be
+        // this statement's alone (no JSON_TABLE, or not in this form): an IN list that
+        // works settles it.
+        if (classify(err) !== err) throw err;
+        const rows = await inList(conn, domains);
         jsonTable = false;
-        log('look-ups: the database has no JSON_TABLE (a syntax error); sending IN lists instead');
+        log(`look-ups: the database refuses JSON_TABLE (${code(err) || 'error'}); sending IN lists instead`);
+        return rows;
       }
     }
-    let size = 1;
-    while (size < domains.length) size *= 2;
-    // NULL, not the last domain again: a NULL parameter is one bit of the packet, and MariaDB
-    // makes no range of it (an IN list of 33 domains padded to 64: ~15 us less server CPU).
-    const padded = (domains as Array<string | null>).concat(new Array<null>(size - domains.length).fill(null));
-    return (await conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded))[0];
+    return inList(conn, domains);
   };
+}
+
+/** The look-up as an IN list padded to a power of two, prepared once per size on a connection. */
+function inList(conn: Connection, domains: string[]): Promise<RowDataPacket[]> {
+  let size = 1;
+  while (size < domains.length) size *= 2;
+  // NULL, not the last domain again: a NULL parameter is one bit of the packet, and MariaDB
+  // makes no range of it (an IN list of 33 domains padded to 64: ~15 us less server CPU).
+  const padded = (domains as Array<string | null>).concat(new Array<null>(size - domains.length).fill(null));
+  return conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded).then(([rows]) => rows);
 }
 
 function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
