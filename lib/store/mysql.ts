@@ -9,7 +9,7 @@ import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import { mysqlUrl } from './mysql-servers.js';
 import { mysql2Connection, failoverPools } from './mysql-target.js';
-import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
+import { ENQUEUE_SUFFIX, LOOKUP_COLUMNS, LOOKUP_PREFIX } from './mysql-sql.js';
 import { classifiedUse, classify, code, notApplied, readAgain } from './mysql-retry.js';
 import { log } from '../core/log.js';
 import type { Target } from './mysql-retry.js';
@@ -127,9 +127,8 @@ const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${placeholders(n, '
 // STRAIGHT_JOIN: the asked domains first, each found by key; on a small table the optimizer
 // would rather scan site_ratings and search the array for each row.
 const JSON_LOOKUP =
-  'SELECT r.domain, r.rating, r.info, CAST(r.rated_at AS CHAR) AS rated_at, CAST(r.expires_at AS CHAR) AS expires_at ' +
-  "FROM JSON_TABLE(?, '$[*]' COLUMNS (domain VARCHAR(253) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS asked " +
-  'STRAIGHT_JOIN site_ratings r ON r.domain = asked.domain';
+  `${LOOKUP_COLUMNS} FROM JSON_TABLE(?, '$[*]' COLUMNS (asked VARCHAR(253) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS j ` +
+  'STRAIGHT_JOIN site_ratings ON domain = j.asked';
 // A pool's queue writes come in a few row counts (a batch's new sites): one statement each,
 // prepared once per connection, so that the server parses none of them again.
 const MAX_PREPARED_ENQUEUE_ROWS = 32;
@@ -162,7 +161,8 @@ async function claimQueue(conn: Connection, q: QueueQuery): Promise<QueueRow[]> 
   return rows.map(queueRow);
 }
 
-function ratingRow(r: RowDataPacket): RatingRow {
+/** A look-up's row as the store gives it (exported for test/integration/lookup-sizes.ts, which reads pooledLookup's). */
+export function ratingRow(r: RowDataPacket): RatingRow {
   return { domain: r.domain, rating: r.rating, info: r.info, ratedAt: r.rated_at, expiresAt: r.expires_at };
 }
 

@@ -10,8 +10,8 @@ import mysql from 'mysql2/promise';
 import { eachStoreShape, mysqlStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { openStore } from '../../lib/store/open.js';
-import { pooledLookup } from '../../lib/store/mysql.js';
-import type { OpenOptions, RatingRow, Store } from '../../lib/store/store.js';
+import { pooledLookup, ratingRow } from '../../lib/store/mysql.js';
+import type { OpenOptions, Store } from '../../lib/store/store.js';
 
 const RATED = 40; // rated0.example … rated39.example
 // Around each power of two the pool pads to, and past the largest the tests reach.
@@ -86,8 +86,7 @@ for (const [refusal, change] of refusals) {
       },
     });
     const lookup = pooledLookup();
-    const toRating = (r: Record<string, unknown>) => ({ domain: r.domain, rating: r.rating, info: r.info, ratedAt: r.rated_at, expiresAt: r.expires_at }) as RatingRow;
-    await askEverySize(t, async (domains) => (await lookup(refusing, domains)).map(toRating));
+    await askEverySize(t, async (domains) => (await lookup(refusing, domains)).map(ratingRow));
     t.equal(sent.filter((sql) => sql.includes('JSON_TABLE')).length, 1, 'JSON_TABLE was sent once');
     t.equal(sent.filter((sql) => / IN \(/.test(sql)).length, SIZES.length, 'every look-up was answered through an IN list');
   });
