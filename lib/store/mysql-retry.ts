@@ -7,7 +7,15 @@ import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import type { ServerInUse } from './store.js';
 
-export const code = (err: unknown) => (err as { code?: string })?.code ?? '';
+// MariaDB's own errors that the rules read but mysql2 has no name for (its table is MySQL's):
+// named by number, as a CGI run's client names them (lib/store/mysql-wire.ts).
+const MARIADB_NAMES = new Map([[1969, 'ER_STATEMENT_TIMEOUT']]);
+
+/** A driver error's name: mysql2's, a CGI run's client's, or MARIADB_NAMES' for its number. */
+export const code = (err: unknown): string => {
+  const e = err as { code?: string; errno?: number } | null | undefined;
+  return e?.code ?? MARIADB_NAMES.get(e?.errno ?? 0) ?? '';
+};
 
 // The server is not there for us: another listed server may be.
 const LOST = new Set([
@@ -34,16 +42,21 @@ export const notApplied = (err: unknown) => NOT_APPLIED.has(code(err));
 export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 // Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
-// A conflict (1213) that outlasted its retries is one: the client may try again (503).
+// A conflict (1213) that outlasted its retries is one: the client may try again (503). So is
+// a statement the server stopped at its time limit (MariaDB's max_statement_time, 1969;
+// MySQL's max_execution_time, 3024): a server too busy, or a table held, for that long.
 // ADRATER_NOT_READY: the read server in use answers but is not to be read (a stopped or
 // lagging replica) and no other listed one is ready; look-ups then read from --db.
-const UNAVAILABLE_CODES = new Set(['ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ADRATER_NOT_READY']);
+const UNAVAILABLE_CODES = new Set([
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
+  'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
+]);
 
 /** A driver error as it enters: the server not there for us becomes UnavailableError. */
 export function classify(err: unknown): unknown {
-  const e = err as { code?: string; message?: string };
-  if (e && (serverLost(err) || UNAVAILABLE_CODES.has(e.code ?? ''))) {
-    return new UnavailableError(`MySQL unavailable: ${e.code ?? 'error'}: ${e.message ?? ''}`, { cause: err });
+  const e = err as { message?: string };
+  if (e && (serverLost(err) || UNAVAILABLE_CODES.has(code(err)))) {
+    return new UnavailableError(`MySQL unavailable: ${code(err) || 'error'}: ${e.message ?? ''}`, { cause: err });
   }
   return err;
 }

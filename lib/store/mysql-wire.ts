@@ -66,6 +66,8 @@ const ERROR_NAMES = new Map([
   [1290, 'ER_OPTION_PREVENTS_STATEMENT'],
   [1317, 'ER_QUERY_INTERRUPTED'],
   [1927, 'ER_CONNECTION_KILLED'],
+  [1969, 'ER_STATEMENT_TIMEOUT'],
+  [3024, 'ER_QUERY_TIMEOUT'],
 ]);
 
 // Capability flags (the protocol's names).

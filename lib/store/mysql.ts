@@ -39,26 +39,29 @@ function plainLookup(conn: Connection, domains: string[]): Promise<RowDataPacket
  * 63.6 -> 59.9 µs a request over eight alternated pairs). A server without JSON_TABLE (or
  * that refuses this form of it) answers with an error; when an IN list then finds the rows,
  * this store sends IN lists from then on, padded with NULLs (which match nothing) to a power
- * of two, so that each connection prepares a dozen statements once.
+ * of two, so that each connection prepares a dozen statements once. Only a refusal to prepare
+ * it counts: a statement that fails as it runs (stopped at the server's time limit, say) is
+ * that request's failure, and the next look-up goes through JSON_TABLE as before.
  * Exported for test/integration/lookup-sizes.ts, which makes a real server refuse it.
  */
 export function pooledLookup(): (conn: Connection, domains: string[]) => Promise<RowDataPacket[]> {
   let jsonTable = true;
   return async (conn, domains) => {
     if (jsonTable) {
-      try {
-        // Each domain once (a batch's are already): the join gives a row per element.
-        return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
-      } catch (err) {
-        // The server not there for us is the caller's to handle; any other refusal may be
-        // this statement's alone (no JSON_TABLE, or not in this form): an IN list that
-        // works settles it.
-        if (classify(err) !== err) throw err;
-        const rows = await inList(conn, domains);
-        jsonTable = false;
-        log(`look-ups: the database refuses JSON_TABLE (${code(err) || 'error'}); sending IN lists instead`);
-        return rows;
-      }
+      // Prepared once a connection (mysql2 keeps it), then found in its cache: no round trip.
+      const refusal = await conn.prepare(JSON_LOOKUP).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      // Each domain once (a batch's are already): the join gives a row per element.
+      if (refusal === null) return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
+      // The server not there for us is the caller's to handle; any other refusal may be this
+      // statement's alone (no JSON_TABLE, or not in this form): an IN list that works settles it.
+      if (classify(refusal) !== refusal) throw refusal;
+      const rows = await inList(conn, domains);
+      jsonTable = false;
+      log(`look-ups: the database refuses JSON_TABLE (${code(refusal) || 'error'}); sending IN lists instead`);
+      return rows;
     }
     return inList(conn, domains);
   };

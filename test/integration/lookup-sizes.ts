@@ -11,6 +11,9 @@ import { eachStoreShape, mysqlStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
 import { openStore } from '../../lib/store/open.js';
 import { pooledLookup, ratingRow } from '../../lib/store/mysql.js';
+import { classify } from '../../lib/store/mysql-retry.js';
+import { UnavailableError } from '../../lib/core/errors.js';
+import { until } from '../helpers/wait.js';
 import type { OpenOptions, Store } from '../../lib/store/store.js';
 
 const RATED = 40; // rated0.example … rated39.example
@@ -80,6 +83,7 @@ for (const [refusal, change] of refusals) {
     const sent: string[] = [];
     const refusing = new Proxy(conn, {
       get(target, name) {
+        if (name === 'prepare') return (sql: string) => (sent.push(`prepare ${sql}`), target.prepare(change(sql)));
         if (name === 'execute') return (sql: string, values: Parameters<typeof target.execute>[1]) => (sent.push(sql), target.execute(change(sql), values));
         const value = Reflect.get(target, name);
         return typeof value === 'function' ? value.bind(target) : value;
@@ -87,7 +91,56 @@ for (const [refusal, change] of refusals) {
     });
     const lookup = pooledLookup();
     await askEverySize(t, async (domains) => (await lookup(refusing, domains)).map(ratingRow));
-    t.equal(sent.filter((sql) => sql.includes('JSON_TABLE')).length, 1, 'JSON_TABLE was sent once');
+    t.same(sent.filter((sql) => sql.includes('JSON_TABLE')).map((sql) => sql.split(' ')[0]), ['prepare'], 'JSON_TABLE was offered once, to be prepared, and never run');
     t.equal(sent.filter((sql) => / IN \(/.test(sql)).length, SIZES.length, 'every look-up was answered through an IN list');
   });
 }
+
+// A statement the server stops as it runs is not a refusal of JSON_TABLE: here MariaDB's
+// statement time limit ends a look-up that waits on a table another session holds.
+t.test('a look-up the server stops as it runs (its time limit) fails on its own: no IN list, the next look-ups go through JSON_TABLE', async (t) => {
+  const scratch = await mysqlStore(t);
+  if (!scratch) return;
+  t.teardown(() => scratch.close());
+  await rate(scratch);
+  const conn = await mysql.createConnection({ uri: scratch.url });
+  const holder = await mysql.createConnection({ uri: scratch.url });
+  t.teardown(async () => {
+    await holder.end();
+    await conn.end();
+  });
+  const [[{ id }]] = await conn.query<mysql.RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
+  await conn.query('SET SESSION max_statement_time = 0.3');
+  const sent: string[] = [];
+  const recording = new Proxy(conn, {
+    get(target, name) {
+      if (name === 'prepare' || name === 'execute') return (sql: string, values?: unknown[]) => (sent.push(sql), name === 'prepare' ? target.prepare(sql) : target.execute(sql, values as never));
+      const value = Reflect.get(target, name);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const lookup = pooledLookup();
+  const inLists = () => sent.filter((sql) => / IN \(/.test(sql)).length;
+  t.equal((await lookup(recording, asked(5))).length, 3, 'a look-up before the table is held');
+
+  await holder.query('LOCK TABLES site_ratings WRITE');
+  let settled = false;
+  const stopped = lookup(recording, asked(9)).then(
+    () => null,
+    (err: unknown) => err as { errno?: number },
+  );
+  void stopped.then(() => (settled = true));
+  // An IN list sent after the stopped statement would wait on the table too: the table is
+  // freed once one waits, so that it would find the rows and the store would keep to IN lists.
+  const inListWaits = async () =>
+    (await holder.query<mysql.RowDataPacket[]>("SELECT 1 FROM information_schema.PROCESSLIST WHERE id = ? AND info LIKE '% IN (%'", [id]))[0].length > 0;
+  await until('the held look-up to end, or an IN list to wait on the table', async () => settled || (await inListWaits()));
+  await holder.query('UNLOCK TABLES');
+  const err = await stopped;
+  t.equal(err?.errno, 1969, 'the look-up failed: the server stopped it at its time limit');
+  t.type(classify(err), UnavailableError, 'as the server not there for us (a 503 with Retry-After)');
+  t.equal(inLists(), 0, 'no IN list was sent');
+
+  await askEverySize(t, async (domains) => (await lookup(recording, domains)).map(ratingRow));
+  t.equal(inLists(), 0, 'every later look-up went through JSON_TABLE');
+});
