@@ -48,20 +48,27 @@ export function pooledLookup(): (conn: Connection, domains: string[]) => Promise
   let jsonTable = true;
   return async (conn, domains) => {
     if (jsonTable) {
-      // Prepared once a connection (mysql2 keeps it), then found in its cache: no round trip.
-      const refusal = await conn.prepare(JSON_LOOKUP).then(
-        () => null,
-        (err: unknown) => err,
-      );
-      // Each domain once (a batch's are already): the join gives a row per element.
-      if (refusal === null) return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
-      // The server not there for us is the caller's to handle; any other refusal may be this
-      // statement's alone (no JSON_TABLE, or not in this form): an IN list that works settles it.
-      if (classify(refusal) !== refusal) throw refusal;
-      const rows = await inList(conn, domains);
-      jsonTable = false;
-      log(`look-ups: the database refuses JSON_TABLE (${code(refusal) || 'error'}); sending IN lists instead`);
-      return rows;
+      try {
+        // Each domain once (a batch's are already): the join gives a row per element.
+        return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
+      } catch (err) {
+        // The server not there for us is the caller's to handle.
+        if (classify(err) !== err) throw err;
+        // Refused, or failed as it ran? mysql2 keeps a statement once the server has prepared
+        // it, never one the server refused: prepared again, one that ran is found at once (no
+        // round trip), and one refused goes to the server and is refused again.
+        const refusal = await conn.prepare(JSON_LOOKUP).then(
+          () => null,
+          (again: unknown) => again,
+        );
+        if (refusal === null) throw err;
+        if (classify(refusal) !== refusal) throw refusal;
+        // A refusal may be this statement's alone (no JSON_TABLE, or not in this form): an IN list that works settles it.
+        const rows = await inList(conn, domains);
+        jsonTable = false;
+        log(`look-ups: the database refuses JSON_TABLE (${code(refusal) || 'error'}); sending IN lists instead`);
+        return rows;
+      }
     }
     return inList(conn, domains);
   };
