@@ -26,6 +26,11 @@ const LOST = new Set([
   // mistake) refuses a queue write from a user without READ ONLY ADMIN; the next listed
   // server may take it. The refusal comes before the statement runs.
   'ER_OPTION_PREVENTS_STATEMENT',
+  // 1180 "Error while appending streaming replication fragment (provider status: Not
+  // connected to Primary Component)": a Galera node cut off from its cluster as a write
+  // was committing; its later statements get 1047. (Generally "got error during COMMIT":
+  // not known for sure to have taken no effect, so the write itself is not tried again.)
+  'ER_ERROR_DURING_COMMIT',
 ]);
 export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;
 

@@ -2,6 +2,8 @@
 // MariaDB Galera cluster and a primary with an asynchronous replica.
 // - kill -9 of the node in use under FastCGI load: 503 only around the loss, none from 2 s
 //   after it, and every 200's queued domain in the cluster afterwards, counted once;
+// - the node in use cut off from its cluster under FastCGI load (it still answers): the
+//   same, and no 500 from the write it was committing (1180);
 // - three responders on three nodes writing the same domains at once: all 200, `requests`
 //   and priorities exact (certification conflicts are retried by the client);
 // - a responder leaves its node while that node answers desynced, and returns to it
@@ -71,6 +73,41 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
     t.comment(`kill -9 of the node in use: ${outcomes.length} requests, ${JSON.stringify(counts)}; 503s ${window}`);
     await galera.nodes[0].start(); // back into the cluster, for the next test
+  });
+
+  await t.test('a node cut off from its cluster under FastCGI load', async (t) => {
+    // gmcast.isolate: the node in use still answers its clients but leaves the primary
+    // component. The queue write committing then fails once the node notices (1180, after
+    // evs.suspect_timeout), and later statements get 1047. The requests in flight get 503,
+    // never 500; the responder moves on; every 200's domain is queued in the cluster once.
+    const [node1, node2] = galera.nodes;
+    const responder = await startResponder({ db: galera.url('drill'), args: ['--pool-size', '1'] });
+    const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'"))[0]?.Value === 'Synced';
+    t.teardown(async () => {
+      await responder.stop();
+      await node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
+      await until('node 1 to rejoin its cluster, Synced', synced, 30_000); // for the tests after this one
+    });
+    const loadStarted = performance.now();
+    const load = startLoad(responder.port!, 8, (n) => ({ q: `url=cut-${n}.example&url=site.example`, domain: `cut-${n}.example` }));
+    await sleep(1000 * SECONDS);
+    const cutAt = performance.now() - loadStarted;
+    await node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
+    await sleep(1000 * SECONDS + 3000);
+    const outcomes = await load.stop();
+    const counts = countBy(outcomes);
+    t.same(Object.keys(counts).filter((k) => k !== '200' && k !== '503'), [], `only 200 and 503: ${JSON.stringify(counts)}`);
+    const late = outcomes.filter((o) => o.status !== 200 && o.at > cutAt + 3000);
+    t.same(late.map((o) => o.status), [], 'from 3 s after the cut (the node notices after 1 s), every request is answered 200');
+    t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${node1.port} lost \\((ER_ERROR_DURING_COMMIT|ER_UNKNOWN_COM_ERROR)\\); using 127\\.0\\.0\\.1:${node2.port}`), 'the log says it moved on, and why');
+    t.notMatch(responder.stderr(), / 500 /, 'no 500 in the log');
+    const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
+    const rows = await node2.sql("SELECT domain, requests FROM drill.rating_queue WHERE domain LIKE 'cut-%'");
+    const queued = new Map(rows.map((r) => [r.domain, r.requests]));
+    t.same(answered.filter((d) => queued.get(d) !== 1), [], `every one of ${answered.length} answered requests' domains is queued, once`);
+    const refused = outcomes.filter((o) => o.status === 503).map((o) => o.domain);
+    if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
+    t.comment(`a node cut off under load: ${outcomes.length} requests, ${JSON.stringify(counts)}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (Galera rolled their writes back)`);
   });
 
   await t.test('three responders on three nodes writing the same domains at once', async (t) => {

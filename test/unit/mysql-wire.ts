@@ -68,6 +68,9 @@ t.test('ERR packets: the code mysql2 would give for the ones the retry rules rea
   t.match(err(1146, '42S02', "Table 'a.b' doesn't exist"), { code: 'ERRNO_1146', sqlState: '42S02' });
   t.match(err(1047, null, 'WSREP has not yet prepared node'), { code: 'ER_UNKNOWN_COM_ERROR', sqlState: undefined, message: 'WSREP has not yet prepared node' });
   t.match(err(1290, 'HY000', 'The MariaDB server is running with the --read-only option'), { code: 'ER_OPTION_PREVENTS_STATEMENT' });
+  t.match(err(1180, 'HY000', 'Error while appending streaming replication fragment(provider status: Not connected to Primary Component)'), { code: 'ER_ERROR_DURING_COMMIT' });
+  t.match(err(1969, '70100', 'Query execution was interrupted (max_statement_time exceeded)'), { code: 'ER_STATEMENT_TIMEOUT' });
+  t.match(err(3024, 'HY000', 'Query execution was interrupted, maximum statement execution time exceeded'), { code: 'ER_QUERY_TIMEOUT' });
 });
 
 t.test('rows: text, NULL, the empty string, UTF-8, a length over 250', async (t) => {

@@ -1,0 +1,36 @@
+// How a driver error is read as it enters (lib/store/mysql-retry.ts): by its name, mysql2's
+// or a CGI run's client's, or by its number where mysql2 has no name (MariaDB's own errors).
+// The errors are shaped as each driver gives them (seen from the real MariaDB and Galera:
+// test/integration/statement-timeout.ts, test/drills/cluster.ts).
+import t from 'tap';
+import { classify, code, notApplied, readAgain, serverLost } from '../../lib/store/mysql-retry.js';
+import { UnavailableError } from '../../lib/core/errors.js';
+
+const mysql2 = (errno: number, name: string | undefined, message: string) => Object.assign(new Error(message), { errno, code: name, sqlState: 'HY000', fatal: undefined });
+
+t.test("MariaDB's statement time limit: mysql2 gives no name, the number does; a 503, not tried again", async (t) => {
+  const stopped = mysql2(1969, undefined, 'Query execution was interrupted (max_statement_time exceeded)');
+  t.equal(code(stopped), 'ER_STATEMENT_TIMEOUT');
+  t.type(classify(stopped), UnavailableError);
+  t.match((classify(stopped) as Error).message, /^MySQL unavailable: ER_STATEMENT_TIMEOUT: Query execution was interrupted/);
+  t.notOk(readAgain(stopped), 'a look-up that took too long is not sent again at once');
+  t.notOk(serverLost(stopped), 'the server is still the one to use');
+  const mysql8 = mysql2(3024, 'ER_QUERY_TIMEOUT', 'Query execution was interrupted, maximum statement execution time exceeded');
+  t.type(classify(mysql8), UnavailableError, "MySQL's max_execution_time alike");
+});
+
+t.test('a Galera node cut off as a write commits (1180): lost, a 503, the write not tried again', async (t) => {
+  const cut = mysql2(1180, 'ER_ERROR_DURING_COMMIT', 'Error while appending streaming replication fragment(provider status: Not connected to Primary Component)');
+  t.ok(serverLost(cut), 'the next listed server is used from then on');
+  t.notOk(notApplied(cut), 'not known for sure to have taken no effect');
+  t.type(classify(cut), UnavailableError);
+});
+
+t.test('a name wins over the number; other errors stay as they are (a 500)', async (t) => {
+  t.equal(code({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'ER_LOCK_DEADLOCK');
+  t.equal(code({ errno: 4242 }), '', 'a number the rules do not read has no name');
+  t.equal(code(null), '');
+  t.equal(code(undefined), '');
+  const missing = mysql2(1146, 'ER_NO_SUCH_TABLE', "Table 'a.site_ratings' doesn't exist");
+  t.equal(classify(missing), missing);
+});
