@@ -63,7 +63,8 @@ export function pooledLookup(): (conn: Connection, domains: string[]) => Promise
         );
         if (refusal === null) throw err;
         if (classify(refusal) !== refusal) throw refusal;
-        // A refusal may be this statement's alone (no JSON_TABLE, or not in this form): an IN list that works settles it.
+        // A refusal may be this statement's alone (no JSON_TABLE, or not in this form): an IN
+        // list that works settles it.
         const rows = await inList(conn, domains);
         jsonTable = false;
         log(`look-ups: the database refuses JSON_TABLE (${code(refusal) || 'error'}); sending IN lists instead`);
