@@ -47,67 +47,60 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
   const galera = await cluster(t);
   await database(galera.nodes[0], galera.url('drill'), 'drill');
 
-  await t.test('kill -9 of the node in use under FastCGI load', async (t) => {
-    // One pooled connection for 8 clients: requests wait in the pool's queue when the server
-    // is lost, as they do under any real load, and must move on with the rest.
+  /**
+   * Node 1, in use by a responder under FastCGI load, is lost by `lose`: only 200 and 503,
+   * none but 200 from `graceMs` after the loss, the responder on node 2 from then on (its
+   * log says so, and why), and every 200's domain queued in the cluster once. One pooled
+   * connection for 8 clients: requests wait in the pool's queue when the server is lost, as
+   * they do under any real load, and must move on with the rest.
+   */
+  async function lossUnderLoad(t: Test, prefix: string, lose: () => Promise<unknown>, graceMs: number) {
+    const [node1, node2] = galera.nodes;
     const responder = await startResponder({ db: galera.url('drill'), args: ['--pool-size', '1'] });
     t.teardown(() => responder.stop());
     const loadStarted = performance.now();
-    const load = startLoad(responder.port!, 8, (n) => ({ q: `url=ha-${n}.example&url=site.example`, domain: `ha-${n}.example` }));
+    const load = startLoad(responder.port!, 8, (n) => ({ q: `url=${prefix}-${n}.example&url=site.example`, domain: `${prefix}-${n}.example` }));
     await sleep(1000 * SECONDS);
-    const killedAt = performance.now() - loadStarted;
-    await galera.nodes[0].stop('SIGKILL');
-    await sleep(1000 * SECONDS + 2000);
+    const lostAt = performance.now() - loadStarted;
+    await lose();
+    await sleep(1000 * SECONDS + graceMs);
     const outcomes = await load.stop();
     const counts = countBy(outcomes);
     t.same(Object.keys(counts).filter((k) => k !== '200' && k !== '503'), [], `only 200 and 503: ${JSON.stringify(counts)}`);
-    const late = outcomes.filter((o) => o.status !== 200 && o.at > killedAt + 2000);
-    t.same(late.map((o) => o.status), [], 'from 2 s after the loss, every request is answered 200');
-    const unavailable = outcomes.filter((o) => o.status === 503);
-    const window = unavailable.length ? `${(Math.min(...unavailable.map((o) => o.at)) - killedAt).toFixed(0)}..${(Math.max(...unavailable.map((o) => o.at + o.ms)) - killedAt).toFixed(0)} ms after the kill` : 'none';
-    t.match(responder.stderr(), /database 127\.0\.0\.1:\d+ lost \(\w+\); using 127\.0\.0\.1:\d+/, 'the log says which server it moved to');
+    const late = outcomes.filter((o) => o.status !== 200 && o.at > lostAt + graceMs);
+    t.same(late.map((o) => o.status), [], `from ${graceMs / 1000} s after the loss, every request is answered 200`);
+    t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${node1.port} lost \\((\\w+)\\); using 127\\.0\\.0\\.1:${node2.port}`), 'the log says it moved to node 2, and why');
     const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
-    const rows = await galera.nodes[1].sql(`SELECT domain, requests FROM drill.rating_queue WHERE domain LIKE 'ha-%'`);
+    const rows = await node2.sql(`SELECT domain, requests FROM drill.rating_queue WHERE domain LIKE '${prefix}-%'`);
     const queued = new Map(rows.map((r) => [r.domain, r.requests]));
     t.same(answered.filter((d) => queued.get(d) !== 1), [], `every one of ${answered.length} answered requests' domains is queued, once`);
     if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
-    t.comment(`kill -9 of the node in use: ${outcomes.length} requests, ${JSON.stringify(counts)}; 503s ${window}`);
+    const unavailable = outcomes.filter((o) => o.status === 503);
+    const window = unavailable.length ? `${(Math.min(...unavailable.map((o) => o.at)) - lostAt).toFixed(0)}..${(Math.max(...unavailable.map((o) => o.at + o.ms)) - lostAt).toFixed(0)} ms after the loss` : 'none';
+    return { summary: `${outcomes.length} requests, ${JSON.stringify(counts)}; 503s ${window}`, log: responder.stderr(), refused: unavailable.map((o) => o.domain), queued };
+  }
+
+  await t.test('kill -9 of the node in use under FastCGI load', async (t) => {
+    const { summary } = await lossUnderLoad(t, 'ha', () => galera.nodes[0].stop('SIGKILL'), 2000);
+    t.comment(`kill -9 of the node in use: ${summary}`);
     await galera.nodes[0].start(); // back into the cluster, for the next test
   });
 
   await t.test('a node cut off from its cluster under FastCGI load', async (t) => {
     // gmcast.isolate: the node in use still answers its clients but leaves the primary
     // component. The queue write committing then fails once the node notices (1180, after
-    // evs.suspect_timeout), and later statements get 1047. The requests in flight get 503,
-    // never 500; the responder moves on; every 200's domain is queued in the cluster once.
-    const [node1, node2] = galera.nodes;
-    const responder = await startResponder({ db: galera.url('drill'), args: ['--pool-size', '1'] });
-    const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'"))[0]?.Value === 'Synced';
+    // evs.suspect_timeout), and later statements get 1047: a 503 for the requests in flight,
+    // never a 500.
+    const node1 = galera.nodes[0];
     t.teardown(async () => {
-      await responder.stop();
       await node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
+      const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'"))[0]?.Value === 'Synced';
       await until('node 1 to rejoin its cluster, Synced', synced, 30_000); // for the tests after this one
     });
-    const loadStarted = performance.now();
-    const load = startLoad(responder.port!, 8, (n) => ({ q: `url=cut-${n}.example&url=site.example`, domain: `cut-${n}.example` }));
-    await sleep(1000 * SECONDS);
-    const cutAt = performance.now() - loadStarted;
-    await node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
-    await sleep(1000 * SECONDS + 3000);
-    const outcomes = await load.stop();
-    const counts = countBy(outcomes);
-    t.same(Object.keys(counts).filter((k) => k !== '200' && k !== '503'), [], `only 200 and 503: ${JSON.stringify(counts)}`);
-    const late = outcomes.filter((o) => o.status !== 200 && o.at > cutAt + 3000);
-    t.same(late.map((o) => o.status), [], 'from 3 s after the cut (the node notices after 1 s), every request is answered 200');
-    t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${node1.port} lost \\((ER_ERROR_DURING_COMMIT|ER_UNKNOWN_COM_ERROR)\\); using 127\\.0\\.0\\.1:${node2.port}`), 'the log says it moved on, and why');
-    t.notMatch(responder.stderr(), / 500 /, 'no 500 in the log');
-    const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
-    const rows = await node2.sql("SELECT domain, requests FROM drill.rating_queue WHERE domain LIKE 'cut-%'");
-    const queued = new Map(rows.map((r) => [r.domain, r.requests]));
-    t.same(answered.filter((d) => queued.get(d) !== 1), [], `every one of ${answered.length} answered requests' domains is queued, once`);
-    const refused = outcomes.filter((o) => o.status === 503).map((o) => o.domain);
-    if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
-    t.comment(`a node cut off under load: ${outcomes.length} requests, ${JSON.stringify(counts)}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (Galera rolled their writes back)`);
+    const { summary, log, refused, queued } = await lossUnderLoad(t, 'cut', () => node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"), 3000);
+    t.match(log, /lost \((ER_ERROR_DURING_COMMIT|ER_UNKNOWN_COM_ERROR)\)/, 'lost: the write committing at the cut (1180), or the next statement (1047)');
+    t.notMatch(log, / 500 /, 'no 500 in the log');
+    t.comment(`a node cut off under load: ${summary}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (Galera rolled their writes back)`);
   });
 
   await t.test('three responders on three nodes writing the same domains at once', async (t) => {
