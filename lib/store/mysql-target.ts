@@ -48,12 +48,41 @@ export interface FailoverOptions {
   maxLagSeconds?: number | null;
 }
 
-/** A pool on one listed server, and how many statements it has in hand. */
+/** A pool on one listed server, how many statements it has in hand, and since when each connection's has been in flight. */
 interface ServerPool {
   index: number;
   pool: Pool;
   busy: number;
   retired: boolean;
+  inFlight: Map<PoolConnection, number>;
+}
+
+// A server that stops answering without closing its connections (its host crashed or lost
+// its network, its process was stopped) fails none of the statements in flight there: they
+// wait for TCP to give up, ~15 minutes, and every request with them. A statement in flight
+// for STALL_MS has the target ask that server for a new connection; when it gets no answer
+// at all within connectTimeout, the statements in flight there fail as on a cut connection
+// (a look-up is tried again on the next listed server, a write is answered 503: it may have
+// committed) and the next ones go to the next listed server, or to new connections when
+// there is one. A statement that is only slow (a lock wait) leaves a server that answers alone.
+export const STALL_MS = 2000;
+
+/** Whether `server` says anything to a new connection within its connectTimeout: a greeting, or an error of its own. */
+async function answers(server: MysqlServer): Promise<boolean> {
+  try {
+    await endConnection(await connectOnce(server));
+    return true;
+  } catch (err) {
+    // The server's own refusals (too many connections, access denied) carry an SQL state;
+    // a connection refused, unreachable or timed out has none.
+    return (err as { sqlState?: string }).sqlState !== undefined;
+  }
+}
+
+/** Fails the statement in flight on `conn` as a connection cut under it (mysql2 has no way to abort one). */
+function cut(conn: PoolConnection, why: string): void {
+  const socket = (conn.connection as unknown as { stream: { destroy(err: Error): void } }).stream;
+  socket.destroy(Object.assign(new Error(why), { code: 'ETIMEDOUT' }));
 }
 
 /** Pools for a persistent process, one server at a time, moving on when it is lost and back when an earlier one returns. */
@@ -69,7 +98,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
     // An idle pooled connection that loses its server reports it here; the pool drops it.
     pool.on('connection', (conn) => conn.on('error', () => {}));
-    return (current = { index: i, pool, busy: 0, retired: false });
+    return (current = { index: i, pool, busy: 0, retired: false, inFlight: new Map() });
   };
   const close = (sp: ServerPool) => void sp.pool.end().catch(() => {});
   /** No more statements go to `sp`; it closes once those in hand are done (a lost server's at once: they are dead). */
@@ -132,6 +161,30 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     }
     if (reads) refused = found;
   }
+  /** Every STALL_MS while statements are in flight: is one stalled on a server that no longer answers? */
+  let stallTimer: NodeJS.Timeout | null = null;
+  const watchForSilence = () => {
+    if (stallTimer || ended) return;
+    stallTimer = setTimeout(() => void checkSilence(), STALL_MS);
+    stallTimer.unref();
+  };
+  async function checkSilence(): Promise<void> {
+    const sp = current;
+    const now = performance.now();
+    if (sp && [...sp.inFlight.values()].some((since) => now - since >= STALL_MS) && !(await answers(servers[sp.index])) && !sp.retired) {
+      const label = servers[sp.index].label;
+      log(`database ${label}: no answer to a new connection while a statement waited ${STALL_MS / 1000} s; failing the ${sp.inFlight.size} in flight there`);
+      // With one server, its statements go to new connections from now on; with several,
+      // the failures move them on (moveOn).
+      if (servers.length === 1) {
+        retire(sp, true);
+        current = null;
+      }
+      for (const conn of sp.inFlight.keys()) cut(conn, `database ${label} stopped answering`);
+    }
+    stallTimer = null;
+    if (current?.inFlight.size) watchForSilence();
+  }
   let asking = false;
   const checkServers = async () => {
     if (asking || ended) return;
@@ -167,11 +220,15 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
             if (!(await retry(err, (e) => retired || serverLost(e)))) throw err;
             continue;
           }
+          sp.inFlight.set(conn, performance.now());
+          watchForSilence();
           try {
             const result = await work(conn);
+            sp.inFlight.delete(conn);
             conn.release();
             return result;
           } catch (err) {
+            sp.inFlight.delete(conn);
             if (serverLost(err)) {
               conn.destroy(); // never back into the pool
               moveOn(i, err);
@@ -189,6 +246,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     end: async () => {
       ended = true;
       if (checks) clearInterval(checks);
+      if (stallTimer) clearTimeout(stallTimer);
       const last = current;
       current = null;
       await last?.pool.end().catch(() => {});

@@ -4,6 +4,8 @@
 //   after it, and every 200's queued domain in the cluster afterwards, counted once;
 // - the node in use cut off from its cluster under FastCGI load (it still answers): the
 //   same, and no 500 from the write it was committing (1180);
+// - the node in use stops answering without closing its connections (SIGSTOP): the same,
+//   its statements in flight failed once a new connection to it gets no answer;
 // - three responders on three nodes writing the same domains at once: all 200, `requests`
 //   and priorities exact (certification conflicts are retried by the client);
 // - a responder leaves its node while that node answers desynced, and returns to it
@@ -14,6 +16,8 @@
 //   stopped, and from --db when the replica is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { galeraCluster, primaryAndReplica, GALERA_PROVIDER } from '../helpers/galera.js';
@@ -24,6 +28,7 @@ import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { sleep, until } from '../helpers/wait.js';
+import { STALL_MS } from '../../lib/store/mysql-target.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
 const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
@@ -54,9 +59,9 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
    * connection for 8 clients: requests wait in the pool's queue when the server is lost, as
    * they do under any real load, and must move on with the rest.
    */
-  async function lossUnderLoad(t: Test, prefix: string, lose: () => Promise<unknown>, graceMs: number) {
+  async function lossUnderLoad(t: Test, prefix: string, lose: () => Promise<unknown>, graceMs: number, db = 'drill') {
     const [node1, node2] = galera.nodes;
-    const responder = await startResponder({ db: galera.url('drill'), args: ['--pool-size', '1'] });
+    const responder = await startResponder({ db: galera.url(db), args: ['--pool-size', '1'] });
     t.teardown(() => responder.stop());
     const loadStarted = performance.now();
     const load = startLoad(responder.port!, 8, (n) => ({ q: `url=${prefix}-${n}.example&url=site.example`, domain: `${prefix}-${n}.example` }));
@@ -64,7 +69,9 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     const lostAt = performance.now() - loadStarted;
     await lose();
     await sleep(1000 * SECONDS + graceMs);
-    const outcomes = await load.stop();
+    // Bounded: a responder stuck on the lost server would keep its clients waiting for good.
+    const stuck = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`requests still unanswered 20 s after the load stopped; the responder's log:\n${responder.stderr()}`)), 20_000).unref());
+    const outcomes = await Promise.race([load.stop(), stuck]);
     const counts = countBy(outcomes);
     t.same(Object.keys(counts).filter((k) => k !== '200' && k !== '503'), [], `only 200 and 503: ${JSON.stringify(counts)}`);
     const late = outcomes.filter((o) => o.status !== 200 && o.at > lostAt + graceMs);
@@ -101,6 +108,25 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     t.match(log, /lost \((ER_ERROR_DURING_COMMIT|ER_UNKNOWN_COM_ERROR)\)/, 'lost: the write committing at the cut (1180), or the next statement (1047)');
     t.notMatch(log, / 500 /, 'no 500 in the log');
     t.comment(`a node cut off under load: ${summary}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (Galera rolled their writes back)`);
+  });
+
+  await t.test('a node that stops answering under FastCGI load (its connections left open)', async (t) => {
+    // SIGSTOP: as a host that crashed or lost its network, the node closes nothing, and the
+    // statements in flight there would wait for TCP to give up (~15 minutes). After STALL_MS a
+    // new connection to it gets no greeting within connectTimeout (500 ms here): those
+    // statements fail as on a cut connection and the responder moves on.
+    const node1 = galera.nodes[0];
+    const pid = Number(readFileSync(join(node1.dir, 'mysqld.pid'), 'utf8'));
+    t.teardown(async () => {
+      process.kill(pid, 'SIGCONT');
+      const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'").catch(() => []))[0]?.Value === 'Synced';
+      await until('node 1 to rejoin its cluster, Synced', synced, 60_000); // for the tests after this one
+    });
+    const grace = 2 * STALL_MS + 500 + 2000; // the watch's period twice, the probe's connectTimeout, the retry
+    const { summary, log } = await lossUnderLoad(t, 'silent', async () => process.kill(pid, 'SIGSTOP'), grace, 'drill?connectTimeout=500');
+    t.match(log, new RegExp(`database 127\\.0\\.0\\.1:${node1.port}: no answer to a new connection while a statement waited 2 s; failing the \\d+ in flight there`), 'the log says why');
+    t.notMatch(log, / 500 /, 'no 500 in the log');
+    t.comment(`a node that stops answering under load: ${summary}`);
   });
 
   await t.test('three responders on three nodes writing the same domains at once', async (t) => {

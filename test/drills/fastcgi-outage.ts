@@ -1,12 +1,16 @@
 // Outage drill: the database goes away under a persistent responder (clean shutdown, then
-// kill -9) and comes back. While it is down requests get a fast 503; once it is back the
+// kill -9; then, in a test of its own, a server that stops answering without closing
+// anything) and comes back. While it is down requests get a fast 503; once it is back the
 // first request succeeds, from the same process.
 import t from 'tap';
 import mysql from 'mysql2/promise';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { parseCgi, cgi } from '../helpers/run.js';
 import { drillBed } from '../helpers/mariadb.js';
 import { errorOf, sites } from '../helpers/xml.js';
+import { STALL_MS } from '../../lib/store/mysql-target.js';
 
 t.test('the database goes away and comes back', async (t) => {
   const { db, url, responder } = await drillBed(t, 'drill');
@@ -46,4 +50,44 @@ t.test('the database goes away and comes back', async (t) => {
   await check.end();
   client.close();
   t.equal(await responder.stop(), 0);
+});
+
+t.test('the database stops answering with its connections left open (SIGSTOP), and answers again', async (t) => {
+  // As a host that crashed or lost its network: nothing is closed, and a statement in flight
+  // would wait for TCP to give up (~15 minutes). The responder asks the server for a new
+  // connection once a statement has waited STALL_MS; with no answer within connectTimeout
+  // (3 s), the statement fails as on a cut connection: 503, and new connections after it.
+  const { db, responder } = await drillBed(t, 'drill');
+  const pid = Number(readFileSync(join(db.dir, 'mysqld.pid'), 'utf8'));
+  let stopped = false;
+  t.teardown(() => {
+    if (stopped) process.kill(pid, 'SIGCONT');
+  });
+  const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+  t.teardown(() => client.close());
+  const ask = async () => {
+    const started = performance.now();
+    const answer = parseCgi((await client.request({ REQUEST_METHOD: 'GET', QUERY_STRING: 'url=silent.example', REMOTE_ADDR: '127.0.0.1' })).stdout);
+    return { ...answer, ms: performance.now() - started };
+  };
+  for (let i = 0; i < 3; i++) t.equal((await ask()).status, 200, `before: 200 (${i})`);
+
+  process.kill(pid, 'SIGSTOP');
+  stopped = true;
+  const stalled = await ask();
+  t.equal(stalled.status, 503, `the request whose look-up the server left waiting: 503 after ${stalled.ms.toFixed(0)} ms`);
+  t.equal(stalled.headers['retry-after'], '5');
+  t.ok(stalled.ms < 2 * STALL_MS + 2 * 3000 + 2000, 'within the watch, the probe and one new connection, each bounded');
+  t.match(responder.stderr(), /no answer to a new connection while a statement waited 2 s; failing the 1 in flight there/, 'the log says why');
+  const next = await ask();
+  t.equal(next.status, 503, `the next request: 503 after ${next.ms.toFixed(0)} ms (new connections time out)`);
+
+  process.kill(pid, 'SIGCONT');
+  stopped = false;
+  t.equal((await ask()).status, 200, 'once it answers again, the next request succeeds, from the same process');
+  const check = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'drill' });
+  const [rows] = await check.query("SELECT requests FROM rating_queue WHERE domain = 'silent.example'");
+  t.same(rows, [{ requests: 4 }], 'the four 200s queued, neither 503');
+  await check.end();
+  t.notMatch(responder.stderr(), / 500 /, 'no 500 in the log');
 });
