@@ -28,8 +28,8 @@ const LOST = new Set([
   'ER_OPTION_PREVENTS_STATEMENT',
   // 1180 "Error while appending streaming replication fragment (provider status: Not
   // connected to Primary Component)": a Galera node cut off from its cluster as a write
-  // was committing; its later statements get 1047. (Generally "got error during COMMIT":
-  // not known for sure to have taken no effect, so the write itself is not tried again.)
+  // was committing; its later statements get 1047. The write itself is not tried again: it
+  // may have committed all the same (test/drills/cluster.ts has seen both).
   'ER_ERROR_DURING_COMMIT',
 ]);
 export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;

@@ -53,6 +53,20 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
   await database(galera.nodes[0], galera.url('drill'), 'drill');
 
   /**
+   * Node 1 is a member of the cluster again, Synced: node 2 counts three members, and node 1
+   * is Synced in a primary component. (Node 1's own word alone is not enough: resumed after
+   * a stop, it reports its old view, Synced, until it learns it was left out.)
+   */
+  const rejoined = async () => {
+    const [node1, node2] = galera.nodes;
+    const size = await node2.sql("SHOW STATUS LIKE 'wsrep_cluster_size'");
+    if (size[0]?.Value !== '3') return false;
+    const rows = await node1.sql("SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment', 'wsrep_cluster_status')").catch(() => []);
+    const status = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
+    return status.wsrep_ready === 'ON' && status.wsrep_local_state_comment === 'Synced' && status.wsrep_cluster_status === 'Primary';
+  };
+
+  /**
    * Node 1, in use by a responder under FastCGI load, is lost by `lose`: only 200 and 503,
    * none but 200 from `graceMs` after the loss, the responder on node 2 from then on (its
    * log says so, and why), and every 200's domain queued in the cluster once. One pooled
@@ -101,13 +115,12 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     const node1 = galera.nodes[0];
     t.teardown(async () => {
       await node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
-      const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'"))[0]?.Value === 'Synced';
-      await until('node 1 to rejoin its cluster, Synced', synced, 30_000); // for the tests after this one
+      await until('node 1 to rejoin its cluster, Synced', rejoined, 60_000); // for the tests after this one
     });
     const { summary, log, refused, queued } = await lossUnderLoad(t, 'cut', () => node1.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"), 3000);
     t.match(log, /lost \((ER_ERROR_DURING_COMMIT|ER_UNKNOWN_COM_ERROR)\)/, 'lost: the write committing at the cut (1180), or the next statement (1047)');
     t.notMatch(log, / 500 /, 'no 500 in the log');
-    t.comment(`a node cut off under load: ${summary}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (Galera rolled their writes back)`);
+    t.comment(`a node cut off under load: ${summary}; of the 503s' domains ${refused.filter((d) => queued.has(d)).length} queued in the cluster (a write that failed with 1180 may have committed: a 503 does not say)`);
   });
 
   await t.test('a node that stops answering under FastCGI load (its connections left open)', async (t) => {
@@ -119,8 +132,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     const pid = Number(readFileSync(join(node1.dir, 'mysqld.pid'), 'utf8'));
     t.teardown(async () => {
       process.kill(pid, 'SIGCONT');
-      const synced = async () => (await node1.sql("SHOW STATUS LIKE 'wsrep_local_state_comment'").catch(() => []))[0]?.Value === 'Synced';
-      await until('node 1 to rejoin its cluster, Synced', synced, 60_000); // for the tests after this one
+      await until('node 1 to rejoin its cluster, Synced', rejoined, 60_000); // for the tests after this one
     });
     const grace = 2 * STALL_MS + 500 + 2000; // the watch's period twice, the probe's connectTimeout, the retry
     const { summary, log } = await lossUnderLoad(t, 'silent', async () => process.kill(pid, 'SIGSTOP'), grace, 'drill?connectTimeout=500');
