@@ -63,8 +63,9 @@ interface ServerPool {
 // for STALL_MS has the target ask that server for a new connection; when it gets no answer
 // at all within connectTimeout, the statements in flight there fail as on a cut connection
 // (a look-up is tried again on the next listed server, a write is answered 503: it may have
-// committed) and the next ones go to the next listed server, or to new connections when
-// there is one. A statement that is only slow (a lock wait) leaves a server that answers alone.
+// committed) and the next ones go to the next listed server, or, when only one is listed,
+// to new connections to it. A statement that is only slow (a lock wait) on a server that
+// answers is left to finish.
 export const STALL_MS = 2000;
 
 /** Whether `server` says anything to a new connection within its connectTimeout: a greeting, or an error of its own. */
