@@ -148,7 +148,9 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     const from = index;
     const found = await ask(servers[from]);
     if (ended || index !== from) return;
-    if (found === 'ready' || found === 'unreachable') {
+    // Writes on a server that does not answer are left to fail (and move on) by themselves;
+    // look-ups have --db, and should not each wait for the read server's connect time-out.
+    if (found === 'ready' || (found === 'unreachable' && !reads)) {
       refused = null;
       return;
     }
@@ -175,11 +177,13 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     if (sp && [...sp.inFlight.values()].some((since) => now - since >= STALL_MS) && !(await answers(servers[sp.index])) && !sp.retired) {
       const label = servers[sp.index].label;
       log(`database ${label}: no answer to a new connection while a statement waited ${STALL_MS / 1000} s; failing the ${sp.inFlight.size} in flight there`);
-      // With one server, its statements go to new connections from now on; with several,
-      // the failures move them on (moveOn).
+      // With several servers, the failures move the statements on (moveOn). With one, they go
+      // to new connections from now on, and a read side's look-ups to --db, until a check
+      // finds it ready again (leaveUnready; with checks off, each look-up tries it first).
       if (servers.length === 1) {
         retire(sp, true);
         current = null;
+        if (reads && checks) refused = 'unreachable';
       }
       for (const conn of sp.inFlight.keys()) cut(conn, `database ${label} stopped answering`);
     }

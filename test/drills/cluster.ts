@@ -13,7 +13,7 @@
 // - a CGI run whose first listed node refuses its statements (1047), and one whose first
 //   listed server is down;
 // - --db-read reading from the replica, from --db while the replica's replication is
-//   stopped, and from --db when the replica is down.
+//   stopped, while it does not answer (SIGSTOP), and when it is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -272,6 +272,36 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   await replica.sql('START SLAVE SQL_THREAD');
   await until('look-ups return to the replica once it replicates', async () => (await readOn()) === 'rated');
   t.match(watching.stderr(), /look-ups: a read server answers again/);
+
+  // The replica stops answering, its connections left open (SIGSTOP, as a crashed host): the
+  // look-up caught there fails once a new connection gets no answer and reads from --db; the
+  // look-ups after it read from --db at once, not each after the replica's connect time-outs.
+  const pid = Number(readFileSync(join(replica.dir, 'mysqld.pid'), 'utf8'));
+  // Both responders: `watching` checks its read server every 0.3 s, `responder` every 30 s
+  // (the default), so that one's look-ups leave the replica when the watch gives up on it.
+  const timedRead = async (port: number) => {
+    const started = performance.now();
+    const status = sites((await answerOnce(port, params('url=replica-only.example'))).body)[0].status;
+    return { status, ms: performance.now() - started };
+  };
+  process.kill(pid, 'SIGSTOP');
+  let resumed = false;
+  t.teardown(() => {
+    if (!resumed) process.kill(pid, 'SIGCONT');
+  });
+  for (const [name, port] of [['checking every 0.3 s', watching.port!], ['checking every 30 s', responder.port!]] as const) {
+    const caught = await timedRead(port);
+    t.equal(caught.status, 'queued', `${name}: the look-up caught on the silent replica read from --db after ${caught.ms.toFixed(0)} ms`);
+    t.ok(caught.ms < 2 * STALL_MS + 2 * 3000 + 2000, 'within the watch, the probe and one new connection, each bounded');
+    for (let i = 0; i < 3; i++) {
+      const next = await timedRead(port);
+      t.equal(next.status, 'queued', `${name}: look-up ${i + 1} after it from --db`);
+      t.ok(next.ms < 1000, `at once (${next.ms.toFixed(0)} ms), not after the replica's connect time-outs`);
+    }
+  }
+  process.kill(pid, 'SIGCONT');
+  resumed = true;
+  await until('look-ups return to the replica once it answers', async () => (await readOn()) === 'rated', 20_000);
   await replica.stop('SIGKILL');
   const fallback = parseCgi((await client.request(params('url=replica-only.example&url=both.example'))).stdout);
   t.equal(fallback.status, 200);
