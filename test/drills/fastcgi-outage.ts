@@ -75,7 +75,7 @@ t.test('the database stops answering with its connections left open (SIGSTOP), a
   process.kill(pid, 'SIGSTOP');
   stopped = true;
   const stalled = await ask();
-  t.equal(stalled.status, 503, `the request whose look-up the server left waiting: 503 after ${stalled.ms.toFixed(0)} ms`);
+  t.equal(stalled.status, 503, `the request the server left waiting (its look-up, or its queue write): 503 after ${stalled.ms.toFixed(0)} ms`);
   t.equal(stalled.headers['retry-after'], '5');
   t.ok(stalled.ms < 2 * STALL_MS + 2 * 3000 + 2000, 'within the watch, the probe and one new connection, each bounded');
   t.match(responder.stderr(), /no answer to a new connection while a statement waited 2 s; failing the 1 in flight there/, 'the log says why');
@@ -86,8 +86,11 @@ t.test('the database stops answering with its connections left open (SIGSTOP), a
   stopped = false;
   t.equal((await ask()).status, 200, 'once it answers again, the next request succeeds, from the same process');
   const check = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'drill' });
-  const [rows] = await check.query("SELECT requests FROM rating_queue WHERE domain = 'silent.example'");
-  t.same(rows, [{ requests: 4 }], 'the four 200s queued, neither 503');
+  const [rows] = await check.query<mysql.RowDataPacket[]>("SELECT requests FROM rating_queue WHERE domain = 'silent.example'");
+  // A 503 for a write cut in flight may have committed: the stopped server can still run
+  // what it had read once it resumes (seen here when the first 503 was the queue write's).
+  const requests = Number(rows[0]?.requests);
+  t.ok(requests >= 4 && requests <= 6, `the four 200s queued, and a 503 at most as often as it came (${requests})`);
   await check.end();
   t.notMatch(responder.stderr(), / 500 /, 'no 500 in the log');
 });
