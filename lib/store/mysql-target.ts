@@ -1,8 +1,9 @@
 // Where a mysql2 store's statements go (CONTRACT §8). A command (or a CGI run handed to
 // mysql2): one connection, to the first listed server that accepts it. A persistent process:
 // a pool on one server at a time; when that server is lost (a connection refused or cut, a
-// Galera node not ready), the next request goes to the next listed server, and a statement
-// that failed is tried again there only when a second try cannot count anything twice.
+// Galera node not ready or cut off, a server that no longer answers while a statement waits
+// there: STALL_MS), the next request goes to the next listed server, and a statement that
+// failed is tried again there only when a second try cannot count anything twice.
 // Away from the first listed server, it asks the earlier ones every `failback` interval
 // whether they are back, and returns to the first that is (as MySQL Connector/J returns to
 // its source after secondsBeforeRetrySource): the list's order is the operator's preference,
@@ -12,8 +13,8 @@
 // (a primary demoted) or is a Galera node no longer Synced (a donor, a backup's desync) is
 // never "lost", yet its writes fail or wait; the next listed server that is ready takes
 // over, and failback returns once the first is ready again. A read side (--db-read) also
-// asks a replica whether it replicates, and within ?maxLag=; with no read server fit, its
-// look-ups are refused so that --db answers them.
+// asks a replica whether it replicates, and within ?maxLag=; with no read server fit (or
+// none answering), its look-ups are refused so that --db answers them.
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
