@@ -16,11 +16,9 @@
 //   stopped, while it does not answer (SIGSTOP), and when it is down.
 // ADRATER_DRILL_SECONDS lengthens the loads (the README's long form).
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Test } from 'tap';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
-import { galeraCluster, primaryAndReplica, GALERA_PROVIDER } from '../helpers/galera.js';
+import { galeraCluster, primaryAndReplica, synced, GALERA_PROVIDER } from '../helpers/galera.js';
 import type { Cluster } from '../helpers/galera.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
 import { answerOnce, startResponder, statusOf } from '../helpers/fcgi.js';
@@ -60,10 +58,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
   const rejoined = async () => {
     const [node1, node2] = galera.nodes;
     const size = await node2.sql("SHOW STATUS LIKE 'wsrep_cluster_size'");
-    if (size[0]?.Value !== '3') return false;
-    const rows = await node1.sql("SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment', 'wsrep_cluster_status')").catch(() => []);
-    const status = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
-    return status.wsrep_ready === 'ON' && status.wsrep_local_state_comment === 'Synced' && status.wsrep_cluster_status === 'Primary';
+    return size[0]?.Value === '3' && (await synced(node1).catch(() => false));
   };
 
   /**
@@ -129,13 +124,12 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     // new connection to it gets no greeting within connectTimeout (500 ms here): those
     // statements fail as on a cut connection and the responder moves on.
     const node1 = galera.nodes[0];
-    const pid = Number(readFileSync(join(node1.dir, 'mysqld.pid'), 'utf8'));
     t.teardown(async () => {
-      process.kill(pid, 'SIGCONT');
+      node1.resume();
       await until('node 1 to rejoin its cluster, Synced', rejoined, 60_000); // for the tests after this one
     });
     const grace = 2 * STALL_MS + 500 + 2000; // the watch's period twice, the probe's connectTimeout, the retry
-    const { summary, log } = await lossUnderLoad(t, 'silent', async () => process.kill(pid, 'SIGSTOP'), grace, 'drill?connectTimeout=500');
+    const { summary, log } = await lossUnderLoad(t, 'silent', async () => node1.pause(), grace, 'drill?connectTimeout=500');
     t.match(log, new RegExp(`database 127\\.0\\.0\\.1:${node1.port}: no answer to a new connection while a statement waited 2 s; failing the \\d+ in flight there`), 'the log says why');
     t.notMatch(log, / 500 /, 'no 500 in the log');
     t.comment(`a node that stops answering under load: ${summary}`);
@@ -276,7 +270,6 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   // The replica stops answering, its connections left open (SIGSTOP, as a crashed host): the
   // look-up caught there fails once a new connection gets no answer and reads from --db; the
   // look-ups after it read from --db at once, not each after the replica's connect time-outs.
-  const pid = Number(readFileSync(join(replica.dir, 'mysqld.pid'), 'utf8'));
   // Both responders: `watching` checks its read server every 0.3 s, `responder` every 30 s
   // (the default), so that one's look-ups leave the replica when the watch gives up on it.
   const timedRead = async (port: number) => {
@@ -284,11 +277,8 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
     const status = sites((await answerOnce(port, params('url=replica-only.example'))).body)[0].status;
     return { status, ms: performance.now() - started };
   };
-  process.kill(pid, 'SIGSTOP');
-  let resumed = false;
-  t.teardown(() => {
-    if (!resumed) process.kill(pid, 'SIGCONT');
-  });
+  replica.pause();
+  t.teardown(() => replica.resume());
   for (const [name, port] of [['checking every 0.3 s', watching.port!], ['checking every 30 s', responder.port!]] as const) {
     const caught = await timedRead(port);
     t.equal(caught.status, 'queued', `${name}: the look-up caught on the silent replica read from --db after ${caught.ms.toFixed(0)} ms`);
@@ -299,8 +289,7 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
       t.ok(next.ms < 1000, `at once (${next.ms.toFixed(0)} ms), not after the replica's connect time-outs`);
     }
   }
-  process.kill(pid, 'SIGCONT');
-  resumed = true;
+  replica.resume();
   await until('look-ups return to the replica once it answers', async () => (await readOn()) === 'rated', 20_000);
   await replica.stop('SIGKILL');
   const fallback = parseCgi((await client.request(params('url=replica-only.example&url=both.example'))).stdout);

@@ -4,8 +4,6 @@
 // first request succeeds, from the same process.
 import t from 'tap';
 import mysql from 'mysql2/promise';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { parseCgi, cgi } from '../helpers/run.js';
 import { drillBed } from '../helpers/mariadb.js';
@@ -58,11 +56,7 @@ t.test('the database stops answering with its connections left open (SIGSTOP), a
   // connection once a statement has waited STALL_MS; with no answer within connectTimeout
   // (3 s), the statement fails as on a cut connection: 503, and new connections after it.
   const { db, responder } = await drillBed(t, 'drill');
-  const pid = Number(readFileSync(join(db.dir, 'mysqld.pid'), 'utf8'));
-  let stopped = false;
-  t.teardown(() => {
-    if (stopped) process.kill(pid, 'SIGCONT');
-  });
+  t.teardown(() => db.resume());
   const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
   t.teardown(() => client.close());
   const ask = async () => {
@@ -72,8 +66,7 @@ t.test('the database stops answering with its connections left open (SIGSTOP), a
   };
   for (let i = 0; i < 3; i++) t.equal((await ask()).status, 200, `before: 200 (${i})`);
 
-  process.kill(pid, 'SIGSTOP');
-  stopped = true;
+  db.pause();
   const stalled = await ask();
   t.equal(stalled.status, 503, `the request the server left waiting (its look-up, or its queue write): 503 after ${stalled.ms.toFixed(0)} ms`);
   t.equal(stalled.headers['retry-after'], '5');
@@ -82,8 +75,7 @@ t.test('the database stops answering with its connections left open (SIGSTOP), a
   const next = await ask();
   t.equal(next.status, 503, `the next request: 503 after ${next.ms.toFixed(0)} ms (new connections time out)`);
 
-  process.kill(pid, 'SIGCONT');
-  stopped = false;
+  db.resume();
   t.equal((await ask()).status, 200, 'once it answers again, the next request succeeds, from the same process');
   const check = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'drill' });
   const [rows] = await check.query<mysql.RowDataPacket[]>("SELECT requests FROM rating_queue WHERE domain = 'silent.example'");

@@ -17,7 +17,7 @@ export interface Cluster {
 }
 
 /** Whether a node is a synced member of a primary component (it takes writes). */
-async function synced(node: PrivateMariadb): Promise<boolean> {
+export async function synced(node: PrivateMariadb): Promise<boolean> {
   const rows = await node.sql("SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment', 'wsrep_cluster_status')");
   const status = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
   return status.wsrep_ready === 'ON' && status.wsrep_local_state_comment === 'Synced' && status.wsrep_cluster_status === 'Primary';

@@ -27,6 +27,10 @@ export interface PrivateMariadb {
   start(extra?: string[]): Promise<void>;
   /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
   stop(signal: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP: the server stops answering and closes nothing, as a host that crashed or lost its network. */
+  pause(): void;
+  /** SIGCONT after pause(); nothing otherwise (a test's teardown may call it either way). */
+  resume(): void;
   destroy(): Promise<void>;
 }
 
@@ -83,6 +87,11 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
     });
   }
 
+  let paused = false;
+  const signalRunning = (signal: NodeJS.Signals) => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+
   const url = (db: string) => `mysql://root@127.0.0.1:${port}/${db}`;
   self = {
     port,
@@ -107,6 +116,14 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
     },
     start,
     stop,
+    pause() {
+      signalRunning('SIGSTOP');
+      paused = true;
+    },
+    resume() {
+      if (paused) signalRunning('SIGCONT');
+      paused = false;
+    },
     async destroy() {
       await stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -59,6 +59,24 @@ export async function mysqlAdmin(t: Test): Promise<mysql.Connection | null> {
   }
 }
 
+/**
+ * An account `'user'@'%'` on the real MariaDB for one test, dropped when `t` ends (through an
+ * admin connection of its own); false (a skipped subtest) when MariaDB is unreachable outside
+ * CI. `grantOn`: a database where it gets what adrater needs (SELECT, INSERT, UPDATE);
+ * `limits`: a WITH clause (`MAX_STATEMENT_TIME 0.3`).
+ */
+export async function mysqlAccount(t: Test, user: string, password: string, options: { grantOn?: string; limits?: string } = {}): Promise<boolean> {
+  const admin = await mysqlAdmin(t);
+  if (!admin) return false;
+  t.teardown(async () => {
+    await admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
+    await admin.end();
+  });
+  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY ?${options.limits ? ` WITH ${options.limits}` : ''}`, [password]);
+  if (options.grantOn) await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${options.grantOn}.* TO '${user}'@'%'`);
+  return true;
+}
+
 /** A fresh database on the real MariaDB, or null (a skipped subtest in `t`) when it is unreachable outside CI. */
 export async function mysqlStore(t: Test): Promise<ScratchStore | null> {
   const admin = await mysqlAdmin(t);

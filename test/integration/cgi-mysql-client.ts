@@ -7,7 +7,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cgi } from '../helpers/run.js';
-import { mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
+import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
@@ -24,13 +24,12 @@ t.test('accounts: a password, a wrong one, and one whose authentication only mys
   const database = new URL(store.url).pathname.slice(1);
   const user = `adrater_wire_${process.pid}`;
   t.teardown(async () => {
-    await admin.query(`DROP USER IF EXISTS '${user}'@'%', '${user}_ed'@'%'`);
+    await admin.query(`DROP USER IF EXISTS '${user}_ed'@'%'`);
     await admin.end();
     await store.close();
   });
   await store.sql("INSERT INTO site_ratings VALUES ('rated.example', 'A', 'Café «ok»', '2026-01-01 00:00:00', NULL)");
-  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pässword ✓'`);
-  await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${database}.* TO '${user}'@'%'`);
+  await mysqlAccount(t, user, 'pässword ✓', { grantOn: database });
 
   const url = (password: string) => `mysql://${user}:${encodeURIComponent(password)}@${hostPort}/${database}`;
   const answer = await cgi(url('pässword ✓'), { query: 'url=rated.example&url=queued.example&priority=3' });

@@ -9,7 +9,7 @@ import { loadSettings } from '../../lib/core/settings.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { startResponder } from '../helpers/fcgi.js';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
-import { mysqlAdmin } from '../helpers/stores.js';
+import { mysqlAccount } from '../helpers/stores.js';
 
 const SECRET = 'S3cret-pw-' + process.pid;
 const dir = mkdtempSync(join(tmpdir(), 'adrater-secrets-'));
@@ -54,14 +54,8 @@ t.test('an unreachable database: the password appears nowhere', async (t) => {
 });
 
 t.test('a wrong password on the real server: 503, and the password appears nowhere', async (t) => {
-  const admin = await mysqlAdmin(t);
-  if (!admin) return;
   const user = `adrater_secret_${process.pid}`;
-  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'the-right-one'`);
-  t.teardown(async () => {
-    await admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
-    await admin.end();
-  });
+  if (!(await mysqlAccount(t, user, 'the-right-one'))) return;
   const file = config('wrong.json', { db: `mysql://${user}:${SECRET}@127.0.0.1:3306/test` }, 0o640);
   const answer = await cgi('', { query: 'url=a.example', env: { ADRATER_DB: '', ADRATER_CONFIG: file } });
   t.equal(answer.status, 503);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { cgi } from '../helpers/run.js';
 import { answerOnce, startResponder } from '../helpers/fcgi.js';
-import { mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
+import { mysqlAccount, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { errorOf, sites } from '../helpers/xml.js';
 
 const server = new URL(MYSQL_ADMIN);
@@ -16,18 +16,14 @@ const ask = (url: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'G
 t.test('a look-up stopped at the server\'s statement time limit: 503 and Retry-After, then answers as before', async (t) => {
   const store = await mysqlStore(t);
   if (!store) return;
-  const admin = (await mysqlAdmin(t))!;
-  const database = new URL(store.url).pathname.slice(1);
-  const user = `adrater_limit_${process.pid}`;
   t.teardown(async () => {
     await store.sql('UNLOCK TABLES');
-    await admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
-    await admin.end();
     await store.close();
   });
+  const database = new URL(store.url).pathname.slice(1);
+  const user = `adrater_limit_${process.pid}`;
+  await mysqlAccount(t, user, 'limited', { grantOn: database, limits: 'MAX_STATEMENT_TIME 0.3' });
   await store.sql("INSERT INTO site_ratings VALUES ('rated.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
-  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'limited' WITH MAX_STATEMENT_TIME 0.3`);
-  await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${database}.* TO '${user}'@'%'`);
   const url = `mysql://${user}:limited@${hostPort}/${database}`;
 
   const responder = await startResponder({ db: url });
