@@ -64,6 +64,21 @@ async function check(t: Test, scratch: ScratchStore, options: OpenOptions) {
 
 t.test('every shape of look-up finds the same rows', (t) => eachStoreShape(t, check));
 
+/**
+ * `conn` as a pool's look-up uses it, each statement it prepares or executes noted in `sent`
+ * ("prepare …", "execute …") and changed on its way by `change` (a server that refuses).
+ */
+function watched(conn: mysql.Connection, sent: string[], change = (sql: string) => sql): mysql.Connection {
+  return new Proxy(conn, {
+    get(target, name) {
+      if (name === 'prepare') return (sql: string) => (sent.push(`prepare ${sql}`), target.prepare(change(sql)));
+      if (name === 'execute') return (sql: string, values: Parameters<typeof target.execute>[1]) => (sent.push(`execute ${sql}`), target.execute(change(sql), values));
+      const value = Reflect.get(target, name);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 // Servers that refuse the JSON_TABLE look-up, played by the real one with the statement
 // changed on its way: one from before JSON_TABLE (a syntax error), one that takes JSON_TABLE
 // but not this form of it (here a collation it refuses for the column).
@@ -81,14 +96,7 @@ for (const [refusal, change] of refusals) {
     const conn = await mysql.createConnection({ uri: scratch.url });
     t.teardown(() => conn.end());
     const sent: string[] = [];
-    const refusing = new Proxy(conn, {
-      get(target, name) {
-        if (name === 'prepare') return (sql: string) => (sent.push(`prepare ${sql}`), target.prepare(change(sql)));
-        if (name === 'execute') return (sql: string, values: Parameters<typeof target.execute>[1]) => (sent.push(`execute ${sql}`), target.execute(change(sql), values));
-        const value = Reflect.get(target, name);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const refusing = watched(conn, sent, change);
     const lookup = pooledLookup();
     await askEverySize(t, async (domains) => (await lookup(refusing, domains)).map(ratingRow));
     t.same(
@@ -116,13 +124,7 @@ t.test('a look-up the server stops as it runs (its time limit) fails on its own:
   const [[{ id }]] = await conn.query<mysql.RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
   await conn.query('SET SESSION max_statement_time = 0.3');
   const sent: string[] = [];
-  const recording = new Proxy(conn, {
-    get(target, name) {
-      if (name === 'prepare' || name === 'execute') return (sql: string, values?: unknown[]) => (sent.push(sql), name === 'prepare' ? target.prepare(sql) : target.execute(sql, values as never));
-      const value = Reflect.get(target, name);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  const recording = watched(conn, sent);
   const lookup = pooledLookup();
   const inLists = () => sent.filter((sql) => / IN \(/.test(sql)).length;
   t.equal((await lookup(recording, asked(5))).length, 3, 'a look-up before the table is held');
