@@ -257,8 +257,8 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   // The replica's SQL thread stopped: it answers, but its ratings stay as old as the stop.
   const watching = await startResponder({ db: primary.url('split'), env: { ADRATER_DB_READ: `${replica.url('split')}?failback=0.3` } });
   t.teardown(() => watching.stop());
-  /** The status replica-only.example gets through `watching`: rated on the replica, queued on the primary. */
-  const readOn = async () => sites((await answerOnce(watching.port!, params('url=replica-only.example'))).body)[0].status;
+  /** The status replica-only.example gets through `watching` (or the responder on `port`): rated on the replica, queued on the primary. */
+  const readOn = async (port = watching.port!) => sites((await answerOnce(port, params('url=replica-only.example'))).body)[0].status;
   t.equal(await readOn(), 'rated', 'look-ups on the replica');
   await replica.sql('STOP SLAVE SQL_THREAD');
   await until('look-ups leave the stopped replica for --db', async () => (await readOn()) === 'queued');
@@ -274,7 +274,7 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   // (the default), so that one's look-ups leave the replica when the watch gives up on it.
   const timedRead = async (port: number) => {
     const started = performance.now();
-    const status = sites((await answerOnce(port, params('url=replica-only.example'))).body)[0].status;
+    const status = await readOn(port);
     return { status, ms: performance.now() - started };
   };
   replica.pause();
