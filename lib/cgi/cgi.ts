@@ -1,11 +1,11 @@
 // CGI transport: the environment and stdin in, Status + headers + body on stdout, exit.
-// The declared body is always read to its end, also when the answer is a refusal: under
-// Apache's mod_cgid a script that exits with body bytes unread gets its response reset.
+// The body is always read to its end, also when the answer is a refusal: under Apache's
+// mod_cgid a script that exits with body bytes unread gets its response reset.
 // fds 0 and 1 are read and written directly, blocking: a CGI run has nothing else to do
 // meanwhile, and Node's stream objects for them cost ~6 ms each to set up.
 import { readSync, writeSync } from 'node:fs';
-import { receive, handle, fail, type Response } from '../core/handler.js';
-import type { Env } from '../core/request.js';
+import { receive, handle, refuse, fail, type Response } from '../core/handler.js';
+import { bodyTooLarge, type Env } from '../core/request.js';
 import type { Settings } from '../core/settings.js';
 import { DEFAULTS } from '../core/settings.js';
 import { log } from '../core/log.js';
@@ -25,13 +25,19 @@ function pause(): void {
 // compiled cold for nothing.
 const NO_BODY = new Uint8Array(0);
 
-/** Reads exactly `length` bytes of fd 0, or until it ends; keeps them only if asked. */
-function readBody(length: number, keep: boolean): Uint8Array {
-  if (!(length > 0)) return NO_BODY;
-  const buffer = Buffer.allocUnsafe(keep ? length : Math.min(length, CHUNK));
+/**
+ * Reads fd 0 until `length` bytes have come or it ends (all of it, for a body of undeclared
+ * length: Infinity), keeping at most `keep` bytes. `over`: more than `keep` came, and none
+ * is kept. What is not kept is still read, into a scratch buffer.
+ */
+function readBody(length: number, keep: number): { body: Uint8Array; over: boolean } {
+  if (!(length > 0)) return { body: NO_BODY, over: false };
+  // One byte past `keep` tells that more came.
+  const buffer = Buffer.allocUnsafe(Math.min(length, Math.max(keep + 1, CHUNK)));
+  let kept = 0;
   let received = 0;
   while (received < length) {
-    const offset = keep ? received : 0;
+    const offset = kept <= keep ? kept : 0;
     let n: number;
     try {
       n = readSync(0, buffer, offset, Math.min(buffer.length - offset, length - received), null);
@@ -44,8 +50,9 @@ function readBody(length: number, keep: boolean): Uint8Array {
     }
     if (n === 0) break;
     received += n;
+    if (kept <= keep) kept += n;
   }
-  return keep ? buffer.subarray(0, received) : NO_BODY;
+  return kept > keep ? { body: NO_BODY, over: true } : { body: buffer.subarray(0, kept), over: false };
 }
 
 /**
@@ -83,17 +90,19 @@ function writeBytes(bytes: Buffer): void {
 export async function runCgi(env: Env, settings: Settings, timing: Array<[string, number]> = []): Promise<void> {
   const limits = { maxUrls: settings.maxUrls, maxBody: settings.maxBody };
   const incoming = receive(env, limits);
-  const body = readBody(incoming.declaredLength, incoming.refusal === null);
+  const { body, over } = readBody(incoming.declaredLength, incoming.refusal === null ? limits.maxBody : 0);
   let store: Store | null = null;
   const response =
     incoming.refusal ??
-    (await handle(incoming, body, {
-      limits,
-      retryAfter: settings.retryAfter,
-      log,
-      timing,
-      store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead, oneRequest: true })),
-    }));
+    (over
+      ? refuse(incoming, bodyTooLarge(limits.maxBody))
+      : await handle(incoming, body, {
+          limits,
+          retryAfter: settings.retryAfter,
+          log,
+          timing,
+          store: async () => (store = await openStore(settings.db, { readUrl: settings.dbRead, oneRequest: true })),
+        }));
   writeResponse(response);
   await (store as Store | null)?.close();
 }
@@ -101,6 +110,6 @@ export async function runCgi(env: Env, settings: Settings, timing: Array<[string
 /** The answer when the service cannot even read its settings: 500, the reason in the log only. */
 export function runCgiUnconfigured(env: Env, reason: string): void {
   const incoming = receive(env, DEFAULTS);
-  readBody(incoming.declaredLength, false);
+  readBody(incoming.declaredLength, 0);
   writeResponse(fail(incoming, new SettingsError(reason), log));
 }

@@ -29,7 +29,7 @@ export interface Incoming {
   query: Array<[string, string]>;
   /** The format asked for in the query string: that of any refusal made before the body is parsed. */
   format: Format;
-  /** CONTENT_LENGTH; NaN when it is not a byte count. */
+  /** CONTENT_LENGTH; NaN when it is not a byte count; Infinity for a body of undeclared length (read it to its end). */
   declaredLength: number;
   /** The answer, when the environment alone refuses the request: read no body for it. */
   refusal: Response | null;

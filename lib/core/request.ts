@@ -33,11 +33,22 @@ function requestMethod(env: Env): string {
   return (env.REQUEST_METHOD || 'GET').toUpperCase();
 }
 
-/** The declared body length; NaN when CONTENT_LENGTH is present but not a length. */
+/**
+ * The body's length as the environment declares it: CONTENT_LENGTH; NaN when that is not a
+ * byte count; Infinity when a body of undeclared length follows. Apache hands a chunked
+ * body (and an HTTP/2 body sent without a length) to a CGI script as stdin up to its end,
+ * with no CONTENT_LENGTH and the Transfer-Encoding header as HTTP_TRANSFER_ENCODING.
+ */
 export function contentLength(env: Env): number {
   const raw = env.CONTENT_LENGTH;
-  if (raw === undefined || raw === '') return 0;
+  if (raw === undefined || raw === '') return env.HTTP_TRANSFER_ENCODING ? Infinity : 0;
   return /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+}
+
+/** The refusal of a body over the limit, its size known (declared) or not (counted as it came). */
+export function bodyTooLarge(maxBody: number, length = Infinity): Refusal {
+  const size = Number.isFinite(length) ? `of ${length} bytes ` : '';
+  return { status: 413, code: 'body-too-large', message: `request body ${size}is over the limit of ${maxBody} bytes` };
 }
 
 /** The format the answer (or the refusal) should use, from the query string's pairs alone. */
@@ -67,13 +78,8 @@ export function refuseEarly(env: Env, limits: Limits): Refusal | null {
   if (Number.isNaN(length)) {
     return { status: 400, code: 'bad-content-length', message: 'CONTENT_LENGTH is not a byte count' };
   }
-  if (length > limits.maxBody) {
-    return {
-      status: 413,
-      code: 'body-too-large',
-      message: `request body of ${length} bytes is over the limit of ${limits.maxBody} bytes`,
-    };
-  }
+  // A body of undeclared length is counted as it is read, by the transport.
+  if (Number.isFinite(length) && length > limits.maxBody) return bodyTooLarge(limits.maxBody, length);
   if (method === 'POST' && length > 0) {
     const type = (env.CONTENT_TYPE || FORM_TYPE).split(';')[0].trim().toLowerCase();
     if (type !== FORM_TYPE) {

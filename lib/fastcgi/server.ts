@@ -16,6 +16,7 @@ import { parseListen, listen, removeSocketFile, connectionLimit } from './listen
 import type { Address } from './listener.js';
 import { receive, handle, refuse, fail, newRequestId } from '../core/handler.js';
 import type { Response, Incoming } from '../core/handler.js';
+import { bodyTooLarge } from '../core/request.js';
 import { msSinceStart } from '../core/time.js';
 import { supervisorChannel } from './channel.js';
 import type { SupervisorChannel } from './channel.js';
@@ -309,7 +310,7 @@ async function answer(r: Responder, request: FcgiRequest, statusPoll: boolean, s
   }
   if (incoming.refusal) return incoming.refusal;
   if (request.stdinOverflow) {
-    return refuse(incoming, { status: 413, code: 'body-too-large', message: `request body is over the limit of ${r.limits.maxBody} bytes` });
+    return refuse(incoming, bodyTooLarge(r.limits.maxBody));
   }
   const ctx = { limits: r.limits, retryAfter: r.settings.retryAfter, log, timing, signal, store: () => r.store.get() };
   const response = await handle(incoming, request.stdin, ctx).catch((err) => fail(incoming, err, log));

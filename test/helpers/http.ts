@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:http2';
 
 export interface HttpAnswer {
   status: number;
@@ -27,5 +28,28 @@ export function http(
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/**
+ * One POST over HTTP/2 in clear text (prior knowledge, as `curl --http2-prior-knowledge`),
+ * its body sent as a stream with no content-length: what a client streaming its body sends.
+ */
+export function http2Post(port: number, path: string, body: string, type: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const session = connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': type });
+    const chunks: Buffer[] = [];
+    let headers: Record<string, string | string[] | undefined> = {};
+    stream.on('response', (h) => (headers = h));
+    stream.on('data', (d) => chunks.push(d));
+    stream.on('error', reject);
+    stream.on('end', () => {
+      session.close();
+      resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks).toString('utf8') });
+    });
+    stream.write(body.slice(0, 5));
+    stream.end(body.slice(5));
   });
 }

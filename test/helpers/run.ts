@@ -58,9 +58,19 @@ export function parseCgi(raw: Buffer): { status: number; headers: Record<string,
 /** One CGI request: method, query and body as a web server would pass them. */
 export async function cgi(
   db: string,
-  request: { method?: string; query?: string; body?: string | Buffer; type?: string; env?: Record<string, string>; args?: string[] },
+  request: {
+    method?: string;
+    query?: string;
+    body?: string | Buffer;
+    type?: string;
+    /** The body as Apache passes a chunked one (or an HTTP/2 one without a length): no CONTENT_LENGTH, HTTP_TRANSFER_ENCODING. */
+    chunked?: boolean;
+    env?: Record<string, string>;
+    args?: string[];
+  },
 ): Promise<CgiAnswer> {
   const body = request.body === undefined ? undefined : Buffer.from(request.body);
+  const length: Record<string, string> = request.chunked ? { HTTP_TRANSFER_ENCODING: 'chunked' } : { CONTENT_LENGTH: String(body?.length) };
   const env: Record<string, string> = {
     GATEWAY_INTERFACE: 'CGI/1.1',
     SERVER_PROTOCOL: 'HTTP/1.1',
@@ -68,7 +78,7 @@ export async function cgi(
     QUERY_STRING: request.query ?? '',
     REMOTE_ADDR: '192.0.2.7',
     ADRATER_DB: db,
-    ...(body ? { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: request.type ?? 'application/x-www-form-urlencoded' } : {}),
+    ...(body ? { ...length, CONTENT_TYPE: request.type ?? 'application/x-www-form-urlencoded' } : {}),
     ...request.env,
   };
   const result = await run(request.args ?? [], env, body);

@@ -6,11 +6,11 @@ import { dirname, join } from 'node:path';
 import { ROOT } from '../helpers/run.js';
 import { eachStore } from '../helpers/stores.js';
 import { startApache, exampleConfig, writeConfig, serverDir } from '../helpers/servers.js';
-import { http } from '../helpers/http.js';
+import { http, http2Post } from '../helpers/http.js';
 import { sites, errorOf } from '../helpers/xml.js';
 
 const setups = [
-  { name: 'mpm_event + mod_cgid', mpm: 'event', modules: ['cgid'] },
+  { name: 'mpm_event + mod_cgid (and HTTP/2)', mpm: 'event', modules: ['cgid', 'http2'] },
   { name: 'mpm_prefork + mod_cgi', mpm: 'prefork', modules: ['cgi'] },
 ] as const;
 
@@ -26,7 +26,8 @@ for (const setup of setups) {
       const configDir = serverDir('adrater-config-');
       t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
       const configPath = writeConfig(configDir, { db: store.url, maxUrls: 10 });
-      const site = exampleConfig('apache-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath });
+      const protocols = setup.mpm === 'event' ? 'Protocols h2c http/1.1\n' : '';
+      const site = protocols + exampleConfig('apache-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath });
       const apache = await startApache(setup.mpm, site, [...setup.modules]);
       t.teardown(async () => {
         await apache.stop();
@@ -51,6 +52,26 @@ for (const setup of setups) {
       });
       t.equal(post.status, 200, 'POST: 200');
       t.same(JSON.parse(post.body).ratings.map((r: { status: string }) => r.status), ['queued', 'rated']);
+
+      // A chunked body: Apache passes it with no CONTENT_LENGTH, to be read to its end.
+      const form = { 'Content-Type': 'application/x-www-form-urlencoded', 'Transfer-Encoding': 'chunked' };
+      const chunked = await http(apache.port, '/adrater?format=json', { method: 'POST', body: 'url=chunked.example&priority=8', headers: form });
+      t.equal(chunked.status, 200, `chunked POST: 200 (${chunked.body})`);
+      t.same(JSON.parse(chunked.body).ratings.map((r: { domain: string; status: string }) => [r.domain, r.status]), [['chunked.example', 'queued']]);
+      const bigChunked = await http(apache.port, '/adrater', { method: 'POST', body: 'url=' + 'a'.repeat(200_000), headers: form });
+      t.equal(bigChunked.status, 413, 'a 200 KB chunked body: 413, not a reset');
+      t.equal(errorOf(bigChunked.body).code, 'body-too-large');
+      if (setup.mpm === 'event') {
+        // HTTP/2 (mod_http2 runs under mpm_event only): a body sent without a length reaches
+        // the script as a chunked one does.
+        const h2 = await http2Post(apache.port, '/adrater?format=json', 'url=h2.example', 'application/x-www-form-urlencoded');
+        t.equal(h2.status, 200, `HTTP/2 POST without a length: 200 (${h2.body})`);
+        t.same(JSON.parse(h2.body).ratings.map((r: { domain: string }) => r.domain), ['h2.example']);
+      }
+      t.same(
+        (await store.sql("SELECT domain, priority FROM rating_queue WHERE domain IN ('chunked.example', 'h2.example') ORDER BY domain")).map((r) => [r.domain, Number(r.priority)]),
+        setup.mpm === 'event' ? [['chunked.example', 8], ['h2.example', 1]] : [['chunked.example', 8]],
+      );
 
       const put = await http(apache.port, '/adrater?url=a.example', { method: 'PUT', body: 'x'.repeat(20_000), headers: { 'Content-Type': 'text/plain' } });
       t.equal(put.status, 405, 'PUT with a body: 405, not a reset');

@@ -50,6 +50,9 @@ t.test('the same document through every peer', async (t) => {
     t.equal(await requests(), ++expected, `${name}: queued in the same store`);
   };
 
+  // The same parameters as a chunked POST body: each peer passes it as the FastCGI stream it is.
+  const CHUNKED = { method: 'POST', body: QUERY, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Transfer-Encoding': 'chunked' } };
+
   await t.test('cgi-fcgi against --listen', async (t) => {
     const responder = await startResponder({ db: store.url });
     t.teardown(() => responder.stop());
@@ -74,6 +77,8 @@ t.test('the same document through every peer', async (t) => {
       t.teardown(() => nginx.stop());
       const answer = await http(port, '/adrater?' + QUERY);
       await check(`nginx ${transport}`, answer.body, answer.status);
+      const posted = await http(port, '/adrater', CHUNKED);
+      await check(`nginx ${transport}, chunked POST`, posted.body, posted.status);
       // Kept connections: many requests, one responder, no errors.
       const more = await Promise.all(Array.from({ length: 20 }, () => http(port, '/adrater?url=fresh.example')));
       t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests over kept connections');
@@ -89,6 +94,8 @@ t.test('the same document through every peer', async (t) => {
     t.teardown(() => apache.stop());
     const answer = await http(apache.port, '/adrater?' + QUERY);
     await check('mod_fcgid', answer.body, answer.status);
+    const posted = await http(apache.port, '/adrater', CHUNKED);
+    await check('mod_fcgid, chunked POST', posted.body, posted.status);
     const more = await Promise.all(Array.from({ length: 10 }, () => http(apache.port, '/adrater?url=fresh.example')));
     t.same(new Set(more.map((a) => a.status)), new Set([200]));
     t.notMatch(apache.errorLog(), /error|premature/i, `clean error log: ${apache.errorLog()}`);
@@ -102,5 +109,7 @@ t.test('the same document through every peer', async (t) => {
     t.teardown(() => apache.stop());
     const answer = await http(apache.port, '/adrater?' + QUERY);
     await check('mod_proxy_fcgi', answer.body, answer.status);
+    const posted = await http(apache.port, '/adrater', CHUNKED);
+    await check('mod_proxy_fcgi, chunked POST', posted.body, posted.status);
   });
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseForm } from '../../lib/core/form.js';
-import { parseLookup, refuseEarly } from '../../lib/core/request.js';
+import { parseLookup, refuseEarly, contentLength, bodyTooLarge } from '../../lib/core/request.js';
 import { seeded } from '../helpers/random.js';
 import type { Env } from '../../lib/core/request.js';
 
@@ -71,6 +71,15 @@ t.test('methods and bodies', async (t) => {
   t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: 'ten' }, limits), { status: 400, code: 'bad-content-length' });
   t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5', CONTENT_TYPE: 'application/json' }, limits), { status: 415 });
   t.equal(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5', CONTENT_TYPE: 'application/x-www-form-urlencoded; charset=UTF-8' }, limits), null);
+  // A chunked body (or an HTTP/2 one without a length), as Apache hands it to CGI: no
+  // CONTENT_LENGTH, the Transfer-Encoding header. Its size is counted as it is read.
+  const chunked = { REQUEST_METHOD: 'POST', HTTP_TRANSFER_ENCODING: 'chunked' };
+  t.equal(contentLength(chunked), Infinity, 'a body of undeclared length: read to its end');
+  t.equal(contentLength({ ...chunked, CONTENT_LENGTH: '7' }), 7, 'a declared length is the length');
+  t.equal(contentLength({ REQUEST_METHOD: 'POST' }), 0, 'neither: no body');
+  t.equal(refuseEarly(chunked, limits), null, 'not refused as too large before it is read');
+  t.match(refuseEarly({ ...chunked, CONTENT_TYPE: 'application/json' }, limits), { status: 415 }, 'its type is checked as a declared body\'s');
+  t.match(bodyTooLarge(100), { status: 413, code: 'body-too-large', message: 'request body is over the limit of 100 bytes' });
   const post = lookup({ REQUEST_METHOD: 'POST', QUERY_STRING: 'url=q.com&priority=2', CONTENT_LENGTH: '24' }, 'url=b1.com&priority=5&x');
   t.match(post, { urls: ['q.com', 'b1.com'], priority: 5 }, 'body parameters follow the query string');
   t.match(lookup({ REQUEST_METHOD: 'HEAD', QUERY_STRING: 'url=a' }), { urls: ['a'] }, 'HEAD is a look-up like GET (receive() marks it headers-only)');
