@@ -1,6 +1,7 @@
 // The command line (CONTRACT §6): each command in its own module. Exit status: 0 success,
 // 2 bad usage, 1 failure, each failure one line on stderr (ADRATER_DEBUG=1 adds the stack
 // of an unexpected one). Never loaded on the CGI path.
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
@@ -14,6 +15,7 @@ import { ratingCommand } from './rating.js';
 import { benchCommand } from './bench.js';
 
 export async function runCli(argv: string[], serve: Serve): Promise<void> {
+  hidePasswords(argv);
   const parser = globalOptions(yargs(argv))
     .scriptName('adrater')
     .usage("$0 [command]\n\nSite-rating look-ups over CGI or FastCGI, and the rater's tools.\nWith no command: a CGI request (or FastCGI when fd 0 is a listening socket).")
@@ -55,4 +57,27 @@ function exitFor(err: unknown): number {
   if (process.env.ADRATER_DEBUG) log(`error: ${e?.stack ?? String(err)}`);
   log(`${firstLine(e?.message ?? String(err))}${e?.code === 'ER_NO_SUCH_TABLE' ? ' (run adrater db init)' : ''}`);
   return 1;
+}
+
+// The password of a database URL: mysql://user:PASSWORD@host…
+const URL_PASSWORD = /(mysql:\/\/[^:@/]*:)([^@/]+)@/gi;
+
+/**
+ * A password given on the command line (`--db mysql://user:PASSWORD@…`) shows in `ps` to
+ * every local user for as long as the process runs. It is overwritten there with x's, as
+ * MySQL's own clients do, and a warning says where it belongs. (It could be read while the
+ * process started, and it stays in the shell's history.) Setting the title renames the
+ * process too: its short name becomes the title's first 15 characters.
+ */
+function hidePasswords(argv: string[]): void {
+  const mask = (arg: string) => arg.replace(URL_PASSWORD, (_, before: string, password: string) => `${before}${'x'.repeat(password.length)}@`);
+  if (argv.every((arg) => mask(arg) === arg)) return;
+  let words: string[];
+  try {
+    words = readFileSync('/proc/self/cmdline', 'utf8').split('\0').slice(0, -1); // as exec'd: the title takes its room
+  } catch {
+    words = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
+  }
+  process.title = words.map(mask).join(' ');
+  log('warning: a database password on the command line can be read by other users (ps); put the URL in ADRATER_DB or in the file ADRATER_CONFIG names');
 }

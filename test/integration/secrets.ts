@@ -1,15 +1,15 @@
 // A database password given through ADRATER_CONFIG never shows: not in argv, not in a
 // response, not in a log line, also when the connection fails. A config file others can
-// read gets a warning.
+// read gets a warning; so does a password on the command line, which ps then shows masked.
 import t from 'tap';
 import { writeFileSync, chmodSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../lib/core/settings.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { startResponder, answerOnce } from '../helpers/fcgi.js';
 import { connectFcgi } from '../../lib/fastcgi/client.js';
-import { mysqlAccount } from '../helpers/stores.js';
+import { mysqlAccount, mysqlStore } from '../helpers/stores.js';
 
 const SECRET = 'S3cret-pw-' + process.pid;
 const dir = mkdtempSync(join(tmpdir(), 'adrater-secrets-'));
@@ -65,4 +65,32 @@ t.test('a wrong password on the real server: 503, and the password appears nowhe
   const command = await run(['queue'], { ADRATER_CONFIG: file });
   t.equal(command.code, 1);
   t.notMatch(command.stderr, new RegExp(SECRET), 'not in a command\'s error line either');
+});
+
+t.test('a password given on the command line is masked in ps, used, and warned about', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const user = `adrater_argv_${process.pid}`;
+  const database = new URL(store.url).pathname.slice(1);
+  if (!(await mysqlAccount(t, user, SECRET, { grantOn: database }))) return;
+  const url = `mysql://${user}:${SECRET}@127.0.0.1:3306/${database}`;
+  const responder = await startResponder({ db: '', args: ['--db', url] });
+  t.teardown(() => responder.stop());
+  const cmdline = readFileSync(`/proc/${responder.child.pid}/cmdline`, 'utf8');
+  t.notMatch(cmdline, new RegExp(SECRET), `not in ps: ${cmdline.replace(/\0/g, ' ')}`);
+  t.match(cmdline, `mysql://${user}:${'x'.repeat(SECRET.length)}@127.0.0.1:3306/${database}`, 'the rest of the command line as given');
+  const answer = await answerOnce(responder.port!, { REQUEST_METHOD: 'GET', QUERY_STRING: 'url=argv.example', REMOTE_ADDR: '127.0.0.1' });
+  t.equal(answer.status, 200, 'the password itself was used');
+  t.same(await store.sql('SELECT domain FROM rating_queue'), [{ domain: 'argv.example' }]);
+  await responder.stop();
+  t.match(responder.stderr(), /warning: a database password on the command line can be read by other users \(ps\); put the URL in ADRATER_DB/);
+  t.notMatch(responder.stderr(), new RegExp(SECRET));
+
+  const command = await run(['queue', '--db', url], {});
+  t.equal(command.code, 0, command.stderr);
+  t.match(command.stderr, /warning: a database password on the command line/, 'a command warns too');
+  t.match(command.stdout.toString(), /argv\.example/);
+  const viaEnv = await run(['queue'], { ADRATER_DB: url });
+  t.equal(viaEnv.stderr, '', 'no warning for the environment');
 });
