@@ -25,6 +25,18 @@ import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 
+// mysql2 writes the values given to query() into the statement's text, with backslash
+// escapes; a server whose sql_mode has NO_BACKSLASH_ESCAPES reads those otherwise, so that a
+// quote in a rating's info ended its string and the import or `adrater rating` failed with a
+// syntax error. Each connection turns that mode off for itself, whatever the server's
+// default. (execute()'s values travel apart from the statement, and the CGI run's own client
+// writes hex literals.)
+const BACKSLASH_ESCAPES = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')";
+
+interface CoreConnection {
+  query(sql: string, done: (err: Error | null) => void): void;
+}
+
 /** One mysql2 connection to `server`, for a few statements (a command's run, a failback check). */
 async function connectOnce(server: MysqlServer): Promise<Connection> {
   // A few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
@@ -34,10 +46,22 @@ async function connectOnce(server: MysqlServer): Promise<Connection> {
   return conn;
 }
 
+/** connectOnce for statements with values: the session as they need it. */
+async function commandConnection(server: MysqlServer): Promise<Connection> {
+  const conn = await connectOnce(server);
+  try {
+    await conn.query(BACKSLASH_ESCAPES);
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+  return conn;
+}
+
 const endConnection = (conn: Connection) => conn.end().catch(() => {});
 
 /** One mysql2 connection for a command's run: each server in order until one accepts. */
-export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> => singleConnection(servers, connectOnce, endConnection);
+export const mysql2Connection = (servers: MysqlServer[]): Promise<Target<Connection>> => singleConnection(servers, commandConnection, endConnection);
 
 export interface FailoverOptions {
   poolSize: number;
@@ -98,8 +122,17 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
     const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
-    // An idle pooled connection that loses its server reports it here; the pool drops it.
-    pool.on('connection', (conn) => conn.on('error', () => {}));
+    pool.on('connection', (conn) => {
+      // An idle pooled connection that loses its server reports it here; the pool drops it.
+      conn.on('error', () => {});
+      // Sent before the statement the connection was made for (mysql2 runs a connection's
+      // commands in order): a lost connection fails that statement too; a refusal of the
+      // setting itself is said. (This event gets mysql2's core connection, whose query()
+      // takes a callback, whatever its promise API's types say.)
+      (conn as unknown as CoreConnection).query(BACKSLASH_ESCAPES, (err) => {
+        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot turn off NO_BACKSLASH_ESCAPES: ${code(err) || err.message}`);
+      });
+    });
     return (current = { index: i, pool, busy: 0, retired: false, inFlight: new Map() });
   };
   const close = (sp: ServerPool) => void sp.pool.end().catch(() => {});
