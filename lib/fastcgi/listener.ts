@@ -2,10 +2,17 @@
 // a Unix socket path (--listen), systemd's or a supervisor's (inherited.ts).
 import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import type { Server } from 'node:net';
 import { isSupervisedWorker, systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
+
+// A Unix socket's address holds 108 bytes of path on Linux, the last a NUL. libuv cuts a
+// longer path short without a word and binds the socket where the shorter path leads: a
+// file in some other directory, and the responder's chmod of the path it was given failed
+// with ENOENT.
+const MAX_SOCKET_PATH = 107;
 
 /**
  * --listen's address; without it, systemd's socket (fd 3) or the one on fd 0. A supervisor's
@@ -15,7 +22,13 @@ export type Address = { fd: number } | { path: string } | { host: string; port: 
 export function parseListen(listen: string | undefined): Address {
   if (isSupervisedWorker()) return { fd: WORKER_SOCKET_FD };
   if (!listen) return { fd: systemdSocket() ? 3 : 0 };
-  if (listen.startsWith('/') || listen.startsWith('./')) return { path: listen };
+  if (listen.startsWith('/') || listen.startsWith('./')) {
+    const bytes = Buffer.byteLength(listen);
+    if (bytes > MAX_SOCKET_PATH) {
+      throw new Error(`--listen ${listen} is ${bytes} bytes; a Unix socket's path may have at most ${MAX_SOCKET_PATH} (use a shorter one, or one relative to the working directory: ./name.sock)`);
+    }
+    return { path: listen };
+  }
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[3]) > 65535) throw new Error(`--listen must be HOST:PORT or /path.sock, not "${listen}"`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
@@ -40,13 +53,22 @@ export async function clearStaleSocket(path: string): Promise<void> {
 export async function listen(server: Server, address: Address, backlog: number): Promise<void> {
   if ('path' in address) await clearStaleSocket(address.path);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException) => reject(listenError(address, err));
+    server.once('error', failed);
     server.listen({ ...address, backlog }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
   if ('path' in address) chmodSync(address.path, 0o660);
+}
+
+/** Node says EACCES for a socket in a directory that does not exist (libuv's choice, for Windows): say that. */
+function listenError(address: Address, err: NodeJS.ErrnoException): Error {
+  if ('path' in address && (err.code === 'EACCES' || err.code === 'ENOENT') && !existsSync(dirname(address.path))) {
+    return new Error(`cannot listen on ${address.path}: there is no directory ${dirname(address.path)}`);
+  }
+  return err;
 }
 
 /** Removes the socket file a Unix listener leaves behind. */

@@ -2,9 +2,9 @@
 import t from 'tap';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { statSync, writeFileSync, mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
 import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../../lib/fastcgi/record.js';
 import { parseCgi, BIN, run } from '../helpers/run.js';
@@ -253,5 +253,21 @@ t.test('life cycle', async (t) => {
     const second = startResponder({ db: store.url, path });
     await t.rejects(second, /in use by another process/, 'a live socket is not taken over');
     t.equal(await responder.stop(), 0);
+  });
+
+  await t.test('a Unix socket path that cannot be: refused with the reason, nothing bound elsewhere', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'adrater-sock-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { ADRATER_DB: store.url };
+    // 120 bytes: libuv would bind it cut short to 107, a file in `dir` named by the cut.
+    const long = join(dir, 'd'.repeat(120 - `${dir}//a.sock`.length), 'a.sock');
+    mkdirSync(dirname(long));
+    const tooLong = await run(['fcgi', '--listen', long], env);
+    t.equal(tooLong.code, 1);
+    t.match(tooLong.stderr, `--listen ${long} is 120 bytes; a Unix socket's path may have at most 107`);
+    t.same(readdirSync(dir), [basename(dirname(long))], 'no socket bound at the cut-short path');
+    const noDir = await run(['fcgi', '--listen', join(dir, 'missing', 'a.sock')], env);
+    t.equal(noDir.code, 1);
+    t.match(noDir.stderr, `cannot listen on ${join(dir, 'missing', 'a.sock')}: there is no directory ${join(dir, 'missing')}`, 'not EACCES');
   });
 });
