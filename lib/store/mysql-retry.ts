@@ -7,14 +7,19 @@ import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import type { ServerInUse } from './store.js';
 
-// MariaDB's own errors that the rules read but mysql2 has no name for (its table is MySQL's):
-// named by number, as a CGI run's client names them (lib/store/mysql-wire.ts).
-const MARIADB_NAMES = new Map([[1969, 'ER_STATEMENT_TIMEOUT']]);
+// MariaDB's own errors that the rules read, by number, as a CGI run's client names them
+// (lib/store/mysql-wire.ts): mysql2's table is MySQL's, which has no name for 1969 and
+// another error's for 4151 (MySQL's LOAD DATA ER_BULK_PARSER_INCOMPLETE_ESCAPE_SEQUENCE,
+// a statement adrater never sends).
+const MARIADB_NAMES = new Map([
+  [1969, 'ER_STATEMENT_TIMEOUT'],
+  [4151, 'ER_ACCOUNT_HAS_BEEN_LOCKED'],
+]);
 
-/** A driver error's name: mysql2's, a CGI run's client's, or MARIADB_NAMES' for its number. */
+/** A driver error's name: MARIADB_NAMES' for its number, else mysql2's or a CGI run's client's. */
 export const code = (err: unknown): string => {
   const e = err as { code?: string; errno?: number } | null | undefined;
-  return e?.code ?? MARIADB_NAMES.get(e?.errno ?? 0) ?? '';
+  return MARIADB_NAMES.get(e?.errno ?? 0) ?? e?.code ?? '';
 };
 
 // The server is not there for us: another listed server may be.
@@ -51,10 +56,14 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // a statement the server stopped at its time limit (MariaDB's max_statement_time, 1969;
 // MySQL's max_execution_time, 3024): a server too busy, or a table held, for that long.
 // ADRATER_NOT_READY: the read server in use answers but is not to be read (a stopped or
-// lagging replica) and no other listed one is ready; look-ups then read from --db.
+// lagging replica) and no other listed one is ready; look-ups then read from --db. An
+// account the server will not serve is as a wrong password: locked (ACCOUNT LOCK), or its
+// password expired (refused at login, 1862, or, by MariaDB's default
+// disconnect_on_expired_password=OFF, let in and refused every statement, 1820).
 const UNAVAILABLE_CODES = new Set([
   'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
+  'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD',
 ]);
 
 /** A driver error as it enters: the server not there for us becomes UnavailableError. */

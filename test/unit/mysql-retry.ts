@@ -1,5 +1,6 @@
 // How a driver error is read as it enters (lib/store/mysql-retry.ts): by its name, mysql2's
-// or a CGI run's client's, or by its number where mysql2 has no name (MariaDB's own errors).
+// or a CGI run's client's, or by its number for MariaDB's own errors, which mysql2's table
+// (MySQL's) does not name or names otherwise.
 // The errors are shaped as each driver gives them (seen from the real MariaDB and Galera:
 // test/integration/statement-timeout.ts, test/drills/cluster.ts).
 import t from 'tap';
@@ -26,7 +27,18 @@ t.test('a Galera node cut off as a write commits (1180): lost, a 503, the write 
   t.type(classify(cut), UnavailableError);
 });
 
-t.test('a name wins over the number; other errors stay as they are (a 500)', async (t) => {
+t.test('an account the server will not serve: a 503, as a wrong password', async (t) => {
+  // MariaDB's 4151 has MySQL's name for another error in mysql2's table: the number decides.
+  const locked = mysql2(4151, 'ER_BULK_PARSER_INCOMPLETE_ESCAPE_SEQUENCE', 'Access denied, this account is locked');
+  t.equal(code(locked), 'ER_ACCOUNT_HAS_BEEN_LOCKED');
+  t.type(classify(locked), UnavailableError);
+  t.type(classify(mysql2(3118, 'ER_ACCOUNT_HAS_BEEN_LOCKED', "Access denied for user 'a'@'h'. Account is locked.")), UnavailableError, "MySQL's");
+  t.type(classify(mysql2(1862, 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'Your password has expired.')), UnavailableError, 'expired, refused at login');
+  t.type(classify(mysql2(1820, 'ER_MUST_CHANGE_PASSWORD', 'You must SET PASSWORD before executing this statement')), UnavailableError, 'expired, let in and refused each statement');
+  t.notOk(serverLost(locked), 'not a server lost: the next listed one has the same accounts');
+});
+
+t.test("a name wins over the number, but for MariaDB's own numbers; other errors stay as they are (a 500)", async (t) => {
   t.equal(code({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'ER_LOCK_DEADLOCK');
   t.equal(code({ errno: 4242 }), '', 'a number the rules do not read has no name');
   t.equal(code(null), '');

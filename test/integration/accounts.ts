@@ -1,0 +1,52 @@
+// An account the server will not serve (locked by a DBA, or its password expired) is the
+// database not there for us, as a wrong password is: 503 with Retry-After and one log line
+// naming the reason, for a CGI run (its own client) and a responder (mysql2) alike; not a
+// 500 with the driver's stack on every request. Real MariaDB, the real bin.
+import t from 'tap';
+import { cgi } from '../helpers/run.js';
+import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
+import { errorOf } from '../helpers/xml.js';
+
+const server = new URL(MYSQL_ADMIN);
+const hostPort = `${server.hostname}:${server.port || 3306}`;
+const ask = { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: 'url=a.example', REMOTE_ADDR: '127.0.0.1' };
+
+t.test('a locked account, an expired password: 503 and the reason, no stack', async (t) => {
+  const store = await mysqlStore(t);
+  const admin = await mysqlAdmin(t);
+  if (!store || !admin) return;
+  t.teardown(async () => {
+    await store.close();
+    await admin.end();
+  });
+  const database = new URL(store.url).pathname.slice(1);
+  const user = `adrater_acct_${process.pid}`;
+  await mysqlAccount(t, user, 'pw', { grantOn: database });
+  const url = `mysql://${user}:pw@${hostPort}/${database}`;
+  t.equal((await cgi(url, { query: 'url=a.example' })).status, 200, 'the account works');
+
+  const cases = [
+    { name: 'locked', alter: 'ACCOUNT LOCK', reason: /503 database unavailable: MySQL unavailable: ER_ACCOUNT_HAS_BEEN_LOCKED: Access denied, this account is locked/ },
+    // MariaDB's default (disconnect_on_expired_password=OFF) lets the client in and refuses its statements.
+    { name: 'password expired', alter: 'ACCOUNT UNLOCK PASSWORD EXPIRE', reason: /503 database unavailable: MySQL unavailable: ER_MUST_CHANGE_PASSWORD: You must SET PASSWORD/ },
+  ];
+  for (const c of cases) {
+    await admin.query(`ALTER USER '${user}'@'%' ${c.alter}`);
+    const run = await cgi(url, { query: 'url=a.example' });
+    t.equal(run.status, 503, `${c.name}: CGI 503`);
+    t.equal(run.headers['retry-after'], '5');
+    t.equal(errorOf(run.body).code, 'unavailable');
+    t.match(run.stderr, c.reason, `${c.name}: the reason in the CGI run's log line`);
+    t.notMatch(run.stderr, /\s+at\s/, 'no stack');
+
+    const responder = await startResponder({ db: url });
+    const answer = await answerOnce(responder.port!, ask);
+    await responder.stop();
+    t.equal(answer.status, 503, `${c.name}: responder 503`);
+    t.equal(answer.headers['retry-after'], '5');
+    t.match(responder.stderr(), c.reason, `${c.name}: the reason in the responder's log line`);
+    t.notMatch(responder.stderr(), /\s+at\s|500 internal/, 'no stack, no 500');
+  }
+  t.same(await store.sql('SELECT domain FROM rating_queue'), [{ domain: 'a.example' }], 'queued once, by the request that was served');
+});
