@@ -3,7 +3,7 @@
 // mysql2); a persistent process holds a pool whose dead connections are dropped and
 // replaced, and moves to the next listed server when its server is lost
 // (lib/store/mysql-target.ts).
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { throwIfAborted } from '../core/errors.js';
 import { runMigrations } from './schema.js';
 import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
@@ -50,7 +50,7 @@ export function pooledLookup(): (conn: Connection, domains: string[]) => Promise
     if (jsonTable) {
       try {
         // Each domain once (a batch's are already): the join gives a row per element.
-        return (await conn.execute<RowDataPacket[]>(JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]))[0];
+        return await executeOrText<RowDataPacket[]>(conn, JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]);
       } catch (err) {
         // The server not there for us is the caller's to handle.
         if (classify(err) !== err) throw err;
@@ -82,7 +82,28 @@ function inList(conn: Connection, domains: string[]): Promise<RowDataPacket[]> {
   // NULL, not the last domain again: a NULL parameter is one bit of the packet, and MariaDB
   // makes no range of it (an IN list of 33 domains padded to 64: ~15 us less server CPU).
   const padded = (domains as Array<string | null>).concat(new Array<null>(size - domains.length).fill(null));
-  return conn.execute<RowDataPacket[]>(PREPARED_LOOKUP(size), padded).then(([rows]) => rows);
+  return executeOrText<RowDataPacket[]>(conn, PREPARED_LOOKUP(size), padded);
+}
+
+let noRoomSaid = false;
+
+/**
+ * The statement prepared (once per connection; mysql2 keeps it), or, when the server has no
+ * room for another prepared statement (max_prepared_stmt_count: one budget for all of its
+ * clients, which many responders and workers on one cluster can spend), the same statement
+ * as text: refused before it ran, so sent again whatever it does. Said once.
+ */
+async function executeOrText<T extends RowDataPacket[] | ResultSetHeader>(conn: Connection, sql: string, params: Array<string | number | null>): Promise<T> {
+  try {
+    return (await conn.execute<T>(sql, params))[0];
+  } catch (err) {
+    if (code(err) !== 'ER_MAX_PREPARED_STMT_COUNT_REACHED') throw err;
+    if (!noRoomSaid) {
+      noRoomSaid = true;
+      log('database: no room for more prepared statements (the server\'s max_prepared_stmt_count); statements not yet prepared on a connection go as text');
+    }
+    return (await conn.query<T>(sql, params))[0];
+  }
 }
 
 function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
@@ -148,7 +169,7 @@ const PREPARED_ENQUEUE = textForCount((n) => `${QUEUE_WRITE_INSERT}${placeholder
 /** The queue write: prepared when `prepared` and the batch is at most MAX_PREPARED_ENQUEUE_ROWS rows, else one plain query. */
 function enqueueRows(conn: Connection, rows: QueueWrite[], prepared: boolean): Promise<unknown> {
   if (!prepared || rows.length > MAX_PREPARED_ENQUEUE_ROWS) return conn.query(`${QUEUE_WRITE_INSERT}?${ENQUEUE_SUFFIX}`, [rows]);
-  return conn.execute(PREPARED_ENQUEUE(rows.length), rows.flat());
+  return executeOrText(conn, PREPARED_ENQUEUE(rows.length), rows.flat());
 }
 const QUEUE_ORDER = 'FROM rating_queue WHERE priority >= ? ORDER BY priority DESC, first_requested, domain LIMIT ?';
 
