@@ -66,8 +66,12 @@ function wireStore(target: Target<Wire>, openMysql2: () => Promise<Store>): Stor
       throwIfAborted(signal);
       if (items.length === 0) return;
       const values = queueWrites(items).map((row) => `(${row.map(literal).join(', ')})`);
-      // One autocommitted statement, tried again only when it surely did not count.
-      await run((wire) => wire.query(`${QUEUE_WRITE_INSERT}${values.join(', ')}${ENQUEUE_SUFFIX}`), notApplied);
+      // One autocommitted statement, tried again only when it surely did not count; committed
+      // by hand when the server keeps autocommit off for the session (the 200 promises it).
+      await run(async (wire) => {
+        await wire.query(`${QUEUE_WRITE_INSERT}${values.join(', ')}${ENQUEUE_SUFFIX}`);
+        if (wire.inTransaction()) await wire.query('COMMIT');
+      }, notApplied);
     },
     migrate: async () => (await mysql2()).migrate(),
     writeRatings: async (rows, force) => (await mysql2()).writeRatings(rows, force),

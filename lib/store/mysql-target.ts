@@ -25,13 +25,17 @@ import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
 
-// mysql2 writes the values given to query() into the statement's text, with backslash
-// escapes; a server whose sql_mode has NO_BACKSLASH_ESCAPES reads those otherwise, so that a
-// quote in a rating's info ended its string and the import or `adrater rating` failed with a
-// syntax error. Each connection turns that mode off for itself, whatever the server's
-// default. (execute()'s values travel apart from the statement, and the CGI run's own client
-// writes hex literals.)
-const BACKSLASH_ESCAPES = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')";
+// What each connection sets for its own session, whatever the server's defaults (or its
+// init_connect) say; one statement at connect:
+// - mysql2 writes the values given to query() into the statement's text, with backslash
+//   escapes; a server whose sql_mode has NO_BACKSLASH_ESCAPES reads those otherwise, so that
+//   a quote in a rating's info ended its string and the import or `adrater rating` failed
+//   with a syntax error. (execute()'s values travel apart from the statement.)
+// - A queue write is one autocommitted statement, and a look-up must see what was committed
+//   since the last one: with autocommit off (a server started with --autocommit=0), writes
+//   answered 200 were never committed, and a pooled connection's snapshot would age.
+// (The CGI run's own client writes hex literals, and commits by hand when it must.)
+const SESSION = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1";
 
 interface CoreConnection {
   query(sql: string, done: (err: Error | null) => void): void;
@@ -46,11 +50,11 @@ async function connectOnce(server: MysqlServer): Promise<Connection> {
   return conn;
 }
 
-/** connectOnce for statements with values: the session as they need it. */
+/** connectOnce for a command's statements: the session as they need it (SESSION). */
 async function commandConnection(server: MysqlServer): Promise<Connection> {
   const conn = await connectOnce(server);
   try {
-    await conn.query(BACKSLASH_ESCAPES);
+    await conn.query(SESSION);
   } catch (err) {
     conn.destroy();
     throw err;
@@ -127,10 +131,10 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
       conn.on('error', () => {});
       // Sent before the statement the connection was made for (mysql2 runs a connection's
       // commands in order): a lost connection fails that statement too; a refusal of the
-      // setting itself is said. (This event gets mysql2's core connection, whose query()
+      // settings themselves is said. (This event gets mysql2's core connection, whose query()
       // takes a callback, whatever its promise API's types say.)
-      (conn as unknown as CoreConnection).query(BACKSLASH_ESCAPES, (err) => {
-        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot turn off NO_BACKSLASH_ESCAPES: ${code(err) || err.message}`);
+      (conn as unknown as CoreConnection).query(SESSION, (err) => {
+        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot set the session's sql_mode and autocommit: ${code(err) || err.message}`);
       });
     });
     return (current = { index: i, pool, busy: 0, retired: false, inFlight: new Map() });

@@ -28,6 +28,12 @@ export type WireRow = Array<string | null>;
 export interface Wire {
   /** One statement: its rows when it returns a result set, else none. */
   query(sql: string): Promise<WireRow[]>;
+  /**
+   * Whether the server said, after the last statement without rows, that a transaction is
+   * open (SERVER_STATUS_IN_TRANS): with autocommit off for the session (the server's global
+   * default, or its init_connect), a write is not committed until COMMIT.
+   */
+  inTransaction(): boolean;
   /** Ends the session (COM_QUIT); the socket then closes without holding the process open. */
   quit(): Promise<void>;
 }
@@ -74,6 +80,9 @@ const ERROR_NAMES = new Map([
   [3118, 'ER_ACCOUNT_HAS_BEEN_LOCKED'], // MySQL's
   [4151, 'ER_ACCOUNT_HAS_BEEN_LOCKED'], // MariaDB's
 ]);
+
+// A status flag of OK packets: a transaction is open.
+const SERVER_STATUS_IN_TRANS = 0x1;
 
 // Capability flags (the protocol's names).
 const LONG_PASSWORD = 0x1;
@@ -286,9 +295,16 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     }
   }
 
+  let inTransaction = false;
   async function readResult(): Promise<WireRow[]> {
     const first = await next();
-    if (first[0] === 0x00) return [];
+    if (first[0] === 0x00) {
+      // OK: affected rows and last insert id (length-encoded), then the status flags.
+      const [, afterRows] = lengthEncoded(first, 1);
+      const [, afterId] = lengthEncoded(first, afterRows);
+      inTransaction = afterId + 2 <= first.length && (first.readUInt16LE(afterId) & SERVER_STATUS_IN_TRANS) !== 0;
+      return [];
+    }
     if (first[0] === 0xff) throw serverError(first);
     const [columns] = lengthEncoded(first, 0);
     for (let i = 0; i < columns; i++) await next(); // the column definitions: the statement says what they are
@@ -305,6 +321,7 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   }
 
   const wire: Wire = {
+    inTransaction: () => inTransaction,
     query: (sql) =>
       inTurn(() => {
         if (failure) return Promise.reject(failure);
