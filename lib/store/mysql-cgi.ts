@@ -10,7 +10,7 @@ import { mysqlServers } from './mysql-servers.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { classifiedUse, classify, notApplied, readAgain, singleConnection } from './mysql-retry.js';
 import type { Target } from './mysql-retry.js';
-import { ENQUEUE_SUFFIX, LOOKUP_PREFIX } from './mysql-sql.js';
+import { ENQUEUE_SUFFIX, WIRE_LOOKUP_PREFIX } from './mysql-sql.js';
 import { connectWire, UnsupportedError } from './mysql-wire.js';
 import type { Wire } from './mysql-wire.js';
 import { QUEUE_WRITE_INSERT, queueWrites } from './store.js';
@@ -59,7 +59,7 @@ function wireStore(target: Target<Wire>, openMysql2: () => Promise<Store>): Stor
     async lookup(domains, signal) {
       throwIfAborted(signal);
       if (domains.length === 0) return [];
-      const rows = await run((wire) => wire.query(`${LOOKUP_PREFIX}${domains.map(literal).join(', ')})`), readAgain);
+      const rows = await run((wire) => wire.query(`${WIRE_LOOKUP_PREFIX}${domains.map(literal).join(', ')})`), readAgain);
       return rows.map(([domain, rating, info, ratedAt, expiresAt]) => ({ domain: domain!, rating: rating!, info, ratedAt: ratedAt!, expiresAt }));
     },
     async enqueue(items, signal) {

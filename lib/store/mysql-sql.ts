@@ -8,6 +8,15 @@
 export const LOOKUP_COLUMNS = 'SELECT domain, rating, info, CAST(rated_at AS CHAR) AS rated_at, CAST(expires_at AS CHAR) AS expires_at';
 export const LOOKUP_PREFIX = `${LOOKUP_COLUMNS} FROM site_ratings WHERE domain IN (`;
 
+// A CGI run's own client reads every column as UTF-8 and sets nothing for its session (a
+// round trip every run). The server converts text to the session's character_set_results,
+// which an init_connect may have changed (`SET NAMES latin1`: ☕ came out as ?): the two text
+// columns come as the bytes of their UTF-8, which no conversion touches. The domain is ASCII
+// (punycode) and the times are digits.
+export const WIRE_LOOKUP_PREFIX =
+  'SELECT domain, CAST(CONVERT(rating USING utf8mb4) AS BINARY), CAST(CONVERT(info USING utf8mb4) AS BINARY), ' +
+  'CAST(rated_at AS CHAR), CAST(expires_at AS CHAR) FROM site_ratings WHERE domain IN (';
+
 /** A queued row met again, merged per CONTRACT §5. */
 export const ENQUEUE_SUFFIX =
   ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + VALUES(requests), ' +

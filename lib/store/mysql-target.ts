@@ -34,8 +34,12 @@ import type { Target } from './mysql-retry.js';
 // - A queue write is one autocommitted statement, and a look-up must see what was committed
 //   since the last one: with autocommit off (a server started with --autocommit=0), writes
 //   answered 200 were never committed, and a pooled connection's snapshot would age.
-// (The CGI run's own client writes hex literals, and commits by hand when it must.)
-const SESSION = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1";
+// - The text is UTF-8 both ways, as the handshake asked: an init_connect of `SET NAMES
+//   latin1` (or the once common `utf8`, three bytes at most) turned a rating's ☕ into ? on
+//   the way out and stored `adrater rating`'s bytes as other characters.
+// (The CGI run's own client writes hex literals, reads its text as bytes, and commits by hand
+// when it must.)
+const SESSION = "SET NAMES utf8mb4, sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1";
 
 interface CoreConnection {
   query(sql: string, done: (err: Error | null) => void): void;
@@ -134,7 +138,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
       // settings themselves is said. (This event gets mysql2's core connection, whose query()
       // takes a callback, whatever its promise API's types say.)
       (conn as unknown as CoreConnection).query(SESSION, (err) => {
-        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot set the session's sql_mode and autocommit: ${code(err) || err.message}`);
+        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot set the session's character set, sql_mode and autocommit: ${code(err) || err.message}`);
       });
     });
     return (current = { index: i, pool, busy: 0, retired: false, inFlight: new Map() });
