@@ -1,5 +1,6 @@
 // The MySQL dialect's look-up and queue merge, for mysql2's store (lib/store/mysql.ts) and
 // a CGI run's own client (lib/store/mysql-cgi.ts) alike.
+import { MAX_REQUESTS } from './store.js';
 
 // What every look-up selects, whatever it asks with. The times as the server writes them
 // (what the text protocol of a CGI run's plain query carries anyway): a prepared look-up's
@@ -17,7 +18,11 @@ export const WIRE_LOOKUP_PREFIX =
   'SELECT domain, CAST(CONVERT(rating USING utf8mb4) AS BINARY), CAST(CONVERT(info USING utf8mb4) AS BINARY), ' +
   'CAST(rated_at AS CHAR), CAST(expires_at AS CHAR) FROM site_ratings WHERE domain IN (';
 
-/** A queued row met again, merged per CONTRACT §5. */
+/**
+ * A queued row met again, merged per CONTRACT §5. `requests` stops at the INT column's largest
+ * value: past it the write was refused (out of range), and every request naming that domain
+ * answered 500, with none of its other domains queued, until the row was claimed.
+ */
 export const ENQUEUE_SUFFIX =
-  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), requests = requests + VALUES(requests), ' +
-  'last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)';
+  ' ON DUPLICATE KEY UPDATE priority = GREATEST(priority, VALUES(priority)), ' +
+  `requests = LEAST(requests + VALUES(requests), ${MAX_REQUESTS}), last_requested = VALUES(last_requested), source_ip = VALUES(source_ip)`;

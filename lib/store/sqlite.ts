@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
-import { placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
+import { MAX_REQUESTS, placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueWrite, OpenOptions } from './store.js';
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -39,7 +39,7 @@ const MAX_PARAMS = 999;
 // to ENQUEUE_ROWS (a responder keeps each prepared: statementCache), a longer batch in chunks.
 const ENQUEUE_SUFFIX =
   ' ON CONFLICT (domain) DO UPDATE SET priority = max(priority, excluded.priority), ' +
-  'requests = requests + excluded.requests, last_requested = excluded.last_requested, source_ip = excluded.source_ip';
+  `requests = min(requests + excluded.requests, ${MAX_REQUESTS}), last_requested = excluded.last_requested, source_ip = excluded.source_ip`;
 const ENQUEUE_ROWS = 16;
 
 function unavailable(err: unknown): unknown {

@@ -56,6 +56,13 @@ async function check(t: Test, scratch: ScratchStore, options: { persistent?: boo
   const later = items('n20-', 20, 30);
   await store.enqueue(later);
   t.same(await stored(scratch, 'n20-'), expected([...first, ...later]), '20 rows again');
+  // A count at the column's largest value stays there: the write is taken, not refused as
+  // out of range (which made every request naming the domain a 500), the rest merged as ever.
+  await scratch.sql("UPDATE rating_queue SET requests = 2147483646 WHERE domain = 'n20-0.example'");
+  await store.enqueue([...items('n20-', 1, 40), ...items('n20-', 1, 41)]);
+  await store.enqueue(items('n20-', 2, 42));
+  const hot = (await stored(scratch, 'n20-0.example'))[0] as unknown as Stored;
+  t.same([hot.requests, hot.last_requested], [2147483647, '2026-11-26 12:42:00'], 'requests stops at 2147483647');
 }
 
 t.test('every shape of queue write leaves the same rows', (t) => eachStoreShape(t, check));
