@@ -24,14 +24,20 @@ export function isSupervisedWorker(): boolean {
 
 /**
  * True when fd 0 is a listening socket (mod_fcgid, mod_fastcgi). A connected socket on
- * fd 0 is CGI under mod_cgid. Linux lists each socket's state in /proc/net.
+ * fd 0 is CGI under mod_cgid.
  */
-export function stdinIsListening(): boolean {
+export const stdinIsListening = (): boolean => listens(0) === true;
+
+/**
+ * Whether `fd` is a listening socket, as Linux lists each socket's state in /proc/net;
+ * undefined where that cannot tell (no /proc, or a socket of a kind those tables omit).
+ */
+export function listens(fd: number): boolean | undefined {
   let target: string;
   try {
-    target = readlinkSync('/proc/self/fd/0');
+    target = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return false;
+    return undefined;
   }
   const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
   if (!inode) return false;
@@ -52,7 +58,7 @@ export function stdinIsListening(): boolean {
     const f = line.trim().split(/\s+/);
     if (f[9] === inode) return f[3] === '0A';
   }
-  return false;
+  return undefined;
 }
 
 /** Whether systemd passed this process a socket (socket activation: LISTEN_PID is ours): it is fd 3. */

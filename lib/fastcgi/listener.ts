@@ -4,7 +4,7 @@ import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Server } from 'node:net';
-import { isSupervisedWorker, systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
+import { isSupervisedWorker, listens, systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
 
@@ -21,7 +21,18 @@ const MAX_SOCKET_PATH = 107;
  */
 export function parseListen(listen: string | undefined): Address {
   if (isSupervisedWorker()) return { fd: WORKER_SOCKET_FD };
-  if (!listen) return { fd: systemdSocket() ? 3 : 0 };
+  if (!listen) {
+    const fd = systemdSocket() ? 3 : 0;
+    // Node's own words for these were "listen EINVAL" and "listen ENOTSOCK".
+    if (listens(fd) === false) {
+      throw new Error(
+        fd === 3
+          ? "systemd passed a connection, not a listening socket (the .socket unit says Accept=yes); adrater accepts its own connections: use Accept=no, the default"
+          : 'fd 0 is not a listening socket (mod_fcgid gives one); to listen yourself, give --listen HOST:PORT or /path.sock',
+      );
+    }
+    return { fd };
+  }
   if (listen.startsWith('/') || listen.startsWith('./')) {
     const bytes = Buffer.byteLength(listen);
     if (bytes > MAX_SOCKET_PATH) {

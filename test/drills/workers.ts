@@ -341,6 +341,22 @@ t.test('systemd socket activation (systemd-socket-activate), with and without --
   }
 });
 
+t.test('a .socket unit with Accept=yes (a connection on fd 3, not a listener): refused with the reason', { skip: missing('systemd-socket-activate') }, async (t) => {
+  const store = await scratch(t);
+  const port = await freePort();
+  const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--accept', '-E', `PATH=${WEB_SERVER_PATH}`, '-E', `ADRATER_DB=${store.url}`, process.execPath, BIN, 'fcgi'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => child.kill('SIGTERM'));
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  await until('the socket', () => /Listening on/.test(log));
+  const probe = connect(port, '127.0.0.1');
+  probe.on('error', () => {});
+  await until('the refusal', () => /adrater\[\d+\]: systemd passed a connection/.test(log));
+  probe.destroy();
+  t.match(log, /systemd passed a connection, not a listening socket \(the \.socket unit says Accept=yes\); adrater accepts its own connections: use Accept=no, the default/);
+  t.notMatch(log, /EINVAL/, "not Node's own word for it");
+});
+
 t.test('the shipped units pass systemd-analyze verify', { skip: missing('systemd-analyze') }, async (t) => {
   const verify = spawnSync('systemd-analyze', ['verify', join(ROOT, 'cgi-bin/adrater.socket'), join(ROOT, 'cgi-bin/adrater.service')], { encoding: 'utf8' });
   t.equal(verify.status, 0, verify.stderr);

@@ -255,7 +255,7 @@ t.test('life cycle', async (t) => {
     t.equal(await responder.stop(), 0);
   });
 
-  await t.test('a Unix socket path that cannot be: refused with the reason, nothing bound elsewhere', async (t) => {
+  await t.test('nowhere to listen (a path that cannot be, no socket on fd 0): refused with the reason, nothing bound elsewhere', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'adrater-sock-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const env = { ADRATER_DB: store.url };
@@ -266,6 +266,9 @@ t.test('life cycle', async (t) => {
     t.equal(tooLong.code, 1);
     t.match(tooLong.stderr, `--listen ${long} is 120 bytes; a Unix socket's path may have at most 107`);
     t.same(readdirSync(dir), [basename(dirname(long))], 'no socket bound at the cut-short path');
+    const noListener = await run(['fcgi'], env);
+    t.equal(noListener.code, 1);
+    t.match(noListener.stderr, 'fd 0 is not a listening socket (mod_fcgid gives one); to listen yourself, give --listen HOST:PORT or /path.sock', 'no --listen and no socket on fd 0: said so, not ENOTSOCK');
     const noDir = await run(['fcgi', '--listen', join(dir, 'missing', 'a.sock')], env);
     t.equal(noDir.code, 1);
     t.match(noDir.stderr, `cannot listen on ${join(dir, 'missing', 'a.sock')}: there is no directory ${join(dir, 'missing')}`, 'not EACCES');
