@@ -59,8 +59,9 @@ function exitFor(err: unknown): number {
   return 1;
 }
 
-// The password of a database URL: mysql://user:PASSWORD@host…
-const URL_PASSWORD = /(mysql:\/\/[^:@/]*:)([^@/]+)@/gi;
+// The password of a database URL: mysql://user:PASSWORD@host… (up to the last "@", should
+// the password hold one unencoded: the URL is refused then, but ps shows it meanwhile).
+const URL_PASSWORD = /((?:mysql|mariadb):\/\/[^:@/]*:)(.+)@/gi;
 
 /**
  * A password given on the command line (`--db mysql://user:PASSWORD@…`) shows in `ps` to

@@ -32,7 +32,28 @@ export interface MysqlUrl {
 
 export const mysqlServers = (url: string): MysqlServer[] => mysqlUrl(url).servers;
 
+/**
+ * A user or password holding "@", "/", "?" or "#" as it is splits the URL at the wrong
+ * place, and the error then quoted a piece of the password as a server, an option or a host
+ * name to look up, in a log line for every request. Said without quoting anything: more than
+ * one "@", or one after the first "/", "?" or "#", is such a URL.
+ */
+function refuseUnencodedCredentials(url: string): void {
+  const scheme = AFTER_SCHEME.exec(url);
+  if (!scheme) return;
+  const rest = url.slice(scheme[0].length);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return;
+  if (rest.indexOf('@') !== at || /[/?#]/.test(rest.slice(0, at))) {
+    throw new SettingsError('database URL: the user or password holds "@", "/", "?" or "#"; percent-encode them there (%40, %2F, %3F, %23)');
+  }
+}
+
+// Where the URL's credentials start: after its scheme.
+const AFTER_SCHEME = /^(?:mysql|mariadb):\/\//;
+
 export function mysqlUrl(url: string): MysqlUrl {
+  refuseUnencodedCredentials(url);
   const parts = URL_PARTS.exec(url);
   if (!parts) throw new SettingsError('database must be mysql://user:pass@host:port[,host:port…]/db');
   const [, userinfo = '', hosts, path = '', query = ''] = parts;

@@ -94,3 +94,20 @@ t.test('a password given on the command line is masked in ps, used, and warned a
   const viaEnv = await run(['queue'], { ADRATER_DB: url });
   t.equal(viaEnv.stderr, '', 'no warning for the environment');
 });
+
+t.test('a password holding "@", "/", "?" or "#" unencoded: refused without quoting any of it', async (t) => {
+  for (const mark of ['@', '/', '?', '#']) {
+    const url = `mysql://adrater:${SECRET}${mark}${SECRET}@127.0.0.1:3306/test`;
+    const answer = await cgi('', { query: 'url=a.example', env: { ADRATER_DB: url } });
+    t.equal(answer.status, 500, `"${mark}": a configuration error`);
+    t.match(answer.stderr, /configuration error: database URL: the user or password holds "@", "\/", "\?" or "#"; percent-encode them there/);
+    t.notMatch(JSON.stringify(answer), new RegExp(SECRET), `"${mark}": no piece of the password in the answer or the log`);
+    const command = await run(['queue', '--db', url], {});
+    t.equal(command.code, 2);
+    t.notMatch(command.stderr, new RegExp(SECRET), `"${mark}": nor in a command's error line`);
+  }
+  // Encoded, the same password is taken.
+  const encoded = await cgi('', { query: 'url=a.example', env: { ADRATER_DB: `mysql://adrater:${SECRET}%40${SECRET}@127.0.0.1:1/test` } });
+  t.equal(encoded.status, 503, 'percent-encoded: the URL is read (and the server on port 1 refuses)');
+  t.notMatch(encoded.stderr, new RegExp(SECRET));
+});
