@@ -12,6 +12,8 @@ export interface MysqlServer {
 
 const URL_PARTS = /^(?:mysql|mariadb):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/;
+// Where the URL's credentials start: after its scheme.
+const AFTER_SCHEME = /^(?:mysql|mariadb):\/\//;
 
 /** What a MySQL URL says: its servers, and the options a persistent process reads (mysql-target.ts). */
 export interface MysqlUrl {
@@ -48,9 +50,6 @@ function refuseUnencodedCredentials(url: string): void {
     throw new SettingsError('database URL: the user or password holds "@", "/", "?" or "#"; percent-encode them there (%40, %2F, %3F, %23)');
   }
 }
-
-// Where the URL's credentials start: after its scheme.
-const AFTER_SCHEME = /^(?:mysql|mariadb):\/\//;
 
 export function mysqlUrl(url: string): MysqlUrl {
   refuseUnencodedCredentials(url);
