@@ -36,6 +36,10 @@ const LOST = new Set([
   // was committing; its later statements get 1047. The write itself is not tried again: it
   // may have committed all the same (test/drills/cluster.ts has seen both).
   'ER_ERROR_DURING_COMMIT',
+  // 1184 "Aborted connection … (init_connect command failed)": the server's init_connect,
+  // run for ordinary accounts before their first statement, fails, and the server closes the
+  // connection; the statement never ran.
+  'ER_NEW_ABORTING_CONNECTION',
 ]);
 export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fatal?: boolean })?.fatal === true;
 

@@ -134,11 +134,14 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
       // An idle pooled connection that loses its server reports it here; the pool drops it.
       conn.on('error', () => {});
       // Sent before the statement the connection was made for (mysql2 runs a connection's
-      // commands in order): a lost connection fails that statement too; a refusal of the
-      // settings themselves is said. (This event gets mysql2's core connection, whose query()
-      // takes a callback, whatever its promise API's types say.)
+      // commands in order): a lost connection fails that statement too. What the server
+      // itself says to it is logged: a refusal of the settings, or the server's init_connect
+      // failing (it runs before an ordinary account's first statement, and the server then
+      // closes the connection: the statement after this one only sees it lost). (This event
+      // gets mysql2's core connection, whose query() takes a callback, whatever its promise
+      // API's types say.)
       (conn as unknown as CoreConnection).query(SESSION, (err) => {
-        if (err && !serverLost(err)) log(`database ${servers[i].label}: cannot set the session's character set, sql_mode and autocommit: ${code(err) || err.message}`);
+        if (err && (err as { sqlState?: string }).sqlState) log(`database ${servers[i].label}: the connection's first statement failed: ${code(err)}: ${err.message}`);
       });
     });
     return (current = { index: i, pool, busy: 0, retired: false, inFlight: new Map() });
