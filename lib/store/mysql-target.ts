@@ -37,9 +37,13 @@ import type { Target } from './mysql-retry.js';
 // - The text is UTF-8 both ways, as the handshake asked: an init_connect of `SET NAMES
 //   latin1` (or the once common `utf8`, three bytes at most) turned a rating's ☕ into ? on
 //   the way out and stored `adrater rating`'s bytes as other characters.
-// (The CGI run's own client writes hex literals, reads its text as bytes, and commits by hand
-// when it must.)
-const SESSION = "SET NAMES utf8mb4, sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1";
+// - Every row a look-up finds comes back: a global sql_select_limit (a guard a DBA may set,
+//   SET GLOBAL or init_connect) cut a batched look-up's rows short, and the sites past it
+//   were answered `queued`.
+// (The CGI run's own client writes hex literals, reads its text as bytes, limits its look-up
+// itself, and commits by hand when it must.)
+const SESSION =
+  "SET NAMES utf8mb4, sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1, sql_select_limit = 18446744073709551615";
 
 interface CoreConnection {
   query(sql: string, done: (err: Error | null) => void): void;

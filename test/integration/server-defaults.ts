@@ -1,0 +1,55 @@
+// A server whose sessions start with autocommit off (mariadbd --autocommit=0, as some sites
+// run it) and a row limit on every SELECT (SET GLOBAL sql_select_limit, a guard some set): a 200
+// still means the request's queue rows are committed, a responder's look-ups still see a
+// rating the moment it is committed, and every rated site is found. Each mysql2 connection
+// sets both for its own session; a CGI run's own client commits when the server says a
+// transaction is open and gives its look-up a LIMIT of its own. Before: every queue write
+// answered 200 was rolled back when its connection closed, a pooled connection read one
+// snapshot for as long as it lived, and rated sites past the limit were answered `queued`.
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateMariadb } from '../helpers/mariadb.js';
+import { cgi, run } from '../helpers/run.js';
+import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { sites } from '../helpers/xml.js';
+
+const ask = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
+
+t.test('autocommit off and a row limit on the server: 200 means committed, look-ups see new ratings and every row', async (t) => {
+  const server = await privateMariadb({ args: () => ['--skip-log-bin', '--autocommit=0'] });
+  t.teardown(() => server.destroy());
+  await server.sql('SET GLOBAL sql_select_limit = 3'); // no startup option: a DBA's SET GLOBAL (or an init_connect)
+  t.same(await server.sql('SELECT @@GLOBAL.autocommit AS a, @@GLOBAL.sql_select_limit AS l'), [{ a: 0, l: '3' }], 'the server starts sessions with autocommit off and SELECTs cut at 3 rows');
+  const url = await server.database('ac');
+  const queued = async () => (await server.sql('SELECT domain FROM ac.rating_queue ORDER BY domain')).map((r) => r.domain);
+
+  const viaCgi = await cgi(url, { query: 'url=cgi.example' });
+  t.equal(viaCgi.status, 200);
+  t.same(await queued(), ['cgi.example'], "a CGI run's queue write is committed");
+
+  const responder = await startResponder({ db: url });
+  t.teardown(() => responder.stop());
+  const first = await answerOnce(responder.port!, ask('url=fcgi.example&url=later.example'));
+  t.equal(first.status, 200);
+  t.same(await queued(), ['cgi.example', 'fcgi.example', 'later.example'], "a responder's queue write is committed");
+
+  const rated = await run(['rating', 'later.example', 'B'], { ADRATER_DB: url });
+  t.equal(rated.code, 0, rated.stderr);
+  const second = await answerOnce(responder.port!, ask('url=later.example'));
+  t.same(sites(second.body).map((s) => [s.status, s.rating]), [['rated', 'B']], 'the rating committed since the last look-up is seen');
+
+  // Five rated sites, more than the server's row limit, in one request and in a batch.
+  const csv = join(server.dir, 'five.csv');
+  writeFileSync(csv, ['domain,rating,info,rated_at,expires_at', ...Array.from({ length: 5 }, (_, i) => `r${i}.example,A,,2026-01-01,`)].join('\n') + '\n');
+  const imported = await run(['import', csv], { ADRATER_DB: url });
+  t.equal(imported.code, 0, imported.stderr);
+  const five = Array.from({ length: 5 }, (_, i) => `url=r${i}.example`).join('&');
+  const rated5 = Array(5).fill('rated');
+  t.same(sites((await cgi(url, { query: five })).body).map((s) => s.status), rated5, 'CGI: all five rated');
+  t.same(sites((await answerOnce(responder.port!, ask(five))).body).map((s) => s.status), rated5, 'responder: all five rated');
+  const together = await Promise.all(Array.from({ length: 4 }, (_, i) => answerOnce(responder.port!, ask(`url=r${i}.example&url=r${i + 1}.example`))));
+  t.same(together.map((a) => sites(a.body).map((s) => s.status)), Array(4).fill(['rated', 'rated']), 'four requests at once: every site rated');
+  await responder.stop();
+  t.notMatch(responder.stderr(), /first statement failed/, 'the session settings were taken');
+});
