@@ -129,7 +129,14 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (options.start !== false) await start();
+  if (options.start !== false) {
+    try {
+      await start();
+    } catch (err) {
+      await self.destroy(); // a server that never started leaves no data directory behind
+      throw err;
+    }
+  }
   return self;
 }
 
