@@ -93,9 +93,9 @@ export const placeholders = (n: number, group: string) => new Array(n).fill(grou
 
 /** What a queue write stores for one domain: the merge of every item that names it. */
 export type QueueWrite = [domain: string, priority: number, firstRequested: string, lastRequested: string, requests: number, sourceIp: string | null];
-/** Both stores' queue write up to its values: the columns of a QueueWrite, in its order. */
 /** The largest `requests` a queued row holds: the contract's INT column's (MySQL's signed 32 bits); SQLite stops there too. */
 export const MAX_REQUESTS = 2147483647;
+/** Both stores' queue write up to its values: the columns of a QueueWrite, in its order. */
 export const QUEUE_WRITE_INSERT = 'INSERT INTO rating_queue (domain, priority, first_requested, last_requested, requests, source_ip) VALUES ';
 
 /**
