@@ -4,22 +4,14 @@
 // sets the same codes on its errors. No driver is loaded here.
 import { UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
+import { SERVER_ERROR_NAMES } from './mysql-errors.js';
 import type { MysqlServer } from './mysql-servers.js';
 import type { ServerInUse } from './store.js';
 
-// MariaDB's own errors that the rules read, by number, as a CGI run's client names them
-// (lib/store/mysql-wire.ts): mysql2's table is MySQL's, which has no name for 1969 and
-// another error's for 4151 (MySQL's LOAD DATA ER_BULK_PARSER_INCOMPLETE_ESCAPE_SEQUENCE,
-// a statement adrater never sends).
-const MARIADB_NAMES = new Map([
-  [1969, 'ER_STATEMENT_TIMEOUT'],
-  [4151, 'ER_ACCOUNT_HAS_BEEN_LOCKED'],
-]);
-
-/** A driver error's name: MARIADB_NAMES' for its number, else mysql2's or a CGI run's client's. */
+/** A driver error's name: SERVER_ERROR_NAMES' for its number, else mysql2's or the system's. */
 export const code = (err: unknown): string => {
   const e = err as { code?: string; errno?: number } | null | undefined;
-  return MARIADB_NAMES.get(e?.errno ?? 0) ?? e?.code ?? '';
+  return SERVER_ERROR_NAMES.get(e?.errno ?? 0) ?? e?.code ?? '';
 };
 
 // The server is not there for us: another listed server may be.

@@ -8,6 +8,7 @@
 // instead. Errors carry mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST,
 // ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts reads them alike.
 import { openWireSocket } from './wire-socket.js';
+import { SERVER_ERROR_NAMES } from './mysql-errors.js';
 import type { WireSocket } from './wire-socket.js';
 
 export interface WireOptions {
@@ -57,31 +58,6 @@ export class UnsupportedError extends Error {
   name = 'UnsupportedError';
 }
 
-// The server errors whose names the retry rules read (lib/store/mysql-retry.ts); any other
-// is ERRNO_<n>, its message saying what it is.
-const ERROR_NAMES = new Map([
-  [1040, 'ER_CON_COUNT_ERROR'],
-  [1044, 'ER_DBACCESS_DENIED_ERROR'],
-  [1045, 'ER_ACCESS_DENIED_ERROR'],
-  [1047, 'ER_UNKNOWN_COM_ERROR'],
-  [1049, 'ER_BAD_DB_ERROR'],
-  [1053, 'ER_SERVER_SHUTDOWN'],
-  [1180, 'ER_ERROR_DURING_COMMIT'],
-  [1184, 'ER_NEW_ABORTING_CONNECTION'],
-  [1205, 'ER_LOCK_WAIT_TIMEOUT'],
-  [1213, 'ER_LOCK_DEADLOCK'],
-  [1226, 'ER_TOO_MANY_USER_CONNECTIONS'],
-  [1290, 'ER_OPTION_PREVENTS_STATEMENT'],
-  [1317, 'ER_QUERY_INTERRUPTED'],
-  [1820, 'ER_MUST_CHANGE_PASSWORD'],
-  [1862, 'ER_MUST_CHANGE_PASSWORD_LOGIN'],
-  [1927, 'ER_CONNECTION_KILLED'],
-  [1969, 'ER_STATEMENT_TIMEOUT'],
-  [3024, 'ER_QUERY_TIMEOUT'],
-  [3118, 'ER_ACCOUNT_HAS_BEEN_LOCKED'], // MySQL's
-  [4151, 'ER_ACCOUNT_HAS_BEEN_LOCKED'], // MariaDB's
-]);
-
 // A status flag of OK packets: a transaction is open.
 const SERVER_STATUS_IN_TRANS = 0x1;
 
@@ -105,7 +81,9 @@ export function serverError(payload: Buffer): WireError {
   const marked = payload[3] === 0x23; // '#': a SQL state follows
   const sqlState = marked ? payload.toString('latin1', 4, 9) : undefined;
   const message = payload.toString('utf8', marked ? 9 : 3);
-  return new WireError(message, ERROR_NAMES.get(errno) ?? `ERRNO_${errno}`, false, errno, sqlState);
+  // Named as mysql2 names them where the retry rules read them; any other is ERRNO_<n>, its
+  // message saying what it is.
+  return new WireError(message, SERVER_ERROR_NAMES.get(errno) ?? `ERRNO_${errno}`, false, errno, sqlState);
 }
 
 const protocolError = (what: string) => new WireError(`MySQL protocol: ${what}`, 'PROTOCOL_ERROR', true);
