@@ -21,7 +21,7 @@ import { connectFcgi } from '../../lib/fastcgi/client.js';
 import { galeraCluster, primaryAndReplica, synced, GALERA_PROVIDER } from '../helpers/galera.js';
 import type { Cluster } from '../helpers/galera.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
-import { answerOnce, startResponder, statusOf } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder, statusOf } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { cgi, parseCgi, run } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
@@ -29,7 +29,6 @@ import { sleep, until } from '../helpers/wait.js';
 import { STALL_MS } from '../../lib/store/mysql-target.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
-const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 
 /** A database with adrater's schema, created through `node` (Galera replicates it to all). */
 async function database(node: PrivateMariadb, url: string, name: string): Promise<void> {
@@ -155,7 +154,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
               const seen = asked.get(d) ?? { requests: 0, priority: 0 };
               asked.set(d, { requests: seen.requests + 1, priority: Math.max(seen.priority, priority) });
             }
-            const status = parseCgi((await client.request(params(picked.map((d) => `url=${d}`).join('&') + `&priority=${priority}`))).stdout).status;
+            const status = parseCgi((await client.request(getParams(picked.map((d) => `url=${d}`).join('&') + `&priority=${priority}`))).stdout).status;
             statuses[status] = (statuses[status] ?? 0) + 1;
           }
           client.close();
@@ -184,7 +183,7 @@ t.test('Galera', { skip: GALERA_PROVIDER ? false : 'galera-4 is not installed' }
     });
     let n = 0;
     /** One request for a new site; its status. */
-    const ask = async () => (await answerOnce(responder.port!, params(`url=failback-${++n}.example`))).status;
+    const ask = async () => (await answerOnce(responder.port!, getParams(`url=failback-${++n}.example`))).status;
     const label = (node: PrivateMariadb) => `127\\.0\\.0\\.1:${node.port}`;
     /** The node the status says the responder uses, and its moves. */
     const inUse = async () => (await statusOf(responder.port!)).perWorker[0].database;
@@ -251,14 +250,14 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   const responder = await startResponder({ db: primary.url('split'), env });
   t.teardown(() => responder.stop());
   const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
-  const viaReplica = sites(parseCgi((await client.request(params('url=replica-only.example'))).stdout).body);
+  const viaReplica = sites(parseCgi((await client.request(getParams('url=replica-only.example'))).stdout).body);
   t.equal(viaReplica[0].status, 'rated', 'the persistent responder reads the replica too');
 
   // The replica's SQL thread stopped: it answers, but its ratings stay as old as the stop.
   const watching = await startResponder({ db: primary.url('split'), env: { ADRATER_DB_READ: `${replica.url('split')}?failback=0.3` } });
   t.teardown(() => watching.stop());
   /** The status replica-only.example gets through `watching` (or the responder on `port`): rated on the replica, queued on the primary. */
-  const readOn = async (port = watching.port!) => sites((await answerOnce(port, params('url=replica-only.example'))).body)[0].status;
+  const readOn = async (port = watching.port!) => sites((await answerOnce(port, getParams('url=replica-only.example'))).body)[0].status;
   t.equal(await readOn(), 'rated', 'look-ups on the replica');
   await replica.sql('STOP SLAVE SQL_THREAD');
   await until('look-ups leave the stopped replica for --db', async () => (await readOn()) === 'queued');
@@ -292,7 +291,7 @@ t.test('--db-read: look-ups from the replica, writes to the primary; the primary
   replica.resume();
   await until('look-ups return to the replica once it answers', async () => (await readOn()) === 'rated', 20_000);
   await replica.stop('SIGKILL');
-  const fallback = parseCgi((await client.request(params('url=replica-only.example&url=both.example'))).stdout);
+  const fallback = parseCgi((await client.request(getParams('url=replica-only.example&url=both.example'))).stdout);
   t.equal(fallback.status, 200);
   t.same(sites(fallback.body).map((s) => s.status), ['queued', 'rated'], 'replica down: read from the primary (which never had replica-only.example)');
   t.match(responder.stderr(), /look-ups: no read server available .*; reading from --db/);

@@ -16,11 +16,10 @@ import { encodeRecord, encodePairs, Type } from '../../lib/fastcgi/record.js';
 import { rssMb } from '../../lib/bench/responder.js';
 import { parseCgi } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 
 const CONNS = Number(process.env.ADRATER_DRILL_CONNS ?? 1000);
-const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BEGIN = (id: number) => {
   const body = Buffer.alloc(8);
@@ -46,7 +45,7 @@ function open(port: number, first?: Buffer): Promise<{ socket: Socket; closed: (
 /** One request on a new connection: its status and how long it took. */
 async function oneRequest(port: number, query = 'url=fresh.example'): Promise<{ status: number; ms: number }> {
   const started = performance.now();
-  const { status } = await answerOnce(port, params(query));
+  const { status } = await answerOnce(port, getParams(query));
   return { status, ms: performance.now() - started };
 }
 
@@ -105,7 +104,7 @@ t.test('--read-timeout closes a stalled connection; a kept idle one still serves
   const responder = await responderFor(t, { args: ['--read-timeout', '1'] });
   const port = responder.port!;
   const kept = await connectFcgi({ port, host: '127.0.0.1' });
-  t.equal(parseCgi((await kept.request(params('url=fresh.example'))).stdout).status, 200);
+  t.equal(parseCgi((await kept.request(getParams('url=fresh.example'))).stdout).status, 200);
   const stalledRecord = await open(port, Buffer.from([1, 1, 0, 1]));
   const stalledRequest = await open(port, BEGIN(1));
   const idle = await open(port);
@@ -113,7 +112,7 @@ t.test('--read-timeout closes a stalled connection; a kept idle one still serves
   t.ok(stalledRecord.closed(), 'inside a record: closed');
   t.ok(stalledRequest.closed(), 'inside a request: closed');
   t.notOk(idle.closed(), 'a connection that never started a request is left open');
-  t.equal(parseCgi((await kept.request(params('url=fresh.example'))).stdout).status, 200, 'the idle kept connection still serves');
+  t.equal(parseCgi((await kept.request(getParams('url=fresh.example'))).stdout).status, 200, 'the idle kept connection still serves');
   t.equal(responder.stderr().match(/no byte for 1 s inside a request/g)?.length, 2, 'one log line each');
   kept.close();
   idle.socket.destroy();
@@ -174,11 +173,11 @@ Buffer.prototype.toString = function (...args) {
   const responder = await responderFor(t, { nodeFlags: ['--require', fault] });
   const port = responder.port!;
   const bystander = await connectFcgi({ port, host: '127.0.0.1' });
-  const victim = await open(port, encodeRequest(1, params('url=a.example&fault=1')));
+  const victim = await open(port, encodeRequest(1, getParams('url=a.example&fault=1')));
   await sleep(300);
   t.ok(victim.closed(), 'the connection with the fault is closed');
   t.match(responder.stderr(), /req=\S+ closing a connection from 127\.0\.0\.1: internal error: TypeError: injected fault/);
-  t.equal(parseCgi((await bystander.request(params('url=a.example'))).stdout).status, 200, 'another connection is still served');
+  t.equal(parseCgi((await bystander.request(getParams('url=a.example'))).stdout).status, 200, 'another connection is still served');
   t.equal(responder.child.exitCode, null, 'the process lives');
   bystander.close();
 });

@@ -22,14 +22,13 @@ import { sleep, until } from '../helpers/wait.js';
 import { parseCgi, ROOT } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
-import { startResponder, statusOf } from '../helpers/fcgi.js';
+import { getParams, startResponder, statusOf } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { startNginx, serverDir } from '../helpers/servers.js';
 import { sites } from '../helpers/xml.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
-const params = (query: string, extra: Record<string, string> = {}) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1', ...extra });
 
 async function scratch(t: Test): Promise<ScratchStore> {
   const store = (await mysqlStore(t)) ?? (await sqliteStore());
@@ -57,7 +56,7 @@ async function supervisor(t: Test, store: ScratchStore, workers: number, args: s
 
 async function status(port: number, remote = '127.0.0.1', query = ''): Promise<{ status: number; type: string; body: string }> {
   const client = await connectFcgi({ port, host: '127.0.0.1' });
-  const answer = parseCgi((await client.request(params(query, { REQUEST_URI: `/status${query ? '?' + query : ''}`, REMOTE_ADDR: remote }))).stdout);
+  const answer = parseCgi((await client.request(getParams(query, { REQUEST_URI: `/status${query ? '?' + query : ''}`, REMOTE_ADDR: remote }))).stdout);
   client.close();
   return { status: answer.status, type: answer.headers['content-type'], body: answer.body };
 }
@@ -67,7 +66,7 @@ t.test('the status: summed over the workers, as JSON and Prometheus text, 403 fo
   const responder = await supervisor(t, store, 2);
   const port = responder.port!;
   const clients = await Promise.all([1, 2, 3, 4].map(() => connectFcgi({ port, host: '127.0.0.1' })));
-  for (let i = 0; i < 20; i++) t.equal(parseCgi((await clients[i % 4].request(params(`url=s${i}.example`))).stdout).status, 200);
+  for (let i = 0; i < 20; i++) t.equal(parseCgi((await clients[i % 4].request(getParams(`url=s${i}.example`))).stdout).status, 200);
   for (const c of clients) c.close();
   const doc = await statusOf(port);
   t.equal(doc.pid, responder.pid, "the supervisor's pid");
@@ -213,7 +212,7 @@ t.test('after a reload, the shared socket stays non-blocking in every worker, it
   process.kill(responder.pid, 'SIGHUP');
   await until('both workers replaced and gone', () => (responder.stderr().match(/stopped after \d+ requests/g) ?? []).length === 2, 30_000);
   const answer = (client: FcgiClient, site: string) =>
-    Promise.race([client.request(params(`url=${site}`)).then((a) => parseCgi(a.stdout).status), sleep(5000).then(() => 'no answer in 5 s')]);
+    Promise.race([client.request(getParams(`url=${site}`)).then((a) => parseCgi(a.stdout).status), sleep(5000).then(() => 'no answer in 5 s')]);
   const clients: FcgiClient[] = [];
   for (let i = 0; i < 8; i++) clients.push(await connectFcgi({ port, host: '127.0.0.1' }));
   t.same(await Promise.all(clients.map((c, i) => answer(c, `before-${i}.example`))), Array(8).fill(200), 'eight connections answered');
@@ -235,7 +234,7 @@ t.test('SIGTERM with a request in flight: answered, then every worker and the su
   const got: Buffer[] = [];
   socket.on('data', (d) => got.push(d));
   const closed = new Promise((r) => socket.once('close', r));
-  const bytes = encodeRequest(1, params('url=inflight.example'));
+  const bytes = encodeRequest(1, getParams('url=inflight.example'));
   socket.write(bytes.subarray(0, bytes.length - 8)); // all but the closing empty STDIN
   await sleep(300);
   process.kill(responder.pid, 'SIGTERM');
@@ -255,7 +254,7 @@ t.test('--max-requests recycles a worker; a serving worker killed again and agai
   const port = responder.port!;
   for (let i = 0; i < 12; i++) {
     const client = await connectFcgi({ port, host: '127.0.0.1' });
-    t.equal(parseCgi((await client.request(params(`url=recycle-${i}.example`))).stdout).status, 200);
+    t.equal(parseCgi((await client.request(getParams(`url=recycle-${i}.example`))).stdout).status, 200);
     client.close();
   }
   await until('a recycled worker', () => /\(--max-requests\); starting another/.test(responder.stderr()));
@@ -296,7 +295,7 @@ t.test('a worker that cannot start: its successors wait longer each time, and se
   t.match(responder.stderr(), /before it was ready; crash loop \(\d+ in 10 s\): next worker in 1 s[\s\S]*next worker in 2 s[\s\S]*next worker in 4 s/, 'waits growing: 1, 2, 4 s');
   t.match(responder.stderr(), /is not valid JSON/, 'each failed start says why');
   const client = await connectFcgi({ port, host: '127.0.0.1' });
-  t.equal(parseCgi((await client.request(params('url=during-the-loop.example'))).stdout).status, 200, `worker ${survivor} serves meanwhile`);
+  t.equal(parseCgi((await client.request(getParams('url=during-the-loop.example'))).stdout).status, 200, `worker ${survivor} serves meanwhile`);
   client.close();
   writeFileSync(config, '{}');
   await until('two workers again once a worker can start', async () => (await statusOf(port).catch(() => null))?.workers === 2, 30_000);
@@ -316,7 +315,7 @@ t.test('a reload that a new worker refuses: the old workers stay and serve, and 
   t.notMatch(responder.stderr(), /starting another|crash loop/, 'the refused worker is not replaced');
   t.same((await statusOf(port)).perWorker.map((w) => w.pid).sort(), before, 'the same two workers serve');
   const client = await connectFcgi({ port, host: '127.0.0.1' });
-  t.equal(parseCgi((await client.request(params('url=after-a-refused-reload.example'))).stdout).status, 200);
+  t.equal(parseCgi((await client.request(getParams('url=after-a-refused-reload.example'))).stdout).status, 200);
   client.close();
 });
 
@@ -331,7 +330,7 @@ t.test('systemd socket activation (systemd-socket-activate), with and without --
     child.stderr.on('data', (d) => (log += d));
     await until('the socket', () => /Listening on/.test(log));
     const client = await connectFcgi({ port, host: '127.0.0.1' });
-    const answer = parseCgi((await client.request(params(`url=activated-${workers}.example`))).stdout);
+    const answer = parseCgi((await client.request(getParams(`url=activated-${workers}.example`))).stdout);
     client.close();
     t.equal(answer.status, 200, `--workers ${workers}: served on the socket systemd passed`);
     t.match(log, workers === '1' ? /FastCGI responder ready on fd 3/ : /supervisor: starting 2 workers on fd 3/);

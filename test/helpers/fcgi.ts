@@ -13,6 +13,15 @@ export function startResponder(options: { db: string; path?: string; args?: stri
   return start({ env: { ADRATER_DB: db, ...env }, ...rest });
 }
 
+/** The params a web server sends for a GET of `?query` from 127.0.0.1, with `extra` added or replacing them. */
+export const getParams = (query: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  REQUEST_METHOD: 'GET',
+  QUERY_STRING: query,
+  REMOTE_ADDR: '127.0.0.1',
+  ...extra,
+});
+
 /** One request on a connection of its own to a responder on 127.0.0.1:`port`: its answer, parsed. */
 export async function answerOnce(port: number, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
   const client = await connectFcgi({ port, host: '127.0.0.1' });
@@ -25,5 +34,5 @@ export async function answerOnce(port: number, params: Record<string, string>): 
 
 /** The status document of a responder started with `--status-path /status`, asked from 127.0.0.1. */
 export async function statusOf(port: number): Promise<Status> {
-  return JSON.parse((await answerOnce(port, { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', REQUEST_URI: '/status', QUERY_STRING: '', REMOTE_ADDR: '127.0.0.1' })).body) as Status;
+  return JSON.parse((await answerOnce(port, getParams('', { REQUEST_URI: '/status' }))).body) as Status;
 }

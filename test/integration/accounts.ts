@@ -4,13 +4,12 @@
 // 500 with the driver's stack on every request. Real MariaDB, the real bin.
 import t from 'tap';
 import { cgi } from '../helpers/run.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { errorOf } from '../helpers/xml.js';
 
 const server = new URL(MYSQL_ADMIN);
 const hostPort = `${server.hostname}:${server.port || 3306}`;
-const ask = { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: 'url=a.example', REMOTE_ADDR: '127.0.0.1' };
 
 t.test('a locked account, an expired password: 503 and the reason, no stack', async (t) => {
   const store = await mysqlStore(t);
@@ -41,7 +40,7 @@ t.test('a locked account, an expired password: 503 and the reason, no stack', as
     t.notMatch(run.stderr, /\s+at\s/, 'no stack');
 
     const responder = await startResponder({ db: url });
-    const answer = await answerOnce(responder.port!, ask);
+    const answer = await answerOnce(responder.port!, getParams('url=a.example'));
     await responder.stop();
     t.equal(answer.status, 503, `${c.name}: responder 503`);
     t.equal(answer.headers['retry-after'], '5');

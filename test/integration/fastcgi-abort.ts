@@ -11,11 +11,10 @@ import type { FcgiRecord } from '../../lib/fastcgi/record.js';
 import { parseCgi } from '../helpers/run.js';
 import { mysqlStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
 import { until } from '../helpers/wait.js';
 
-const params = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 
 /** This database's look-ups waiting on a table lock (a prepared statement: its text shows no domain). */
 const lookupsWaiting = async (store: ScratchStore) =>
@@ -36,10 +35,10 @@ t.test('aborted requests write nothing; the others are answered', async (t) => {
   const ended = (id: number) => records.some((r) => r.type === Type.EndRequest && r.requestId === id);
   await store.sql('LOCK TABLES site_ratings WRITE, rating_queue WRITE');
   try {
-    socket.write(encodeRequest(1, params('url=running.example')));
+    socket.write(encodeRequest(1, getParams('url=running.example')));
     await until('the first look-up to be running, held by the lock', async () => (await lookupsWaiting(store)) === 1);
-    socket.write(encodeRequest(2, params('url=waiting.example')));
-    socket.write(encodeRequest(3, params('url=served.example')));
+    socket.write(encodeRequest(2, getParams('url=waiting.example')));
+    socket.write(encodeRequest(3, getParams('url=served.example')));
     socket.write(Buffer.concat([encodeRecord(Type.AbortRequest, 1), encodeRecord(Type.AbortRequest, 2)]));
     await until('both aborted requests to be ended', () => ended(1) && ended(2));
     t.notOk(ended(3), 'the third request is still waiting for the database');
@@ -75,7 +74,7 @@ t.test('stopping while a request is held and its web server has hung up: it ends
   await new Promise((r) => socket.once('connect', r));
   await store.sql('LOCK TABLES site_ratings WRITE, rating_queue WRITE');
   try {
-    socket.write(encodeRequest(1, params('url=held.example')));
+    socket.write(encodeRequest(1, getParams('url=held.example')));
     await until('the look-up to be running, held by the lock', async () => (await lookupsWaiting(store)) === 1);
     socket.destroy(); // the web server hangs up
     responder.child.kill('SIGTERM');

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
 
 const INFO = 'café ☕ naïve — 𝄞';
@@ -32,7 +32,7 @@ t.test("the server's init_connect: another character set, text as written; a fai
       const viaCgi = await cgi(url, { query: 'url=cafe.example' });
       t.same(sites(viaCgi.body).map((s) => [s.rating, s.info]), [['Å', INFO]], 'a CGI run reads it as written');
       const responder = await startResponder({ db: url });
-      const viaResponder = await answerOnce(responder.port!, { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: 'url=cafe.example', REMOTE_ADDR: '127.0.0.1' });
+      const viaResponder = await answerOnce(responder.port!, getParams('url=cafe.example'));
       await responder.stop();
       t.equal(viaResponder.body, viaCgi.body, 'the responder answers the same document');
     });
@@ -47,7 +47,7 @@ t.test("the server's init_connect: another character set, text as written; a fai
     t.match(viaCgi.stderr, reason, "the server's reason in the CGI run's log line");
     t.notMatch(viaCgi.stderr, /\s+at\s/, 'no stack');
     const responder = await startResponder({ db: url });
-    const viaResponder = await answerOnce(responder.port!, { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: 'url=cafe.example', REMOTE_ADDR: '127.0.0.1' });
+    const viaResponder = await answerOnce(responder.port!, getParams('url=cafe.example'));
     await responder.stop();
     t.equal(viaResponder.status, 503, 'responder: 503');
     t.match(responder.stderr(), reason, "the server's reason in the responder's log");

@@ -5,10 +5,9 @@
 // look-up refused its JSON_TABLE statement could switch the process to IN lists for good.
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
 
-const ask = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 
 t.test('max_prepared_stmt_count reached: statements go as text, answers as before', async (t) => {
   const server = await privateMariadb();
@@ -22,7 +21,7 @@ t.test('max_prepared_stmt_count reached: statements go as text, answers as befor
   // A look-up and queue writes of 1, 2, 3 and 4 rows: each statement a shape not prepared yet.
   for (let n = 1; n <= 4; n++) {
     const query = ['url=rated.example', ...Array.from({ length: n }, (_, i) => `url=new${n}-${i}.example`)].join('&');
-    const answer = await answerOnce(responder.port!, ask(query));
+    const answer = await answerOnce(responder.port!, getParams(query));
     t.equal(answer.status, 200, `${n} new: 200`);
     t.same(sites(answer.body).map((s) => s.status), ['rated', ...Array(n).fill('queued')]);
   }
@@ -31,7 +30,7 @@ t.test('max_prepared_stmt_count reached: statements go as text, answers as befor
 
   // Room again: statements are prepared from then on (the look-up still through JSON_TABLE).
   await server.sql('SET GLOBAL max_prepared_stmt_count = 16382');
-  const again = await answerOnce(responder.port!, ask('url=rated.example&url=later.example'));
+  const again = await answerOnce(responder.port!, getParams('url=rated.example&url=later.example'));
   t.equal(again.status, 200);
   t.not((await server.sql("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value, '0', 'prepared once there is room');
   await responder.stop();

@@ -11,10 +11,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
 
-const ask = (query: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: query, REMOTE_ADDR: '127.0.0.1' });
 
 t.test('autocommit off and a row limit on the server: 200 means committed, look-ups see new ratings and every row', async (t) => {
   const server = await privateMariadb({ args: () => ['--skip-log-bin', '--autocommit=0'] });
@@ -30,13 +29,13 @@ t.test('autocommit off and a row limit on the server: 200 means committed, look-
 
   const responder = await startResponder({ db: url });
   t.teardown(() => responder.stop());
-  const first = await answerOnce(responder.port!, ask('url=fcgi.example&url=later.example'));
+  const first = await answerOnce(responder.port!, getParams('url=fcgi.example&url=later.example'));
   t.equal(first.status, 200);
   t.same(await queued(), ['cgi.example', 'fcgi.example', 'later.example'], "a responder's queue write is committed");
 
   const rated = await run(['rating', 'later.example', 'B'], { ADRATER_DB: url });
   t.equal(rated.code, 0, rated.stderr);
-  const second = await answerOnce(responder.port!, ask('url=later.example'));
+  const second = await answerOnce(responder.port!, getParams('url=later.example'));
   t.same(sites(second.body).map((s) => [s.status, s.rating]), [['rated', 'B']], 'the rating committed since the last look-up is seen');
 
   // Five rated sites, more than the server's row limit, in one request and in a batch.
@@ -47,8 +46,8 @@ t.test('autocommit off and a row limit on the server: 200 means committed, look-
   const five = Array.from({ length: 5 }, (_, i) => `url=r${i}.example`).join('&');
   const rated5 = Array(5).fill('rated');
   t.same(sites((await cgi(url, { query: five })).body).map((s) => s.status), rated5, 'CGI: all five rated');
-  t.same(sites((await answerOnce(responder.port!, ask(five))).body).map((s) => s.status), rated5, 'responder: all five rated');
-  const together = await Promise.all(Array.from({ length: 4 }, (_, i) => answerOnce(responder.port!, ask(`url=r${i}.example&url=r${i + 1}.example`))));
+  t.same(sites((await answerOnce(responder.port!, getParams(five))).body).map((s) => s.status), rated5, 'responder: all five rated');
+  const together = await Promise.all(Array.from({ length: 4 }, (_, i) => answerOnce(responder.port!, getParams(`url=r${i}.example&url=r${i + 1}.example`))));
   t.same(together.map((a) => sites(a.body).map((s) => s.status)), Array(4).fill(['rated', 'rated']), 'four requests at once: every site rated');
   await responder.stop();
   t.notMatch(responder.stderr(), /first statement failed/, 'the session settings were taken');

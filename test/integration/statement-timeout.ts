@@ -5,13 +5,12 @@
 // answers as before, through the same look-up. Real MariaDB, the real bin.
 import t from 'tap';
 import { cgi } from '../helpers/run.js';
-import { answerOnce, startResponder } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { mysqlAccount, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { errorOf, sites } from '../helpers/xml.js';
 
 const server = new URL(MYSQL_ADMIN);
 const hostPort = `${server.hostname}:${server.port || 3306}`;
-const ask = (url: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', QUERY_STRING: `url=${url}`, REMOTE_ADDR: '127.0.0.1' });
 
 t.test('a look-up stopped at the server\'s statement time limit: 503 and Retry-After, then answers as before', async (t) => {
   const store = await mysqlStore(t);
@@ -28,7 +27,7 @@ t.test('a look-up stopped at the server\'s statement time limit: 503 and Retry-A
 
   const responder = await startResponder({ db: url });
   t.teardown(() => responder.stop());
-  t.equal((await answerOnce(responder.port!, ask('rated.example'))).status, 200, 'the responder answers before the table is held');
+  t.equal((await answerOnce(responder.port!, getParams('url=rated.example'))).status, 200, 'the responder answers before the table is held');
 
   // The store's own connection holds the table: every look-up waits on it until its limit.
   await store.sql('LOCK TABLES site_ratings WRITE');
@@ -38,14 +37,14 @@ t.test('a look-up stopped at the server\'s statement time limit: 503 and Retry-A
   t.equal(errorOf(fromCgi.body).code, 'unavailable');
   t.match(fromCgi.stderr, /503 database unavailable: MySQL unavailable: ER_STATEMENT_TIMEOUT/, 'the log says why');
 
-  const fromResponder = await answerOnce(responder.port!, ask('rated.example'));
+  const fromResponder = await answerOnce(responder.port!, getParams('url=rated.example'));
   t.equal(fromResponder.status, 503, 'the responder');
   t.equal(fromResponder.headers['retry-after'], '5');
   t.equal(errorOf(fromResponder.body).code, 'unavailable');
   t.match(responder.stderr(), /503 database unavailable: MySQL unavailable: ER_STATEMENT_TIMEOUT/);
 
   await store.sql('UNLOCK TABLES');
-  const after = await answerOnce(responder.port!, ask('rated.example'));
+  const after = await answerOnce(responder.port!, getParams('url=rated.example'));
   t.equal(after.status, 200, 'once the table is free, the responder answers');
   t.same(sites(after.body).map((s) => [s.domain, s.status, s.rating]), [['rated.example', 'rated', 'A']]);
   t.notMatch(responder.stderr(), /refuses JSON_TABLE/, 'its look-up is the same as before (JSON_TABLE)');
