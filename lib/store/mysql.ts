@@ -142,7 +142,8 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
       runMigrations({
         kind: 'mysql',
         exec: (statement, params) => query(statement, params).catch((err) => {
-          if ((err as { code?: string }).code !== 'ER_DUP_KEYNAME') throw err; // the index is already there
+          // The index, or the primary key, is already there.
+          if (!ALREADY_THERE.has((err as { code?: string }).code ?? '')) throw err;
         }),
         scalar: async (sql) => Object.values((await query<RowDataPacket[]>(sql))[0] ?? {})[0] ?? null,
       }),
@@ -154,6 +155,7 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
   };
 }
 
+const ALREADY_THERE = new Set(['ER_DUP_KEYNAME', 'ER_MULTIPLE_PRI_KEY']);
 const LOOKUP = `${LOOKUP_PREFIX}?)`;
 const PREPARED_LOOKUP = textForCount((n) => `${LOOKUP_PREFIX}${placeholders(n, '?')})`);
 // STRAIGHT_JOIN: the asked domains first, each found by key; on a small table the optimizer

@@ -1,7 +1,7 @@
 // Schema versions and the one runner that applies them, in order, for both stores (`adrater
 // db migrate` and `db init`; SQLite also on open). Each step is written to be safe to run
-// again (MySQL 8 has no CREATE INDEX IF NOT EXISTS, so its driver accepts an index that is
-// already there), so an interrupted migration can be re-run.
+// again (MySQL 8 has no CREATE INDEX IF NOT EXISTS, so its driver accepts an index or a
+// primary key already there), so an interrupted migration can be re-run.
 
 interface Migration {
   version: number;
@@ -53,12 +53,22 @@ const MIGRATIONS: Migration[] = [
     mysql: [`CREATE INDEX rating_queue_order ON rating_queue (priority DESC, first_requested)`],
     sqlite: [`CREATE INDEX IF NOT EXISTS rating_queue_order ON rating_queue (priority DESC, first_requested)`],
   },
+  {
+    // Every table with a primary key: a server may refuse to create one without
+    // (innodb_force_primary_key, Galera's wsrep_mode=REQUIRED_PRIMARY_KEY, MySQL's
+    // sql_require_primary_key; `db init` failed there), and Galera does not support DELETE on
+    // a table without one. The one row goes first (the runner writes it again next), so that
+    // no two rows of one version can stand in the key's way.
+    version: 3,
+    mysql: ['DELETE FROM schema_version', 'ALTER TABLE schema_version ADD PRIMARY KEY (version)'],
+    sqlite: [],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 const VERSION_TABLE = {
-  mysql: `CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL) ENGINE=InnoDB`,
+  mysql: `CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL PRIMARY KEY) ENGINE=InnoDB`,
   sqlite: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`,
 };
 
@@ -78,7 +88,9 @@ export async function runMigrations(target: MigrationTarget): Promise<{ from: nu
     if (migration.version <= from) continue;
     for (const statement of migration[target.kind]) await target.exec(statement);
     await target.exec('DELETE FROM schema_version');
-    await target.exec('INSERT INTO schema_version (version) VALUES (?)', [migration.version]);
+    // REPLACE (both dialects): a runner on another host that wrote the same version between
+    // these two statements is no duplicate key.
+    await target.exec('REPLACE INTO schema_version (version) VALUES (?)', [migration.version]);
   }
   return { from, to: Math.max(from, LATEST_VERSION) };
 }

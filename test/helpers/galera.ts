@@ -47,6 +47,8 @@ export async function galeraCluster(size = 3): Promise<Cluster> {
           // certification conflict reaches the client (which retries it) instead of the server.
           `--wsrep-provider-options=gmcast.listen_addr=tcp://${gcomm[i]};ist.recv_addr=127.0.0.1:${ports[i * 4 + 3]};evs.keepalive_period=PT0.3S;evs.inactive_check_period=PT0.3S;evs.join_retrans_period=PT0.3S;evs.suspect_timeout=PT1S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S;gcache.size=32M`,
           '--wsrep-retry-autocommit=0', '--wsrep-slave-threads=2',
+          // As Galera's documentation asks of every table: adrater's own must have a key.
+          '--wsrep-mode=REQUIRED_PRIMARY_KEY',
         ],
       }),
     );

@@ -6,6 +6,9 @@
 // transaction is open and gives its look-up a LIMIT of its own. Before: every queue write
 // answered 200 was rolled back when its connection closed, a pooled connection read one
 // snapshot for as long as it lived, and rated sites past the limit were answered `queued`.
+// And a server that refuses tables without a primary key (innodb_force_primary_key; Galera's
+// wsrep_mode=REQUIRED_PRIMARY_KEY, test/drills/cluster.ts): `db init` failed there
+// ("This table type requires a primary key": schema_version had none).
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +16,7 @@ import { privateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
+import { LATEST_VERSION } from '../../lib/store/schema.js';
 
 
 t.test('autocommit off and a row limit on the server: 200 means committed, look-ups see new ratings and every row', async (t) => {
@@ -51,4 +55,37 @@ t.test('autocommit off and a row limit on the server: 200 means committed, look-
   t.same(together.map((a) => sites(a.body).map((s) => s.status)), Array(4).fill(['rated', 'rated']), 'four requests at once: every site rated');
   await responder.stop();
   t.notMatch(responder.stderr(), /first statement failed/, 'the session settings were taken');
+});
+
+t.test('a server that refuses tables without a primary key: db init, and db migrate of an older install', async (t) => {
+  const server = await privateMariadb({ args: () => ['--skip-log-bin', '--innodb-force-primary-key=1'] });
+  t.teardown(() => server.destroy());
+  await t.rejects(server.sql('CREATE TABLE test.no_key (x INT)'), { code: 'ER_REQUIRES_PRIMARY_KEY' }, 'the server refuses a table without one');
+  const url = await server.database('pk');
+  const keyless = (db: string) =>
+    server.sql(
+      `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_name NOT IN
+        (SELECT table_name FROM information_schema.table_constraints WHERE table_schema = ? AND constraint_type = 'PRIMARY KEY') ORDER BY 1`,
+      [db, db],
+    );
+  t.same(await keyless('pk'), [], 'db init: every table has a primary key');
+  const viaCgi = await cgi(url, { query: 'url=new.example' });
+  t.equal(viaCgi.status, 200, 'and the database serves');
+
+  // An install the earlier schema made (version 2, its version table keyless, made while the
+  // server allowed it), brought up to date.
+  await server.sql('SET GLOBAL innodb_force_primary_key = 0');
+  await server.sql('CREATE DATABASE old');
+  await server.sql('CREATE TABLE old.schema_version (version INT NOT NULL) ENGINE=InnoDB');
+  await server.sql('SET GLOBAL innodb_force_primary_key = 1');
+  await server.sql('INSERT INTO old.schema_version VALUES (2)');
+  for (const table of ['site_ratings', 'rating_queue']) await server.sql(`CREATE TABLE old.${table} LIKE pk.${table}`);
+  t.same(await keyless('old'), [{ t: 'schema_version' }]);
+  const migrated = await run(['db', 'migrate', '--db', server.url('old')], {});
+  t.equal(migrated.code, 0, migrated.stderr);
+  t.match(migrated.stderr, `schema version 2 -> ${LATEST_VERSION}`);
+  t.same(await keyless('old'), [], 'db migrate gives the version table its key');
+  t.same(await server.sql('SELECT version FROM old.schema_version'), [{ version: LATEST_VERSION }]);
+  const again = await run(['db', 'migrate', '--db', server.url('old')], {});
+  t.match(again.stderr, `schema already at version ${LATEST_VERSION}`);
 });
