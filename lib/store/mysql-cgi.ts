@@ -3,8 +3,9 @@
 // into the text protocol's statements as literals that need no escaping: strings as hex
 // bytes with a utf8mb4 introducer (whatever the server's sql_mode says of backslashes),
 // numbers only as safe integers. When the server asks for what that client does not speak,
-// the run opens mysql2's store instead (lib/store/mysql.ts); the rater's tools, should a
-// CGI run's store ever be asked for them, go to mysql2 as well.
+// the run opens mysql2's store instead (lib/store/mysql.ts), as it does for a URL that asks
+// for TLS; the rater's tools, should a CGI run's store ever be asked for them, go to mysql2
+// as well.
 import { throwIfAborted } from '../core/errors.js';
 import { mysqlServers } from './mysql-servers.js';
 import type { MysqlServer } from './mysql-servers.js';
@@ -40,9 +41,12 @@ const wireOptions = ({ options }: MysqlServer) => ({
 const mysql2Store = async (url: string, options: OpenOptions) => (await import('./mysql.js')).openMysql(url, options);
 
 export async function openMysql(url: string, options: OpenOptions): Promise<Store> {
+  const servers = mysqlServers(url);
+  // This client speaks no TLS: mysql2 does, and loads Node's tls for it.
+  if (servers.some((server) => server.options.ssl)) return mysql2Store(url, options);
   let target: Target<Wire>;
   try {
-    target = await singleConnection(mysqlServers(url), (server) => connectWire(wireOptions(server)), (wire) => wire.quit());
+    target = await singleConnection(servers, (server) => connectWire(wireOptions(server)), (wire) => wire.quit());
   } catch (err) {
     if (err instanceof UnsupportedError) return mysql2Store(url, options);
     throw classify(err);

@@ -1,7 +1,8 @@
 // The servers a MySQL URL names (CONTRACT §8): mysql://user:pass@host1:3306,host2:3306/db,
 // in the order to try them. WHATWG URL refuses a host list, so the authority is split here;
 // each server's options are then those of a one-server URL.
-import type { ConnectionOptions } from 'mysql2/promise';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, SslOptions } from 'mysql2/promise';
 import { SettingsError } from '../core/errors.js';
 
 export interface MysqlServer {
@@ -10,6 +11,7 @@ export interface MysqlServer {
   options: ConnectionOptions;
 }
 
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const URL_PARTS = /^(?:mysql|mariadb):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/;
 // Where the URL's credentials start: after its scheme.
@@ -79,6 +81,8 @@ export function mysqlUrl(url: string): MysqlUrl {
     connectTimeout: milliseconds(params?.get('connectTimeout') ?? '3000'),
   };
   const socket = params?.get('socket');
+  const tls = params && tlsOptions(params);
+  if (tls && socket) throw new SettingsError('database URL: ssl and sslCa are for TCP; a Unix socket (?socket=) is local');
   const servers = socket
     ? [{ label: socket, options: { ...common, socketPath: socket } }]
     : (hosts || 'localhost').split(',').map((hostPort) => {
@@ -86,7 +90,10 @@ export function mysqlUrl(url: string): MysqlUrl {
         if (!m || Number(m[3] ?? 3306) > 65535) throw new SettingsError(`database server "${hostPort.trim().slice(0, 80)}" is not host:port`);
         const host = m[1] ?? (m[2] || 'localhost');
         const port = Number(m[3] ?? 3306);
-        return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: { ...common, host, port } };
+        // mysql2 checks the certificate's name against a host name only (for an address
+        // Node would check "localhost"): a server named by its address is vouched for by the CA.
+        const ssl = tls && { ...tls, verifyIdentity: !m[1] && !IPV4.test(host) };
+        return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: ssl ? { ...common, host, port, ssl } : { ...common, host, port } };
       });
   return { servers, failbackMs: Math.round((failback ?? 30) * 1000), maxLagSeconds: maxLagSeconds ?? null };
 }
@@ -94,7 +101,28 @@ export function mysqlUrl(url: string): MysqlUrl {
 // The options a database URL may carry. Any other is refused rather than ignored: a typo
 // (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
 // otherwise look as if it were in force.
-const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag'];
+const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag', 'ssl', 'sslCa'];
+
+/**
+ * TLS to the servers, when the URL asks for it: `?ssl=true` (certificates a CA that Node
+ * trusts signed) or `?sslCa=PATH` (the PEM file of the CA that signed the servers'
+ * certificates, or of a server's own self-signed one). The certificate is always verified;
+ * a server without TLS, or whose certificate does not verify, is not used. Null: plain TCP.
+ */
+function tlsOptions(params: URLSearchParams): SslOptions | null {
+  const ssl = params.get('ssl');
+  const caPath = params.get('sslCa');
+  if (ssl !== null && ssl !== 'true') throw new SettingsError(`database URL: ssl must be "true", not "${ssl.slice(0, 40)}" (sslCa=PATH names a CA of your own)`);
+  if (caPath === null) return ssl === null ? null : { rejectUnauthorized: true };
+  let ca: string;
+  try {
+    ca = readFileSync(caPath, 'utf8');
+  } catch (err) {
+    throw new SettingsError(`database URL: sslCa "${caPath.slice(0, 200)}" cannot be read (${(err as { code?: string }).code ?? 'error'})`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(`database URL: sslCa "${caPath.slice(0, 200)}" holds no PEM certificate`);
+  return { ca, rejectUnauthorized: true };
+}
 
 function urlOptions(query: string): URLSearchParams {
   const params = new URLSearchParams(query);

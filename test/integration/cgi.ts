@@ -221,7 +221,7 @@ t.test('a database URL option this project does not read is a 500 with the reaso
   // Before, ?connectTimeout=abc timed every connect out at once: 503 "database unavailable" on a healthy server.
   for (const [option, reason] of [
     ['connectTimeout=abc', /connectTimeout must be milliseconds \(1 or more\), not "abc"/],
-    ['ssl=true', /unknown option "ssl"/],
+    ['sslmode=require', /unknown option "sslmode"/],
     ['maxLag=abc', /maxLag must be seconds \(0 or more\), not "abc"/],
   ] as const) {
     const answer = await cgi(`mysql://adrater:sekret-pass@127.0.0.1:3306/test?${option}`, { query: 'url=a.com' });

@@ -1,6 +1,9 @@
 // The servers a MySQL URL lists (CONTRACT §8), in order, each with the URL's credentials,
 // database and options; a list that cannot be read is a settings error.
 import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mysqlServers, mysqlUrl } from '../../lib/store/mysql-servers.js';
 
 const failbackMs = (url: string) => mysqlUrl(url).failbackMs;
@@ -39,8 +42,8 @@ t.test('?failback=SECONDS: how often a responder away from the first server asks
 
 t.test('a URL option this project does not read, or a connectTimeout that is not milliseconds, is a settings error', async (t) => {
   for (const [query, message] of [
-    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback, maxLag\)/],
-    ['ssl=true', /unknown option "ssl"/],
+    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback, maxLag, ssl, sslCa\)/],
+    ['sslmode=require', /unknown option "sslmode"/],
     ['connectTimeout=abc', /connectTimeout must be milliseconds/],
     ['connectTimeout=-5', /connectTimeout must be milliseconds/],
     ['connectTimeout=0', /connectTimeout must be milliseconds/],
@@ -51,6 +54,31 @@ t.test('a URL option this project does not read, or a connectTimeout that is not
   }
   t.equal(mysqlServers('mysql://u@h1/db?connectTimeout=2500&failback=0')[0].options.connectTimeout, 2500);
   t.equal(mysqlServers('mysql://u@h1/db')[0].options.connectTimeout, 3000, 'default 3 s');
+});
+
+t.test('?ssl=true and ?sslCa=PATH: TLS, the certificate verified; its name checked for a host name', async (t) => {
+  t.equal(mysqlServers('mysql://u@h1/db')[0].options.ssl, undefined, 'plain TCP by default');
+  t.same(mysqlServers('mysql://u@h1,10.0.0.5,[fd00::5]/db?ssl=true').map((s) => s.options.ssl), [
+    { rejectUnauthorized: true, verifyIdentity: true },
+    { rejectUnauthorized: true, verifyIdentity: false },
+    { rejectUnauthorized: true, verifyIdentity: false },
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-ca-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = join(dir, 'ca.pem');
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  writeFileSync(ca, pem);
+  t.same(mysqlServers(`mysql://u@db.example/db?sslCa=${encodeURIComponent(ca)}`)[0].options.ssl, { ca: pem, rejectUnauthorized: true, verifyIdentity: true });
+  writeFileSync(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\n');
+  for (const [query, message] of [
+    ['ssl=yes', /ssl must be "true", not "yes"/],
+    ['ssl=false', /ssl must be "true"/],
+    [`sslCa=${dir}/missing.pem`, /sslCa ".*missing\.pem" cannot be read \(ENOENT\)/],
+    [`sslCa=${dir}/key.pem`, /sslCa ".*key\.pem" holds no PEM certificate/],
+    ['ssl=true&socket=/run/mysqld/mysqld.sock', /a Unix socket \(\?socket=\) is local/],
+  ] as const) {
+    t.throws(() => mysqlServers(`mysql://u@h1/db?${query}`), { name: 'SettingsError', message }, query);
+  }
 });
 
 t.test('?maxLag=: seconds on a read URL, none by default', async (t) => {

@@ -1,0 +1,97 @@
+// TLS to the database (?sslCa=PATH, ?ssl=true): a private MariaDB with certificates made
+// here, and an account that the server serves over TLS only (REQUIRE SSL), so that every
+// answer that reaches the database proves the connection was TLS. The certificate is
+// verified against the CA given, and its name against a host name in the URL; a server
+// named by its address is vouched for by the CA alone. A CGI run hands a TLS URL to mysql2
+// (its own client speaks no TLS); a responder's pool and the commands use mysql2 anyway.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { privateMariadb } from '../helpers/mariadb.js';
+import { cgi, run } from '../helpers/run.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
+import { sites } from '../helpers/xml.js';
+
+const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** A CA (NAME.pem, NAME.key). */
+function makeCa(dir: string, name: string): string {
+  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`]);
+  return join(dir, `${name}.pem`);
+}
+
+/** A server certificate signed by `ca`, for the names in `altNames` (NAME.pem, NAME.key). */
+function makeCert(dir: string, ca: string, name: string, altNames: string): { cert: string; key: string } {
+  openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${altNames}\n`);
+  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+}
+
+t.test('TLS to the database: verified against the CA given, by name for a host name', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir, 'ca');
+  const otherCa = makeCa(dir, 'other-ca');
+  const dbExample = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
+  const localhost = makeCert(dir, 'ca', 'localhost', 'DNS:localhost');
+
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${dbExample.cert}`, `--ssl-key=${dbExample.key}`] });
+  t.teardown(() => server.destroy());
+  await server.sql('CREATE DATABASE tls');
+  await server.sql("CREATE USER app@'%' IDENTIFIED BY 'app-pass' REQUIRE SSL");
+  await server.sql("GRANT ALL ON tls.* TO app@'%'");
+  const url = (host: string, query: string) => `mysql://app:app-pass@${host}:${server.port}/tls${query}`;
+  const noPassword = (text: string, what: string) => t.notMatch(text, /app-pass/, `${what}: no password in the log`);
+
+  const plain = await run(['db', 'init'], { ADRATER_DB: url('127.0.0.1', '') });
+  t.equal(plain.code, 1, 'without TLS the account is refused (the test can tell TLS from none)');
+  t.match(plain.stderr, /Access denied/);
+
+  // By address: the certificate (for db.example) verified against the CA alone.
+  const byAddress = url('127.0.0.1', `?sslCa=${ca}`);
+  const init = await run(['db', 'init'], { ADRATER_DB: byAddress });
+  t.equal(init.code, 0, `db init over TLS: ${init.stderr}`);
+  const viaCgi = await cgi(byAddress, { query: 'url=cgi.example' });
+  t.equal(viaCgi.status, 200, `a CGI run over TLS: ${viaCgi.stderr}`);
+  t.same(sites(viaCgi.body).map((s) => s.status), ['queued']);
+  const responder = await startResponder({ db: byAddress });
+  t.teardown(() => responder.stop());
+  const viaResponder = await answerOnce(responder.port!, getParams('url=cgi.example&url=fcgi.example'));
+  t.equal(viaResponder.status, 200, 'a responder over TLS');
+  const queue = await run(['queue'], { ADRATER_DB: byAddress });
+  t.equal(queue.code, 0, queue.stderr);
+  t.same(queue.stdout.toString().trim().split('\n').map((line) => [JSON.parse(line).domain, JSON.parse(line).requests]), [['cgi.example', 2], ['fcgi.example', 1]], 'both queued over TLS');
+
+  // A certificate another CA signed: not used, 503, the reason logged.
+  const wrongCa = await cgi(url('127.0.0.1', `?sslCa=${otherCa}`), { query: 'url=a.example' });
+  t.equal(wrongCa.status, 503);
+  t.equal(wrongCa.headers['retry-after'], '5');
+  t.match(wrongCa.stderr, /HANDSHAKE_SSL_ERROR: .*certificate/);
+  noPassword(wrongCa.stderr, 'another CA');
+
+  // By name: localhost is not the name the certificate gives (db.example).
+  const byName = url('localhost', `?sslCa=${ca}`);
+  const wrongName = await cgi(byName, { query: 'url=a.example' });
+  t.equal(wrongName.status, 503);
+  t.match(wrongName.stderr, /does not match certificate's altnames/);
+  const nameResponder = await startResponder({ db: byName });
+  t.teardown(() => nameResponder.stop());
+  t.equal((await answerOnce(nameResponder.port!, getParams('url=a.example'))).status, 503, 'a responder: 503 as well');
+  await nameResponder.stop();
+  t.match(nameResponder.stderr(), /does not match certificate's altnames/);
+  noPassword(nameResponder.stderr(), 'responder');
+
+  // The server with a certificate for localhost: the name checks out.
+  await server.stop('SIGTERM');
+  await server.start([`--ssl-cert=${localhost.cert}`, `--ssl-key=${localhost.key}`]);
+  const rightName = await cgi(byName, { query: 'url=cgi.example' });
+  t.equal(rightName.status, 200, `by name, the certificate for that name: ${rightName.stderr}`);
+
+  // ?ssl=true on a server without TLS (the machine's own, have_ssl DISABLED): not used.
+  const noTls = await cgi('mysql://root@127.0.0.1:3306/test?ssl=true', { query: 'url=a.example' });
+  t.equal(noTls.status, 503);
+  t.match(noTls.stderr, /HANDSHAKE_NO_SSL_SUPPORT/);
+});
