@@ -4,13 +4,27 @@
 
 let prefix = `adrater[${process.pid}]: `;
 
+// A log whose reader has gone (a piped logger such as rotatelogs that died or was restarted,
+// a pipe's reading end closed) fails its writes with EPIPE, which an unheard 'error' event
+// made an uncaught exception: the responder answered the request, then exited on its log
+// line. Its lines are lost; the requests go on. (Taken on first use: a CGI run that logs
+// nothing never makes process.stderr.)
+let stderr: NodeJS.WriteStream | null = null;
+function logStream(): NodeJS.WriteStream {
+  if (stderr === null) {
+    stderr = process.stderr;
+    stderr.on('error', () => {});
+  }
+  return stderr;
+}
+
 /** 'server' (CGI, FastCGI: the web server's log) or 'command' (a person at a terminal). */
 export function setLogStyle(style: 'server' | 'command'): void {
   prefix = style === 'server' ? `adrater[${process.pid}]: ` : 'adrater: ';
 }
 
 export function log(line: string): void {
-  process.stderr.write(`${prefix}${line.replace(/[\r\n]+/g, ' | ')}\n`);
+  logStream().write(`${prefix}${line.replace(/[\r\n]+/g, ' | ')}\n`);
 }
 
 /** A progress line that rewrites itself on a terminal, at most five times a second; nothing elsewhere. */
@@ -22,11 +36,11 @@ export function progressLine(enabled = Boolean(process.stderr.isTTY)) {
       if (!enabled || (!force && Date.now() - last < 200)) return;
       last = Date.now();
       shown = true;
-      process.stderr.write(`\r\x1b[K${prefix}${text}`);
+      logStream().write(`\r\x1b[K${prefix}${text}`);
     },
     /** Clears the line, if one was shown, so that the next log line starts clean. */
     clear(): void {
-      if (shown) process.stderr.write('\r\x1b[K');
+      if (shown) logStream().write('\r\x1b[K');
       shown = false;
     },
   };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
 import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../../lib/fastcgi/record.js';
-import { parseCgi, BIN, run } from '../helpers/run.js';
+import { parseCgi, BIN, run, WEB_SERVER_PATH } from '../helpers/run.js';
 import { sqliteStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
 import { sites, errorOf } from '../helpers/xml.js';
@@ -273,4 +273,32 @@ t.test('life cycle', async (t) => {
     t.equal(noDir.code, 1);
     t.match(noDir.stderr, `cannot listen on ${join(dir, 'missing', 'a.sock')}: there is no directory ${join(dir, 'missing')}`, 'not EACCES');
   });
+});
+
+// A log whose reader has gone (a piped logger that died, the pipe's reading end closed):
+// each line fails with EPIPE. Before, the responder answered the request that logged, then
+// exited on the log line's unheard 'error', and the next request met a closed socket. (A CGI
+// run answered and exited 0 before too: it ends before that error is heard.)
+t.test('a log pipe with no reader: the lines are lost, the answers are not', async (t) => {
+  const down = 'mysql://root@127.0.0.1:1/test'; // every request answered 503, and logged
+  const responder = await startResponder({ db: down });
+  t.teardown(() => responder.stop('SIGKILL'));
+  responder.child.stderr!.destroy();
+  for (let i = 0; i < 3; i++) {
+    const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
+    t.equal(parseCgi((await client.request(params('url=a.example'))).stdout).status, 503, `request ${i + 1} answered`);
+    client.close();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(responder.child.exitCode, null, 'the responder still runs');
+  t.equal(await responder.stop(), 0, 'and stops cleanly');
+
+  const env = [`PATH=${WEB_SERVER_PATH}`, 'GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', 'QUERY_STRING=url=a.example', 'REMOTE_ADDR=192.0.2.9', `ADRATER_DB=${down}`];
+  const cgi = spawn('/usr/bin/env', ['-i', ...env, BIN], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cgi.stderr!.destroy();
+  const out: Buffer[] = [];
+  cgi.stdout!.on('data', (d: Buffer) => out.push(d));
+  const code = await new Promise((r) => cgi.on('close', r));
+  t.equal(parseCgi(Buffer.concat(out)).status, 503, 'a CGI run writes its answer');
+  t.equal(code, 0, 'and exits 0');
 });
