@@ -23,6 +23,7 @@ import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/pro
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
+import { ed25519AuthPlugin } from './mysql-ed25519.js';
 import type { Target } from './mysql-retry.js';
 
 // What each connection sets for its own session, whatever the server's defaults (or its
@@ -45,6 +46,9 @@ import type { Target } from './mysql-retry.js';
 const SESSION =
   "SET NAMES utf8mb4, sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), autocommit = 1, sql_select_limit = 18446744073709551615";
 
+// The authentication methods mysql2 lacks: MariaDB's ed25519 accounts.
+const AUTH_PLUGINS = { client_ed25519: ed25519AuthPlugin };
+
 interface CoreConnection {
   query(sql: string, done: (err: Error | null) => void): void;
 }
@@ -52,7 +56,7 @@ interface CoreConnection {
 /** One mysql2 connection to `server`, for a few statements (a command's run, a failback check). */
 async function connectOnce(server: MysqlServer): Promise<Connection> {
   // A few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
-  const conn = await mysql.createConnection({ ...server.options, disableEval: true });
+  const conn = await mysql.createConnection({ ...server.options, authPlugins: AUTH_PLUGINS, disableEval: true });
   // A connection lost between queries must not become an uncaught 'error' event.
   conn.on('error', () => {});
   return conn;
@@ -133,7 +137,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   let refused: string | null = null;
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
-    const pool = mysql.createPool({ ...servers[i].options, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
+    const pool = mysql.createPool({ ...servers[i].options, authPlugins: AUTH_PLUGINS, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
     pool.on('connection', (conn) => {
       // An idle pooled connection that loses its server reports it here; the pool drops it.
       conn.on('error', () => {});

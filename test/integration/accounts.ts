@@ -2,8 +2,12 @@
 // database not there for us, as a wrong password is: 503 with Retry-After and one log line
 // naming the reason, for a CGI run (its own client) and a responder (mysql2) alike; not a
 // 500 with the driver's stack on every request. Real MariaDB, the real bin.
+// And an account of MariaDB's ed25519 method (auth_ed25519), which mysql2 does not speak
+// ("unknown plugin client_ed25519", a 503 on every request): served by every path.
 import t from 'tap';
-import { cgi } from '../helpers/run.js';
+import { cgi, run } from '../helpers/run.js';
+import { privateMariadb } from '../helpers/mariadb.js';
+import { sites } from '../helpers/xml.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
 import { errorOf } from '../helpers/xml.js';
@@ -48,4 +52,33 @@ t.test('a locked account, an expired password: 503 and the reason, no stack', as
     t.notMatch(responder.stderr(), /\s+at\s|500 internal/, 'no stack, no 500');
   }
   t.same(await store.sql('SELECT domain FROM rating_queue'), [{ domain: 'a.example' }], 'queued once, by the request that was served');
+});
+
+t.test('an ed25519 account: a CGI run, a responder and the commands are served; a wrong password is 503', async (t) => {
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', '--plugin-load-add=auth_ed25519'] });
+  t.teardown(() => server.destroy());
+  const password = 'pass wörd ☕'; // its UTF-8 bytes are what is signed with
+  await server.sql('CREATE DATABASE ed');
+  await server.sql("CREATE USER app@'%' IDENTIFIED VIA ed25519 USING PASSWORD(?)", [password]);
+  await server.sql("GRANT ALL ON ed.* TO app@'%'");
+  t.same(await server.sql("SELECT plugin FROM mysql.user WHERE user = 'app'"), [{ plugin: 'ed25519' }]);
+  const url = (pw: string) => `mysql://app:${encodeURIComponent(pw)}@127.0.0.1:${server.port}/ed`;
+
+  const init = await run(['db', 'init'], { ADRATER_DB: url(password) });
+  t.equal(init.code, 0, `db init: ${init.stderr}`);
+  const viaCgi = await cgi(url(password), { query: 'url=cgi.example' });
+  t.equal(viaCgi.status, 200, `a CGI run: ${viaCgi.stderr}`);
+  const responder = await startResponder({ db: url(password) });
+  t.teardown(() => responder.stop());
+  for (const query of ['url=cgi.example&url=fcgi.example', 'url=fcgi.example']) {
+    const answer = await answerOnce(responder.port!, getParams(query));
+    t.equal(answer.status, 200, `a responder: ${query}`);
+  }
+  const queue = await run(['queue'], { ADRATER_DB: url(password) });
+  t.same(queue.stdout.toString().trim().split('\n').map((line) => [JSON.parse(line).domain, JSON.parse(line).requests]), [['cgi.example', 2], ['fcgi.example', 2]], 'every request queued');
+
+  const wrong = await cgi(url('pass word'), { query: 'url=a.example' });
+  t.equal(wrong.status, 503, 'a wrong password: 503');
+  t.match(wrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user 'app'/);
+  t.same(sites((await cgi(url(password), { query: 'url=cgi.example' })).body).map((s) => s.status), ['queued'], 'and the right one again');
 });
