@@ -5,8 +5,8 @@
 // place of the 32-byte seed (MariaDB's crypto_sign): the secret scalar and the nonce's key
 // come from SHA-512 of the password, of any length, so Node's Ed25519 keys (seeds) cannot
 // do it; the curve's arithmetic comes from @noble/ed25519 (audited, no dependencies).
-// The module as a whole: the MySQL bundle loads node:crypto on first use (lib/store/lazy-module.ts),
-// whose stand-in has none of its names until then.
+// (node:crypto as a whole: the MySQL bundle loads it on first use, lib/store/lazy-module.ts,
+// and its stand-in has none of its names until then.)
 import crypto from 'node:crypto';
 import { Point } from '@noble/ed25519';
 
@@ -14,7 +14,7 @@ import { Point } from '@noble/ed25519';
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
 const sha512 = (...parts: Uint8Array[]) => parts.reduce((h, part) => h.update(part), crypto.createHash('sha512')).digest();
-const littleEndian = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).reverse().toString('hex') || '0'}`);
+const littleEndian = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);
 const littleEndian32 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex').reverse();
 
 /** The signature (R, S) of `nonce` that client_ed25519 sends for `password`. */
