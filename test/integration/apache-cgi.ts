@@ -1,10 +1,11 @@
 // adrater under real Apache, configured from cgi-bin/apache-cgi.conf: Debian's default
 // (mpm_event + mod_cgid, which hands the script a socket as stdin) and mpm_prefork + mod_cgi.
 import t from 'tap';
-import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../helpers/run.js';
-import { eachStore } from '../helpers/stores.js';
+import { eachStore, mysqlStore } from '../helpers/stores.js';
 import { startApache, exampleConfig, writeConfig, serverDir } from '../helpers/servers.js';
 import { http, http2Post } from '../helpers/http.js';
 import { sites, errorOf } from '../helpers/xml.js';
@@ -100,3 +101,48 @@ for (const setup of setups) {
     }),
   );
 }
+
+// Under suexec (SuexecUserGroup), Apache runs a script as another user with only suexec's
+// safe variables: SetEnv ADRATER_CONFIG never arrives. The README's two-line wrapper, in
+// suexec's document root (/var/www), owned by that user, sets it and runs the bin. The
+// config file must then be readable by that user, not by www-data.
+const SUEXEC = '/usr/lib/apache2/suexec';
+t.test('under suexec: the wrapper script brings the configuration', { skip: existsSync(SUEXEC) ? false : 'apache2-suexec-custom is not installed' }, async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'nobody']).toString().trim()));
+  const configDir = serverDir('adrater-config-');
+  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+  const configPath = join(configDir, 'adrater.json');
+  writeFileSync(configPath, JSON.stringify({ db: store.url, maxUrls: 10 }));
+  chmodSync(configPath, 0o600);
+  chownSync(configPath, uid, gid); // the suexec user's, 600: www-data cannot read it
+  const scriptDir = `/var/www/adrater-suexec-${process.pid}`;
+  mkdirSync(scriptDir, { mode: 0o755 });
+  t.teardown(() => rmSync(scriptDir, { recursive: true, force: true }));
+  const wrapper = join(scriptDir, 'adrater.cgi');
+  writeFileSync(wrapper, `#!/bin/sh\nexport ADRATER_CONFIG=${configPath}\nexec ${join(ROOT, 'bin', 'adrater')}\n`, { mode: 0o755 });
+  for (const path of [scriptDir, wrapper]) chownSync(path, uid, gid); // suexec runs only its user's own files
+  const site = [
+    'LoadModule suexec_module /usr/lib/apache2/modules/mod_suexec.so',
+    'SuexecUserGroup nobody nogroup',
+    `ScriptAlias /adrater ${wrapper}`,
+    `<Directory ${scriptDir}>`,
+    '    Require all granted',
+    '</Directory>',
+  ].join('\n');
+  const apache = await startApache('event', site, ['cgid']);
+  t.teardown(async () => {
+    await apache.stop();
+    t.comment('apache error log:\n' + apache.errorLog());
+  });
+  const get = await http(apache.port, '/adrater?url=suexec.example&priority=4');
+  t.equal(get.status, 200, `200 (${get.body})`);
+  t.same((await store.sql('SELECT domain, priority FROM rating_queue')).map((r) => [r.domain, Number(r.priority)]), [['suexec.example', 4]], 'queued in the configured database');
+  const tooMany = await http(apache.port, '/adrater?' + Array.from({ length: 11 }, (_, i) => `url=s${i}.example`).join('&'));
+  t.equal(tooMany.status, 400, 'maxUrls from the config file applies');
+  t.match(apache.errorLog(), /suEXEC mechanism enabled/, 'Apache runs CGI through suexec');
+  const suexecLog = existsSync('/var/log/apache2/suexec.log') ? readFileSync('/var/log/apache2/suexec.log', 'utf8') : '';
+  t.match(suexecLog, new RegExp(`uid: \\(${uid}/nobody\\) gid: \\(${gid}/nogroup\\) cmd: adrater\\.cgi`), 'suexec ran the wrapper as nobody');
+});
