@@ -10,7 +10,7 @@ import { parseCgi } from '../helpers/run.js';
 import { sqliteStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
 
-const { next: random, int } = seeded(77);
+const { next: random, int } = seeded(Number(process.env.ADRATER_FUZZ_SEED ?? 77)); // another seed (ADRATER_FUZZ_SEED) explores other cases
 
 const params = (q: string) => ({ REQUEST_METHOD: 'GET', QUERY_STRING: q, REMOTE_ADDR: '127.0.0.1' });
 
