@@ -3,9 +3,8 @@
 // into the text protocol's statements as literals that need no escaping: strings as hex
 // bytes with a utf8mb4 introducer (whatever the server's sql_mode says of backslashes),
 // numbers only as safe integers. When the server asks for what that client does not speak,
-// the run opens mysql2's store instead (lib/store/mysql.ts), as it does for a URL that asks
-// for TLS; the rater's tools, should a CGI run's store ever be asked for them, go to mysql2
-// as well.
+// the run opens mysql2's store instead (lib/store/mysql.ts); the rater's tools, should a
+// CGI run's store ever be asked for them, go to mysql2 as well.
 import { throwIfAborted } from '../core/errors.js';
 import { mysqlServers } from './mysql-servers.js';
 import type { MysqlServer } from './mysql-servers.js';
@@ -13,7 +12,7 @@ import { classifiedUse, classify, notApplied, readAgain, singleConnection } from
 import type { Target } from './mysql-retry.js';
 import { ENQUEUE_SUFFIX, WIRE_LOOKUP_PREFIX } from './mysql-sql.js';
 import { connectWire, UnsupportedError } from './mysql-wire.js';
-import type { Wire } from './mysql-wire.js';
+import type { Wire, WireOptions } from './mysql-wire.js';
 import { QUEUE_WRITE_INSERT, queueWrites } from './store.js';
 import type { OpenOptions, Store } from './store.js';
 
@@ -28,7 +27,7 @@ export function literal(value: string | number | null): string {
 }
 
 /** A server's options for the client: mysqlServers() sets the user, the password and the time-out of every server. */
-const wireOptions = ({ options }: MysqlServer) => ({
+const wireOptions = ({ options }: MysqlServer): WireOptions => ({
   host: options.host,
   port: options.port,
   socketPath: options.socketPath,
@@ -36,14 +35,14 @@ const wireOptions = ({ options }: MysqlServer) => ({
   password: options.password!,
   database: options.database,
   connectTimeout: options.connectTimeout!,
+  // mysqlServers() sets a string CA (or none) and verifyIdentity whenever it sets ssl.
+  tls: options.ssl ? { ca: (options.ssl as { ca?: string }).ca, verifyIdentity: (options.ssl as { verifyIdentity: boolean }).verifyIdentity } : undefined,
 });
 
 const mysql2Store = async (url: string, options: OpenOptions) => (await import('./mysql.js')).openMysql(url, options);
 
 export async function openMysql(url: string, options: OpenOptions): Promise<Store> {
   const servers = mysqlServers(url);
-  // This client speaks no TLS: mysql2 does, and loads Node's tls for it.
-  if (servers.some((server) => server.options.ssl)) return mysql2Store(url, options);
   let target: Target<Wire>;
   try {
     target = await singleConnection(servers, (server) => connectWire(wireOptions(server)), (wire) => wire.quit());

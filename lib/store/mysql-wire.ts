@@ -21,6 +21,12 @@ export interface WireOptions {
   connectTimeout: number;
   /** 'net' connects through node:net even where Node's stream handles would do (tests). */
   transport?: 'handle' | 'net';
+  /**
+   * TLS, the server's certificate verified against `ca` (Node's CAs when none), and its
+   * name against the host when `verifyIdentity` (a host name; an address is vouched for by
+   * the CA alone, as mysql2 does for the responder).
+   */
+  tls?: { ca?: string; verifyIdentity: boolean };
 }
 
 /** A row of a result set: each column's text, or null for SQL NULL. */
@@ -67,6 +73,7 @@ const LONG_FLAG = 0x4;
 const CONNECT_WITH_DB = 0x8;
 const PROTOCOL_41 = 0x200;
 const TRANSACTIONS = 0x2000;
+const SSL = 0x800;
 const SECURE_CONNECTION = 0x8000;
 const PLUGIN_AUTH = 0x80000;
 const NEEDED = PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH;
@@ -159,18 +166,28 @@ export async function scramble(plugin: typeof NATIVE | typeof CACHING_SHA2, pass
 
 const spoken = (plugin: string): plugin is typeof NATIVE | typeof CACHING_SHA2 => plugin === NATIVE || plugin === CACHING_SHA2;
 
-/** The handshake response (Protocol::HandshakeResponse41). */
-function handshakeResponse(options: WireOptions, serverCapabilities: number, plugin: string, auth: Buffer): Buffer {
+/** The capabilities this client asks for. */
+function capabilitiesOf(options: WireOptions, serverCapabilities: number): number {
   const withDb = options.database !== undefined;
   if (withDb && (serverCapabilities & CONNECT_WITH_DB) === 0) throw new UnsupportedError('the server takes no database in the handshake');
-  const capabilities = LONG_PASSWORD | LONG_FLAG | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | (withDb ? CONNECT_WITH_DB : 0);
+  return LONG_PASSWORD | LONG_FLAG | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | (withDb ? CONNECT_WITH_DB : 0) | (options.tls ? SSL : 0);
+}
+
+/** The fixed part of the handshake response, which is all of the SSL request (Protocol::SSLRequest). */
+function handshakeHead(capabilities: number): Buffer {
   const head = Buffer.alloc(32);
   head.writeUInt32LE(capabilities, 0);
   head.writeUInt32LE(MAX_PACKET, 4);
   head[8] = UTF8MB4_GENERAL_CI;
+  return head;
+}
+
+/** The handshake response (Protocol::HandshakeResponse41). */
+function handshakeResponse(options: WireOptions, capabilities: number, plugin: string, auth: Buffer): Buffer {
+  const withDb = (capabilities & CONNECT_WITH_DB) !== 0;
   const nul = Buffer.alloc(1);
   return Buffer.concat([
-    head,
+    handshakeHead(capabilities),
     Buffer.from(options.user, 'utf8'),
     nul,
     Buffer.from([auth.length]),
@@ -216,20 +233,52 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     socket?.destroy();
     settle();
   };
+  // Where the socket's bytes go: to the packets, or through TLS first once it has started.
+  let route = received;
   const events = {
-    data: received,
+    data: (chunk: Buffer) => route(chunk),
     error: (code: string, message: string, errno?: number) => fail(new WireError(message, code, true, errno)),
     close: () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)),
   };
 
   const next = () => new Promise<Buffer>((resolve, reject) => ((waiting = { resolve, reject }), settle()));
+  let write = (bytes: Buffer, written?: () => void) => socket!.write(bytes, written);
   const send = (payload: Buffer, written?: () => void) => {
     const head = Buffer.alloc(4);
     head.writeUIntLE(payload.length, 0, 3);
     head[3] = sequence;
     sequence = (sequence + 1) & 0xff;
-    socket!.write(Buffer.concat([head, payload]), written);
+    write(Buffer.concat([head, payload]), written);
   };
+
+  /**
+   * TLS from here on, over the same socket (Node's tls over a Duplex of it: loaded for a TLS
+   * run only). A certificate that does not verify fails as mysql2's does: HANDSHAKE_SSL_ERROR.
+   */
+  async function startTls(tlsOptions: NonNullable<WireOptions['tls']>): Promise<void> {
+    const [{ Duplex }, tls] = await Promise.all([import('node:stream'), import('node:tls')]);
+    const raw = socket!;
+    const duplex = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        raw.write(chunk, () => done());
+      },
+    });
+    route = (chunk) => duplex.push(chunk);
+    const secure = tls.connect({
+      socket: duplex,
+      ca: tlsOptions.ca,
+      rejectUnauthorized: true,
+      ...(tlsOptions.verifyIdentity ? { servername: options.host } : { checkServerIdentity: () => undefined }),
+    });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', (err) => reject(new WireError(err.message, 'HANDSHAKE_SSL_ERROR', true)));
+    });
+    secure.on('error', (err) => fail(new WireError(err.message, 'PROTOCOL_CONNECTION_LOST', true)));
+    secure.on('data', received);
+    write = (bytes, written) => secure.write(bytes, () => written?.());
+  }
   /** A command: each starts its packets at sequence 0. */
   const command = (payload: Buffer, written?: () => void) => {
     sequence = 0;
@@ -249,7 +298,13 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     // an account of that kind is accepted at once, any other makes the server ask again for
     // its own method (an auth switch).
     let plugin = spoken(greeting.plugin) ? greeting.plugin : NATIVE;
-    send(handshakeResponse(options, greeting.capabilities, plugin, await scramble(plugin, options.password, greeting.nonce)));
+    const capabilities = capabilitiesOf(options, greeting.capabilities);
+    if (options.tls) {
+      if ((greeting.capabilities & SSL) === 0) throw new WireError('Server does not support secure connection', 'HANDSHAKE_NO_SSL_SUPPORT', true);
+      send(handshakeHead(capabilities));
+      await startTls(options.tls);
+    }
+    send(handshakeResponse(options, capabilities, plugin, await scramble(plugin, options.password, greeting.nonce)));
     for (;;) {
       const reply = await next();
       if (reply[0] === 0x00) return;
@@ -263,10 +318,10 @@ export function connectWire(options: WireOptions): Promise<Wire> {
         continue;
       }
       // caching_sha2_password's next step: 3, the server had the hash cached (an OK follows);
-      // 4, it wants the password itself, which goes in clear only over a Unix socket (over
-      // TCP mysql2 encrypts it with the server's RSA key, and the server caches the hash).
+      // 4, it wants the password itself, which goes in clear only over a Unix socket or TLS
+      // (over plain TCP mysql2 encrypts it with the server's RSA key, and the server caches the hash).
       if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 3) continue;
-      if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 4 && options.socketPath) {
+      if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 4 && (options.socketPath || options.tls)) {
         send(Buffer.from(`${options.password}\0`, 'utf8'));
         continue;
       }

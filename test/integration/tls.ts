@@ -2,17 +2,19 @@
 // here, and an account that the server serves over TLS only (REQUIRE SSL), so that every
 // answer that reaches the database proves the connection was TLS. The certificate is
 // verified against the CA given, and its name against a host name in the URL; a server
-// named by its address is vouched for by the CA alone. A CGI run hands a TLS URL to mysql2
-// (its own client speaks no TLS); a responder's pool and the commands use mysql2 anyway.
+// named by its address is vouched for by the CA alone. A CGI run speaks TLS through its own
+// client (lib/store/mysql-wire.ts, tried here directly too); a responder's pool and the
+// commands through mysql2.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { sites } from '../helpers/xml.js';
+import { connectWire } from '../../lib/store/mysql-wire.js';
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 
@@ -64,6 +66,21 @@ t.test('TLS to the database: verified against the CA given, by name for a host n
   const queue = await run(['queue'], { ADRATER_DB: byAddress });
   t.equal(queue.code, 0, queue.stderr);
   t.same(queue.stdout.toString().trim().split('\n').map((line) => [JSON.parse(line).domain, JSON.parse(line).requests]), [['cgi.example', 2], ['fcgi.example', 1]], 'both queued over TLS');
+
+  // The CGI run's own client, directly: TLS, then its statements.
+  const wireOptions = (host: string, ca: string, verifyIdentity: boolean) =>
+    ({ host, port: server.port, user: 'app', password: 'app-pass', database: 'tls', connectTimeout: 3000, tls: { ca: readFileSync(ca, 'utf8'), verifyIdentity } });
+  const wire = await connectWire(wireOptions('127.0.0.1', ca, false));
+  t.same(await wire.query("SHOW SESSION STATUS LIKE 'Ssl_version'").then((rows) => rows[0][1]?.startsWith('TLSv1.')), true, "the CGI client's session is TLS");
+  t.same(await wire.query('SELECT COUNT(*) FROM rating_queue'), [['2']]);
+  await wire.quit();
+  await t.rejects(connectWire(wireOptions('127.0.0.1', otherCa, false)), { code: 'HANDSHAKE_SSL_ERROR', message: /self-signed certificate/ }, 'the CGI client: another CA');
+  await t.rejects(connectWire(wireOptions('localhost', ca, true)), { code: 'HANDSHAKE_SSL_ERROR', message: /does not match certificate's altnames/ }, 'the CGI client: another name');
+  await t.rejects(
+    connectWire({ host: '127.0.0.1', port: 3306, user: 'root', password: '', connectTimeout: 3000, tls: { verifyIdentity: false } }),
+    { code: 'HANDSHAKE_NO_SSL_SUPPORT' },
+    'the CGI client: a server without TLS',
+  );
 
   // A certificate another CA signed: not used, 503, the reason logged.
   const wrongCa = await cgi(url('127.0.0.1', `?sslCa=${otherCa}`), { query: 'url=a.example' });
