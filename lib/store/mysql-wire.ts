@@ -228,10 +228,14 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     buffered = data.length > 0 ? data : null;
     settle();
   };
+  // Set while the TLS handshake is under way, which waits on no packet: the connection lost
+  // or timed out meanwhile must end that wait too.
+  let handshaking: ((err: WireError) => void) | null = null;
   const fail = (err: WireError) => {
     failure ??= err;
     socket?.destroy();
     settle();
+    handshaking?.(failure);
   };
   // Where the socket's bytes go: to the packets, or through TLS first once it has started.
   let route = received;
@@ -272,9 +276,10 @@ export function connectWire(options: WireOptions): Promise<Wire> {
       ...(tlsOptions.verifyIdentity ? { servername: options.host } : { checkServerIdentity: () => undefined }),
     });
     await new Promise<void>((resolve, reject) => {
+      handshaking = reject;
       secure.once('secureConnect', resolve);
       secure.once('error', (err) => reject(new WireError(err.message, 'HANDSHAKE_SSL_ERROR', true)));
-    });
+    }).finally(() => (handshaking = null));
     secure.on('error', (err) => fail(new WireError(err.message, 'PROTOCOL_CONNECTION_LOST', true)));
     secure.on('data', received);
     write = (bytes, written) => secure.write(bytes, () => written?.());

@@ -144,6 +144,41 @@ for (const transport of ['handle', 'net'] as const) {
     await t.rejects(connectWire(options(port)), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
   });
 
+  // TLS asked for: the SSL request after the greeting, then the TLS handshake, which a
+  // server may leave unanswered or cut; neither may leave the run waiting for ever.
+  const tls = { verifyIdentity: false };
+  const withSsl = (0xf7fe | 0x800) | (0x81bf << 16); // greeting()'s capabilities, and CLIENT_SSL
+  t.test(`${transport}: TLS asked of a server that does not offer it: HANDSHAKE_NO_SSL_SUPPORT`, async (t) => {
+    const port = await fakeServer(t, (socket) => socket.write(packet(0, greeting(Buffer.alloc(20, 1))))); // no CLIENT_SSL
+    await t.rejects(connectWire({ ...options(port), tls }), { code: 'HANDSHAKE_NO_SSL_SUPPORT', fatal: true });
+  });
+
+  t.test(`${transport}: TLS: the SSL request, then silence: ETIMEDOUT after connectTimeout`, async (t) => {
+    const seen: Buffer[] = [];
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 1), 'mysql_native_password', withSsl)));
+      socket.on('data', (data) => seen.push(data));
+    });
+    const started = Date.now();
+    await t.rejects(connectWire({ ...options(port, 400), tls }), { code: 'ETIMEDOUT', fatal: true });
+    t.ok(Date.now() - started >= 350, 'waited for the time-out');
+    const request = Buffer.concat(seen).subarray(0, 36);
+    t.same([request.readUIntLE(0, 3), request[3]], [32, 1], 'a 32-byte SSL request, sequence 1');
+    t.ok(request.readUInt32LE(4) & 0x800, 'asking for SSL');
+  });
+
+  t.test(`${transport}: TLS: the server hangs up during the TLS handshake: PROTOCOL_CONNECTION_LOST`, async (t) => {
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 1), 'mysql_native_password', withSsl)));
+      let bytes = 0;
+      socket.on('data', (data) => {
+        bytes += data.length;
+        if (bytes > 36) socket.end(); // the SSL request and the start of the ClientHello
+      });
+    });
+    await t.rejects(connectWire({ ...options(port), tls }), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+  });
+
   t.test(`${transport}: nothing listening: ECONNREFUSED, as mysql2 reports it`, async (t) => {
     await t.rejects(connectWire(options(1)), { code: 'ECONNREFUSED', fatal: true });
   });
