@@ -33,6 +33,11 @@ import { responseBytes } from '../cgi/response.js';
 
 const MAX_PARAMS_BYTES = 256 * 1024;
 const SHUTDOWN_GRACE_MS = 30_000;
+// A stopping process waits for a connection it has ended (its FIN sent, nothing in flight)
+// until the peer closes its side too, to reset a request that crossed the FIN on the wire
+// (take()). That request arrives within a round trip: a peer that has not closed after this
+// long never will, and held the stop for the whole grace.
+const ENDED_GRACE_MS = 1000;
 // Bytes held for requests still being received, across all connections: past it, the
 // connection holding the most is closed (a stalled or hostile peer, almost always).
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -356,8 +361,11 @@ async function statusResponse(r: Responder, incoming: Incoming): Promise<Respons
   return { status: 200, headers: [['Content-Type', type], ['Cache-Control', 'no-store']], body, head: incoming.head };
 }
 
+/** While stopping: a connection with nothing in flight is ended, and closed if its peer has not closed it ENDED_GRACE_MS later. */
 function closeIfIdle(r: Responder, conn: Connection): void {
-  if (r.stopping && conn.session.inFlight() === 0) conn.socket.end();
+  if (!r.stopping || conn.session.inFlight() > 0) return;
+  conn.socket.end();
+  setTimeout(() => conn.socket.destroy(), ENDED_GRACE_MS).unref();
 }
 
 /** Stops accepting, lets the requests in flight finish, then closes the store and resolves. */

@@ -186,6 +186,32 @@ t.test('life cycle', async (t) => {
     t.match(responder.stderr(), /stopping \(SIGTERM\)/);
   });
 
+  await t.test('SIGTERM with connections whose peers never close their side: the stop does not wait the grace out', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    // One answered without FCGI_KEEP_CONN (the responder ends it), one kept and idle (the stop
+    // ends it); neither peer ever closes. Before, the stop waited 30 s for them.
+    // allowHalfOpen: Node would otherwise answer the responder's FIN with its own.
+    const ended = connect({ port: responder.port!, host: '127.0.0.1', allowHalfOpen: true });
+    const kept = connect({ port: responder.port!, host: '127.0.0.1', allowHalfOpen: true });
+    t.teardown(() => (ended.destroy(), kept.destroy()));
+    const endedClosed = new Promise((r) => ended.on('end', r));
+    const answered = (socket: typeof ended, keepConn: boolean) =>
+      new Promise<void>((resolve) => {
+        let got = Buffer.alloc(0);
+        socket.on('data', (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if ([...recordReader()(got)].some((r) => r.type === Type.EndRequest)) resolve();
+        });
+        socket.write(encodeRequest(1, params('url=halfclosed.example'), Buffer.alloc(0), keepConn));
+      });
+    await Promise.all([answered(ended, false), answered(kept, true)]);
+    await endedClosed; // the responder's FIN, which this peer does not answer
+    responder.child.kill('SIGTERM');
+    t.equal(await responder.exited, 0, 'exit 0');
+    t.notMatch(responder.stderr(), /giving up on/, 'no connection waited for until the grace ran out');
+    t.match(responder.stderr(), /stopped after 2 requests/);
+  });
+
   await t.test('--max-requests: exit cleanly after N', async (t) => {
     const responder = await startResponder({ db: store.url, args: ['--max-requests', '3'] });
     const client = await connectFcgi({ port: responder.port!, host: '127.0.0.1' });
