@@ -107,6 +107,17 @@ t.test('TLS to the database: verified against the CA given, by name for a host n
   const rightName = await cgi(byName, { query: 'url=cgi.example' });
   t.equal(rightName.status, 200, `by name, the certificate for that name: ${rightName.stderr}`);
 
+  // A list whose first server has no TLS (the machine's own): the next listed one serves.
+  const listed = `mysql://app:app-pass@127.0.0.1:3306,127.0.0.1:${server.port}/tls?sslCa=${ca}`;
+  const viaList = await cgi(listed, { query: 'url=listed.example' });
+  t.equal(viaList.status, 200, `a CGI run: the second listed server (${viaList.stderr})`);
+  t.match(viaList.stderr, /database 127\.0\.0\.1:3306: HANDSHAKE_NO_SSL_SUPPORT; trying/);
+  const listResponder = await startResponder({ db: listed });
+  t.teardown(() => listResponder.stop());
+  t.equal((await answerOnce(listResponder.port!, getParams('url=listed.example'))).status, 200, 'a responder: the second listed server');
+  await listResponder.stop();
+  t.match(listResponder.stderr(), /HANDSHAKE_NO_SSL_SUPPORT/);
+
   // ?ssl=true on a server without TLS (the machine's own, have_ssl DISABLED): not used.
   const noTls = await cgi('mysql://root@127.0.0.1:3306/test?ssl=true', { query: 'url=a.example' });
   t.equal(noTls.status, 503);
