@@ -17,7 +17,7 @@ export interface HostsFiles {
 
 export const SYSTEM_HOSTS_FILES: HostsFiles = { nsswitch: '/etc/nsswitch.conf', hosts: '/etc/hosts' };
 
-/** A dotted IPv4 address, as Node's TCP handle takes it (wire-socket.ts uses it too). */
+/** A dotted IPv4 address, as Node's TCP handle takes it (wire-socket.ts and mysql-servers.ts use it too). */
 export const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f:.]+$/i;
 

@@ -35,17 +35,16 @@ const wireOptions = ({ options }: MysqlServer): WireOptions => ({
   password: options.password!,
   database: options.database,
   connectTimeout: options.connectTimeout!,
-  // mysqlServers() sets a string CA (or none) and verifyIdentity whenever it sets ssl.
-  tls: options.ssl ? { ca: (options.ssl as { ca?: string }).ca, verifyIdentity: (options.ssl as { verifyIdentity: boolean }).verifyIdentity } : undefined,
+  // mysqlServers() sets ssl as { ca?: string, rejectUnauthorized, verifyIdentity }.
+  tls: options.ssl as WireOptions['tls'],
 });
 
 const mysql2Store = async (url: string, options: OpenOptions) => (await import('./mysql.js')).openMysql(url, options);
 
 export async function openMysql(url: string, options: OpenOptions): Promise<Store> {
-  const servers = mysqlServers(url);
   let target: Target<Wire>;
   try {
-    target = await singleConnection(servers, (server) => connectWire(wireOptions(server)), (wire) => wire.quit());
+    target = await singleConnection(mysqlServers(url), (server) => connectWire(wireOptions(server)), (wire) => wire.quit());
   } catch (err) {
     if (err instanceof UnsupportedError) return mysql2Store(url, options);
     throw classify(err);

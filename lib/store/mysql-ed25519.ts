@@ -16,8 +16,8 @@ const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 // use (~40-70 ms here), which a process that signs once (a CGI run) or once per pooled
 // connection never repays; any other point goes through its constant-time ladder (~2 ms warm).
 const HALF = (L + 1n) / 2n;
-let twoB: ReturnType<typeof Point.BASE.double> | null = null;
-const timesBase = (n: bigint) => (twoB ??= Point.BASE.double()).multiply((n * HALF) % L).toBytes();
+const TWO_B = Point.BASE.double();
+const timesBase = (n: bigint) => TWO_B.multiply((n * HALF) % L).toBytes();
 
 const sha512 = (...parts: Uint8Array[]) => parts.reduce((h, part) => h.update(part), crypto.createHash('sha512')).digest();
 const littleEndian = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, SslOptions } from 'mysql2/promise';
 import { SettingsError } from '../core/errors.js';
+import { IPV4 } from './hosts-file.js';
 
 export interface MysqlServer {
   /** "host:port" (or the socket path), for log lines; never the password. */
@@ -11,7 +12,6 @@ export interface MysqlServer {
   options: ConnectionOptions;
 }
 
-const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const URL_PARTS = /^(?:mysql|mariadb):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/;
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/;
 // Where the URL's credentials start: after its scheme.

@@ -143,7 +143,7 @@ function mysqlStore(target: Target<Connection>, prepared: boolean): Store {
         kind: 'mysql',
         exec: (statement, params) => query(statement, params).catch((err) => {
           // The index, or the primary key, is already there.
-          if (!ALREADY_THERE.has((err as { code?: string }).code ?? '')) throw err;
+          if (!ALREADY_THERE.has(code(err))) throw err;
         }),
         scalar: async (sql) => Object.values((await query<RowDataPacket[]>(sql))[0] ?? {})[0] ?? null,
       }),
