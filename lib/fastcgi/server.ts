@@ -33,10 +33,11 @@ import { responseBytes } from '../cgi/response.js';
 
 const MAX_PARAMS_BYTES = 256 * 1024;
 const SHUTDOWN_GRACE_MS = 30_000;
-// A stopping process waits for a connection it has ended (its FIN sent, nothing in flight)
-// until the peer closes its side too, to reset a request that crossed the FIN on the wire
-// (take()). That request arrives within a round trip: a peer that has not closed after this
-// long never will, and held the stop for the whole grace.
+// A connection the responder has ended (its FIN sent: an answer without FCGI_KEEP_CONN, or
+// a stop) is kept until the peer closes its side too, to reset a request that crossed the
+// FIN on the wire (take()). That request arrives within a round trip: a peer that has not
+// closed this long after the FIN never will, and would hold the descriptor for the life of
+// the process (or a stop for its whole grace).
 const ENDED_GRACE_MS = 1000;
 // Bytes held for requests still being received, across all connections: past it, the
 // connection holding the most is closed (a stalled or hostile peer, almost always).
@@ -295,7 +296,7 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
       log(`req=${newRequestId()} slow: ${elapsed.toFixed(1)} ms, status ${response.status}, ${timing.map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ') || 'no database work'}`);
     }
     conn.session.respond(request.id, responseBytes(response));
-    if (!request.keepConn) conn.socket.end();
+    if (!request.keepConn) endConnection(conn);
     if (!statusPoll && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
     closeIfIdle(r, conn);
     // A stop ends when its last connection closes or its last request ends, whichever is
@@ -361,11 +362,15 @@ async function statusResponse(r: Responder, incoming: Incoming): Promise<Respons
   return { status: 200, headers: [['Content-Type', type], ['Cache-Control', 'no-store']], body, head: incoming.head };
 }
 
-/** While stopping: a connection with nothing in flight is ended, and closed if its peer has not closed it ENDED_GRACE_MS later. */
+/** While stopping: a connection with nothing in flight is ended. */
 function closeIfIdle(r: Responder, conn: Connection): void {
-  if (!r.stopping || conn.session.inFlight() > 0) return;
-  conn.socket.end();
-  setTimeout(() => conn.socket.destroy(), ENDED_GRACE_MS).unref();
+  if (r.stopping && conn.session.inFlight() === 0) endConnection(conn);
+}
+
+/** Ends a connection after what it has to send, and closes it if its peer has not closed its side ENDED_GRACE_MS after that. */
+function endConnection(conn: Connection): void {
+  if (conn.socket.writableEnded) return;
+  conn.socket.end(() => setTimeout(() => conn.socket.destroy(), ENDED_GRACE_MS).unref());
 }
 
 /** Stops accepting, lets the requests in flight finish, then closes the store and resolves. */

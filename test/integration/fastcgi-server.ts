@@ -9,7 +9,7 @@ import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
 import { recordReader, encodeRecord, encodePairs, decodePairs, Type } from '../../lib/fastcgi/record.js';
 import { parseCgi, BIN, run, WEB_SERVER_PATH } from '../helpers/run.js';
 import { sqliteStore } from '../helpers/stores.js';
-import { startResponder } from '../helpers/fcgi.js';
+import { startResponder, statusOf, answerOnce } from '../helpers/fcgi.js';
 import { sites, errorOf } from '../helpers/xml.js';
 
 const params = (query: string, extra: Record<string, string> = {}) => ({
@@ -210,6 +210,37 @@ t.test('life cycle', async (t) => {
     t.equal(await responder.exited, 0, 'exit 0');
     t.notMatch(responder.stderr(), /giving up on/, 'no connection waited for until the grace ran out');
     t.match(responder.stderr(), /stopped after 2 requests/);
+  });
+
+  await t.test('a connection answered without FCGI_KEEP_CONN whose peer never closes its side is closed a second later', async (t) => {
+    const responder = await startResponder({ db: store.url, args: ['--status-path', '/status'] });
+    t.teardown(() => responder.stop());
+    const port = responder.port!;
+    // allowHalfOpen: this peer reads the responder's FIN and never sends its own, as a
+    // broken or hostile client may; before, it held a descriptor for the life of the process.
+    const peers = Array.from({ length: 5 }, () => connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
+    t.teardown(() => peers.forEach((p) => p.destroy()));
+    await Promise.all(
+      peers.map(
+        (peer) =>
+          new Promise((resolve) => {
+            peer.on('error', () => {});
+            peer.on('end', resolve); // the answer, then the responder's FIN
+            peer.resume();
+            peer.write(encodeRequest(1, params('url=halfopen.example'), Buffer.alloc(0), false));
+          }),
+      ),
+    );
+    t.equal((await statusOf(port)).connections, 6, 'right after the FIN: the five ended connections and the status request');
+    let connections = 0;
+    for (let waited = 0; waited < 10_000; waited += 250) {
+      await new Promise((r) => setTimeout(r, 250));
+      connections = (await statusOf(port)).connections;
+      if (connections === 1) break;
+    }
+    t.equal(connections, 1, 'then only the status request itself');
+    t.equal(responder.child.exitCode, null, 'the responder goes on');
+    t.equal((await answerOnce(port, params('url=after.example'))).status, 200);
   });
 
   await t.test('--max-requests: exit cleanly after N', async (t) => {
