@@ -35,7 +35,7 @@ const wireOptions = ({ options }: MysqlServer): WireOptions => ({
   password: options.password!,
   database: options.database,
   connectTimeout: options.connectTimeout!,
-  // mysqlServers() sets ssl as { ca?: string, rejectUnauthorized, verifyIdentity }.
+  // mysqlServers() sets ssl as { ca?, cert?, key?: string, rejectUnauthorized, verifyIdentity }.
   tls: options.ssl as WireOptions['tls'],
 });
 

@@ -2,6 +2,7 @@
 // in the order to try them. WHATWG URL refuses a host list, so the authority is split here;
 // each server's options are then those of a one-server URL.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { ConnectionOptions, SslOptions } from 'mysql2/promise';
 import { SettingsError } from '../core/errors.js';
 import { IPV4 } from './hosts-file.js';
@@ -82,7 +83,7 @@ export function mysqlUrl(url: string): MysqlUrl {
   };
   const socket = params?.get('socket');
   const tls = params && tlsOptions(params);
-  if (tls && socket) throw new SettingsError('database URL: ssl and sslCa are for TCP; a Unix socket (?socket=) is local');
+  if (tls && socket) throw new SettingsError('database URL: ssl, sslCa and sslCert are for TCP; a Unix socket (?socket=) is local');
   const servers = socket
     ? [{ label: socket, options: { ...common, socketPath: socket } }]
     : (hosts || 'localhost').split(',').map((hostPort) => {
@@ -101,27 +102,77 @@ export function mysqlUrl(url: string): MysqlUrl {
 // The options a database URL may carry. Any other is refused rather than ignored: a typo
 // (`?conectTimeout=`) or a driver option this project does not pass on (`?ssl=`) would
 // otherwise look as if it were in force.
-const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag', 'ssl', 'sslCa'];
+const URL_OPTIONS = ['socket', 'connectTimeout', 'failback', 'maxLag', 'ssl', 'sslCa', 'sslCert', 'sslKey'];
 
 /**
  * TLS to the servers, when the URL asks for it: `?ssl=true` (certificates a CA that Node
  * trusts signed) or `?sslCa=PATH` (the PEM file of the CA that signed the servers'
  * certificates, or of a server's own self-signed one). The certificate is always verified;
- * a server without TLS, or whose certificate does not verify, is not used. Null: plain TCP.
+ * a server without TLS, or whose certificate does not verify, is not used. `?sslCert=PATH`
+ * and `?sslKey=PATH`, together: a client certificate and its unencrypted private key, for
+ * an account `REQUIRE X509` (or SUBJECT, ISSUER); they ask for TLS as `ssl=true` does.
+ * Null: plain TCP.
  */
 function tlsOptions(params: URLSearchParams): SslOptions | null {
   const ssl = params.get('ssl');
   const caPath = params.get('sslCa');
+  const certPath = params.get('sslCert');
+  const keyPath = params.get('sslKey');
   if (ssl !== null && ssl !== 'true') throw new SettingsError(`database URL: ssl must be "true", not "${ssl.slice(0, 40)}" (sslCa=PATH names a CA of your own)`);
-  if (caPath === null) return ssl === null ? null : { rejectUnauthorized: true };
-  let ca: string;
-  try {
-    ca = readFileSync(caPath, 'utf8');
-  } catch (err) {
-    throw new SettingsError(`database URL: sslCa "${caPath.slice(0, 200)}" cannot be read (${(err as { code?: string }).code ?? 'error'})`);
+  if ((certPath === null) !== (keyPath === null)) throw new SettingsError('database URL: sslCert and sslKey go together (a client certificate and its private key)');
+  if (ssl === null && caPath === null && certPath === null) return null;
+  const options: SslOptions = { rejectUnauthorized: true };
+  if (caPath !== null) options.ca = pemFile('sslCa', caPath, CERTIFICATE_PEM, 'certificate');
+  if (certPath !== null && keyPath !== null) {
+    options.cert = pemFile('sslCert', certPath, CERTIFICATE_PEM, 'certificate');
+    options.key = pemFile('sslKey', keyPath, KEY_PEM, 'private key');
+    refuseUnusableKey(options.cert, certPath, options.key, keyPath);
   }
-  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(`database URL: sslCa "${caPath.slice(0, 200)}" holds no PEM certificate`);
-  return { ca, rejectUnauthorized: true };
+  return options;
+}
+
+const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----/;
+const KEY_PEM = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
+const quoted = (path: string) => `"${path.slice(0, 200)}"`;
+
+/** The text of a PEM file a URL option names, which must hold a block `pem` matches. */
+function pemFile(option: string, path: string, pem: RegExp, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SettingsError(`database URL: ${option} ${quoted(path)} cannot be read (${(err as { code?: string }).code ?? 'error'})`);
+  }
+  if (!pem.test(text)) throw new SettingsError(`database URL: ${option} ${quoted(path)} holds no PEM ${what}`);
+  return text;
+}
+
+/**
+ * A client certificate or key that cannot be used, a key that is encrypted (there is no
+ * option for a passphrase: the file's mode protects the key) or is not the certificate's
+ * would fail every connection: said here, once, as a bad setting. node:crypto is loaded for
+ * a URL with a client certificate only.
+ */
+function refuseUnusableKey(cert: string, certPath: string, key: string, keyPath: string): void {
+  const { createPrivateKey, X509Certificate } = createRequire(import.meta.filename)('node:crypto') as typeof import('node:crypto');
+  const code = (err: unknown) => (err as { code?: string }).code ?? 'error';
+  let certificate: InstanceType<typeof X509Certificate>;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (err) {
+    throw new SettingsError(`database URL: sslCert ${quoted(certPath)} cannot be used (${code(err)})`);
+  }
+  // PKCS#8 and the older PEM form (Proc-Type); OpenSSL's own error for either depends on its version.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(key)) {
+    throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} is encrypted; give it unencrypted, readable only by the user adrater runs as`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} cannot be used (${code(err)})`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} is not the private key of sslCert's certificate`);
 }
 
 function urlOptions(query: string): URLSearchParams {

@@ -24,9 +24,9 @@ export interface WireOptions {
   /**
    * TLS, the server's certificate verified against `ca` (Node's CAs when none), and its
    * name against the host when `verifyIdentity` (a host name; an address is vouched for by
-   * the CA alone, as mysql2 does for the responder).
+   * the CA alone, as mysql2 does for the responder); `cert` and `key`, a client certificate.
    */
-  tls?: { ca?: string; verifyIdentity: boolean };
+  tls?: { ca?: string; cert?: string; key?: string; verifyIdentity: boolean };
 }
 
 /** A row of a result set: each column's text, or null for SQL NULL. */
@@ -272,6 +272,8 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     const secure = tls.connect({
       socket: duplex,
       ca: tlsOptions.ca,
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
       rejectUnauthorized: true,
       ...(tlsOptions.verifyIdentity ? { servername: options.host } : { checkServerIdentity: () => undefined }),
     });

@@ -258,7 +258,7 @@ t.test('life cycle', async (t) => {
       ['mysql://root@127.0.0.1:99999/test', /database server "127\.0\.0\.1:99999" is not host:port/],
       ['mysql://root@127.0.0.1:3306/test', /failback must be seconds \(0 to stay\), not "x"/, 'mysql://root@127.0.0.1:3306/test?failback=x'],
       ['mysql://root@127.0.0.1:3306/test?connectTimeout=abc', /connectTimeout must be milliseconds \(1 or more\), not "abc"/],
-      ['mysql://root@127.0.0.1:3306/test?sslmode=require', /unknown option "sslmode" \(known: socket, connectTimeout, failback, maxLag, ssl, sslCa\)/],
+      ['mysql://root@127.0.0.1:3306/test?sslmode=require', /unknown option "sslmode" \(known: socket, connectTimeout, failback, maxLag, ssl, sslCa, sslCert, sslKey\)/],
     ] as const) {
       const started = await run(['fcgi', '--listen', socket], { ADRATER_DB: db, ...(dbRead ? { ADRATER_DB_READ: dbRead } : {}) });
       t.equal(started.code, 2, `${db} ${dbRead ?? ''}`);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
-import { sites } from '../helpers/xml.js';
+import { errorOf, sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -122,4 +122,66 @@ t.test('TLS to the database: verified against the CA given, by name for a host n
   const noTls = await cgi('mysql://root@127.0.0.1:3306/test?ssl=true', { query: 'url=a.example' });
   t.equal(noTls.status, 503);
   t.match(noTls.stderr, /HANDSHAKE_NO_SSL_SUPPORT/);
+});
+
+t.test('client certificates (?sslCert=&sslKey=): an account REQUIRE SUBJECT served; a key that cannot be used is a bad setting', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-client-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir, 'ca');
+  makeCa(dir, 'other-ca');
+  const server = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
+  const client = makeCert(dir, 'ca', 'adrater-client', 'DNS:adrater-client');
+  const stranger = makeCert(dir, 'other-ca', 'adrater-client-elsewhere', 'DNS:adrater-client');
+  const encryptedKey = join(dir, 'encrypted.key');
+  openssl(dir, ['pkey', '-in', client.key, '-aes256', '-passout', 'pass:secret', '-out', encryptedKey]);
+  const encryptedOldKey = join(dir, 'encrypted-old.key'); // the older PEM form: Proc-Type: 4,ENCRYPTED
+  openssl(dir, ['pkey', '-in', client.key, '-aes128', '-traditional', '-passout', 'pass:secret', '-out', encryptedOldKey]);
+
+  const db = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${server.cert}`, `--ssl-key=${server.key}`] });
+  t.teardown(() => db.destroy());
+  await db.sql('CREATE DATABASE tls');
+  // The certificate is the credential the server checks beside the password: its subject and its issuer.
+  await db.sql("CREATE USER certified@'%' IDENTIFIED BY 'cert-pass' REQUIRE SUBJECT '/CN=adrater-client' AND ISSUER '/CN=ca'");
+  await db.sql("GRANT ALL ON tls.* TO certified@'%'");
+  const url = (query: string) => `mysql://certified:cert-pass@127.0.0.1:${db.port}/tls?sslCa=${ca}${query}`;
+  const withCert = url(`&sslCert=${client.cert}&sslKey=${client.key}`);
+
+  const noCert = await cgi(url(''), { query: 'url=a.example' });
+  t.equal(noCert.status, 503, 'TLS without a client certificate: refused by the server');
+  t.match(noCert.stderr, /Access denied for user 'certified'/);
+
+  const init = await run(['db', 'init'], { ADRATER_DB: withCert });
+  t.equal(init.code, 0, `db init with the client certificate: ${init.stderr}`);
+  const viaCgi = await cgi(withCert, { query: 'url=cgi.example' });
+  t.equal(viaCgi.status, 200, `a CGI run: ${viaCgi.stderr}`);
+  const responder = await startResponder({ db: withCert });
+  t.teardown(() => responder.stop());
+  t.equal((await answerOnce(responder.port!, getParams('url=cgi.example&url=fcgi.example'))).status, 200, 'a responder');
+  await responder.stop();
+  const queue = await run(['queue'], { ADRATER_DB: withCert });
+  t.equal(queue.code, 0, queue.stderr);
+  t.same(queue.stdout.toString().trim().split('\n').map((line) => [JSON.parse(line).domain, JSON.parse(line).requests]), [['cgi.example', 2], ['fcgi.example', 1]], 'both queued, with the certificate');
+
+  // The same subject from another CA: the server refuses it (503, the reason logged).
+  const foreign = await cgi(url(`&sslCert=${stranger.cert}&sslKey=${stranger.key}`), { query: 'url=a.example' });
+  t.equal(foreign.status, 503, `a client certificate another CA signed: ${foreign.stderr}`);
+  t.equal(foreign.headers['retry-after'], '5');
+
+  // Keys that cannot be used: a bad setting, said once (CGI 500 `configuration error`, the responder exits 2).
+  for (const [key, reason] of [
+    [stranger.key, /sslKey ".*adrater-client-elsewhere\.key" is not the private key of sslCert's certificate/],
+    [encryptedKey, /sslKey ".*encrypted\.key" is encrypted; give it unencrypted/],
+    [encryptedOldKey, /sslKey ".*encrypted-old\.key" is encrypted; give it unencrypted/],
+  ] as const) {
+    const bad = url(`&sslCert=${client.cert}&sslKey=${key}`);
+    const answer = await cgi(bad, { query: 'url=a.example' });
+    t.equal(answer.status, 500, `CGI: ${key}`);
+    t.equal(errorOf(answer.body).code, 'internal');
+    t.match(answer.stderr, /^adrater\[\d+\]: req=\S+ 500 configuration error: database URL: /m);
+    t.match(answer.stderr, reason);
+    t.notMatch(answer.stderr, /cert-pass|secret/, 'no password in the log');
+    const started = await run(['fcgi', '--listen', join(dir, 'responder.sock')], { ADRATER_DB: bad });
+    t.equal(started.code, 2, `responder: ${key}`);
+    t.match(started.stderr, reason);
+  }
 });

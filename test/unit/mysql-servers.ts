@@ -42,7 +42,7 @@ t.test('?failback=SECONDS: how often a responder away from the first server asks
 
 t.test('a URL option this project does not read, or a connectTimeout that is not milliseconds, is a settings error', async (t) => {
   for (const [query, message] of [
-    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback, maxLag, ssl, sslCa\)/],
+    ['conectTimeout=500', /unknown option "conectTimeout" \(known: socket, connectTimeout, failback, maxLag, ssl, sslCa, sslCert, sslKey\)/],
     ['sslmode=require', /unknown option "sslmode"/],
     ['connectTimeout=abc', /connectTimeout must be milliseconds/],
     ['connectTimeout=-5', /connectTimeout must be milliseconds/],
@@ -76,6 +76,12 @@ t.test('?ssl=true and ?sslCa=PATH: TLS, the certificate verified; its name check
     [`sslCa=${dir}/missing.pem`, /sslCa ".*missing\.pem" cannot be read \(ENOENT\)/],
     [`sslCa=${dir}/key.pem`, /sslCa ".*key\.pem" holds no PEM certificate/],
     ['ssl=true&socket=/run/mysqld/mysqld.sock', /a Unix socket \(\?socket=\) is local/],
+    [`sslCert=${ca}`, /sslCert and sslKey go together/],
+    [`sslKey=${dir}/key.pem`, /sslCert and sslKey go together/],
+    [`sslCert=${dir}/key.pem&sslKey=${dir}/key.pem`, /sslCert ".*key\.pem" holds no PEM certificate/],
+    [`sslCert=${ca}&sslKey=${ca}`, /sslKey ".*ca\.pem" holds no PEM private key/],
+    [`sslCert=${ca}&sslKey=${dir}/missing.key`, /sslKey ".*missing\.key" cannot be read \(ENOENT\)/],
+    [`sslCert=${ca}&sslKey=${dir}/key.pem`, /sslCert ".*ca\.pem" cannot be used/],
   ] as const) {
     t.throws(() => mysqlServers(`mysql://u@h1/db?${query}`), { name: 'SettingsError', message }, query);
   }
