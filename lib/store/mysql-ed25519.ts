@@ -5,6 +5,8 @@
 // place of the 32-byte seed (MariaDB's crypto_sign): the secret scalar and the nonce's key
 // come from SHA-512 of the password, of any length, so Node's Ed25519 keys (seeds) cannot
 // do it; the curve's arithmetic comes from @noble/ed25519 (audited, no dependencies).
+// Both clients sign here: mysql2 through ed25519AuthPlugin, a CGI run's own client
+// (mysql-wire.ts) through ed25519Signature, loaded there for such an account only.
 // (node:crypto as a whole: the MySQL bundle loads it on first use, lib/store/lazy-module.ts,
 // and its stand-in has none of its names until then.)
 import crypto from 'node:crypto';

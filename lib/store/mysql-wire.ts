@@ -1,9 +1,9 @@
 // The few messages of the MySQL client/server protocol that a CGI run's look-up needs, spoken
-// directly: connect, authenticate (mysql_native_password, MariaDB's default, and MySQL 8's
-// caching_sha2_password when the server has the account's hash cached), text statements
-// and their rows, quit. A CGI run then never loads mysql2, whose load and cold handshake
-// were the largest part of a run on MySQL (README "Performance"). Anything else the server
-// asks for (another method: ed25519, PAM; caching_sha2's full authentication over TCP,
+// directly: connect, authenticate (mysql_native_password, MariaDB's default, MariaDB's
+// client_ed25519, and MySQL 8's caching_sha2_password when the server has the account's hash
+// cached), text statements and their rows, quit. A CGI run then never loads mysql2, whose
+// load and cold handshake were the largest part of a run on MySQL (README "Performance").
+// Anything else the server asks for (another method: PAM, GSSAPI; caching_sha2's full authentication over TCP,
 // which needs the server's RSA key) is an UnsupportedError, and the run opens mysql2
 // instead. Errors carry mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST,
 // ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts reads them alike.
@@ -81,6 +81,8 @@ const UTF8MB4_GENERAL_CI = 45; // what mysql2 asks for with charset utf8mb4
 const MAX_PACKET = 0xffffff; // a longer payload comes in parts: never for a look-up's rows
 const NATIVE = 'mysql_native_password';
 const CACHING_SHA2 = 'caching_sha2_password';
+const ED25519 = 'client_ed25519';
+type Spoken = typeof NATIVE | typeof CACHING_SHA2 | typeof ED25519;
 
 /** The payload of an ERR packet as a WireError (not fatal: the session goes on). */
 export function serverError(payload: Buffer): WireError {
@@ -152,7 +154,9 @@ export function parseGreeting(payload: Buffer): { capabilities: number; nonce: B
  * H(H(password)) and the nonce), with H = SHA1 for mysql_native_password (the nonce first)
  * and SHA256 for caching_sha2_password (the nonce last). None for no password.
  */
-export async function scramble(plugin: typeof NATIVE | typeof CACHING_SHA2, password: string, nonce: Buffer): Promise<Buffer> {
+export async function scramble(plugin: Spoken, password: string, nonce: Buffer): Promise<Buffer> {
+  // Loaded only for such an account (the curve's arithmetic is ~40 KB of code).
+  if (plugin === ED25519) return (await import('./mysql-ed25519.js')).ed25519Signature(password, nonce);
   if (password === '') return Buffer.alloc(0);
   // Loaded only for a password: crypto costs a CGI run ~1 ms, and a local root often has none.
   const { createHash } = await import('node:crypto');
@@ -164,7 +168,9 @@ export async function scramble(plugin: typeof NATIVE | typeof CACHING_SHA2, pass
   return token;
 }
 
-const spoken = (plugin: string): plugin is typeof NATIVE | typeof CACHING_SHA2 => plugin === NATIVE || plugin === CACHING_SHA2;
+const spoken = (plugin: string): plugin is Spoken => plugin === NATIVE || plugin === CACHING_SHA2 || plugin === ED25519;
+// The nonce an auth switch carries: 20 bytes, and client_ed25519's 32.
+const nonceLength = (plugin: Spoken) => (plugin === ED25519 ? 32 : 20);
 
 /** The capabilities this client asks for. */
 function capabilitiesOf(options: WireOptions, serverCapabilities: number): number {
@@ -303,8 +309,9 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     const greeting = parseGreeting(await next());
     // Answered in the server's default method when this client speaks it, else as native:
     // an account of that kind is accepted at once, any other makes the server ask again for
-    // its own method (an auth switch).
-    let plugin = spoken(greeting.plugin) ? greeting.plugin : NATIVE;
+    // its own method (an auth switch; client_ed25519 is only ever asked for that way, with
+    // its 32-byte nonce).
+    let plugin: Spoken = greeting.plugin === CACHING_SHA2 ? CACHING_SHA2 : NATIVE;
     const capabilities = capabilitiesOf(options, greeting.capabilities);
     if (options.tls) {
       if ((greeting.capabilities & SSL) === 0) throw new WireError('Server does not support secure connection', 'HANDSHAKE_NO_SSL_SUPPORT', true);
@@ -321,7 +328,7 @@ export function connectWire(options: WireOptions): Promise<Wire> {
         const asked = reply.toString('latin1', 1, pluginEnd < 0 ? reply.length : pluginEnd);
         if (!spoken(asked) || pluginEnd < 0) throw new UnsupportedError(`the account authenticates with ${asked}`);
         plugin = asked;
-        send(await scramble(plugin, options.password, reply.subarray(pluginEnd + 1, pluginEnd + 21)));
+        send(await scramble(plugin, options.password, reply.subarray(pluginEnd + 1, pluginEnd + 1 + nonceLength(plugin))));
         continue;
       }
       // caching_sha2_password's next step: 3, the server had the hash cached (an OK follows);

@@ -1,6 +1,6 @@
 // A CGI run's own MySQL client (lib/store/mysql-wire.ts, lib/store/mysql-cgi.ts) against the
-// real MariaDB: a password account, a wrong password, an account whose authentication it does
-// not speak (ed25519: the run then uses mysql2), a host list whose first server refuses, a server
+// real MariaDB: a password account, a wrong password, an ed25519 account (answered by this
+// client itself, not handed to mysql2), a host list whose first server refuses, a server
 // named by a host name the hosts file lists, values that a quoting mistake would break, and
 // the look-up still using the primary key.
 import t from 'tap';
@@ -15,9 +15,11 @@ import { LOOKUP_PREFIX } from '../../lib/store/mysql-sql.js';
 import { hostsFileAddresses } from '../../lib/store/hosts-file.js';
 
 const server = new URL(MYSQL_ADMIN);
+// Preloaded into a run: says on stderr, at exit, whether node:net was ever loaded.
+const REPORT_NET = fileURLToPath(new URL('../fixtures/report-net.cjs', import.meta.url));
 const hostPort = `${server.hostname}:${server.port || 3306}`;
 
-t.test('accounts: a password, a wrong one, and one whose authentication only mysql2 may speak', async (t) => {
+t.test('accounts: a password, a wrong one, and one of MariaDB\'s ed25519', async (t) => {
   const store = await mysqlStore(t);
   if (!store) return;
   const admin = (await mysqlAdmin(t))!;
@@ -44,8 +46,8 @@ t.test('accounts: a password, a wrong one, and one whose authentication only mys
   t.equal(wrong.status, 503);
   t.match(wrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user/, 'the server says why, in the log');
 
-  // ed25519 is MariaDB's own method, which this client does not speak: it hands the run to
-  // mysql2, with adrater's client_ed25519 (lib/store/mysql-ed25519.ts), which answers.
+  // ed25519 is MariaDB's own method: this client answers it (lib/store/mysql-ed25519.ts)
+  // without handing the run to mysql2, which would load node:net (the report says so).
   const installed = await admin.query("INSTALL SONAME 'auth_ed25519'").then(
     () => true,
     (err) => (err.code === 'ER_PLUGIN_INSTALLED' || /already/i.test(err.message) ? false : Promise.reject(err)),
@@ -53,9 +55,13 @@ t.test('accounts: a password, a wrong one, and one whose authentication only mys
   if (installed) t.teardown(() => admin.query("UNINSTALL SONAME 'auth_ed25519'").then(() => {}));
   await admin.query(`CREATE USER '${user}_ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('pw')`);
   await admin.query(`GRANT SELECT, INSERT, UPDATE ON \`${database}\`.* TO '${user}_ed'@'%'`);
-  const ed = await cgi(`mysql://${user}_ed:pw@${hostPort}/${database}`, { query: 'url=rated.example' });
-  t.equal(ed.status, 200, `the run handed to mysql2 is served: ${ed.stderr}`);
+  const ed = await cgi(`mysql://${user}_ed:pw@${hostPort}/${database}`, { query: 'url=rated.example', env: { NODE_OPTIONS: `--require ${REPORT_NET}` } });
+  t.equal(ed.status, 200, `an ed25519 account is served: ${ed.stderr}`);
   t.same(sites(ed.body).map((s) => [s.domain, s.status]), [['rated.example', 'rated']]);
+  t.match(ed.stderr, /node:net loaded: no/, 'by the CGI run\'s own client, not mysql2');
+  const edWrong = await cgi(`mysql://${user}_ed:not-it@${hostPort}/${database}`, { query: 'url=rated.example' });
+  t.equal(edWrong.status, 503, 'ed25519, a wrong password');
+  t.match(edWrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user/);
 });
 
 t.test('a host list whose first server refuses: the next one answers', async (t) => {
@@ -69,8 +75,6 @@ t.test('a host list whose first server refuses: the next one answers', async (t)
   t.equal((await store.sql('SELECT COUNT(*) AS n FROM rating_queue'))[0].n, 1);
 });
 
-// Preloaded into the run: says on stderr, at exit, whether node:net was ever loaded.
-const REPORT_NET = fileURLToPath(new URL('../fixtures/report-net.cjs', import.meta.url));
 t.test(
   'a server named by a host name the hosts file lists (localhost): the same look-up, through the hosts file, without node:net',
   { skip: hostsFileAddresses('localhost')?.includes(server.hostname) ? false : `this machine's hosts file does not give localhost ${server.hostname}` },

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { connectWire, parseGreeting, parseRow, scramble, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
+import { ed25519Signature } from '../../lib/store/mysql-ed25519.js';
 import { seeded } from '../helpers/random.js';
 import { socketServer } from '../helpers/socket-server.js';
 
@@ -183,12 +184,33 @@ for (const transport of ['handle', 'net'] as const) {
     await t.rejects(connectWire(options(1)), { code: 'ECONNREFUSED', fatal: true });
   });
 
-  t.test(`${transport}: an auth switch to a method other than native: UnsupportedError (the run uses mysql2)`, async (t) => {
+  t.test(`${transport}: an auth switch to a method it does not speak: UnsupportedError (the run uses mysql2)`, async (t) => {
     const port = await fakeServer(t, (socket) => {
       socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
-      socket.once('data', () => socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 3)]))));
+      socket.once('data', () => socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('auth_gssapi_client\0'), Buffer.from('adrater/db.example\0')]))));
     });
-    await t.rejects(connectWire(options(port)), { name: 'UnsupportedError', message: /client_ed25519/ });
+    await t.rejects(connectWire(options(port)), { name: 'UnsupportedError', message: /auth_gssapi_client/ });
+  });
+
+  t.test(`${transport}: an auth switch to client_ed25519: the 32-byte nonce signed`, async (t) => {
+    const nonce = Buffer.alloc(32, 3);
+    let answer = Buffer.alloc(0);
+    const port = await fakeServer(t, (socket) => {
+      socket.write(packet(0, greeting(Buffer.alloc(20, 2))));
+      let step = 0;
+      socket.on('data', (data) => {
+        step++;
+        if (step === 1) socket.write(packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), nonce, Buffer.from([0])])));
+        else if (step === 2) {
+          answer = data.subarray(4);
+          socket.write(packet(4, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+        }
+      });
+    });
+    const wire = await connectWire({ ...options(port), password: 'pässword' });
+    t.equal(answer.length, 64);
+    t.same(answer, ed25519Signature('pässword', nonce), 'the signature of the nonce alone (not its trailing NUL)');
+    await wire.quit();
   });
 
   t.test(`${transport}: an auth switch to native again: answered with the new nonce; an answer out of protocol fails the query and the session`, async (t) => {
