@@ -57,6 +57,26 @@ t.test('autocommit off and a row limit on the server: 200 means committed, look-
   t.notMatch(responder.stderr(), /first statement failed/, 'the session settings were taken');
 });
 
+t.test('a server that closes idle sessions after a second (wait_timeout=1): a responder serves on after each idle spell', async (t) => {
+  // Hosting providers set wait_timeout to minutes, not MariaDB's 8 hours: a responder's pooled
+  // connections are then closed under it between busy spells, every idle spell.
+  const server = await privateMariadb({ args: () => ['--skip-log-bin', '--wait-timeout=1'] });
+  t.teardown(() => server.destroy());
+  const url = await server.database('wt');
+  const responder = await startResponder({ db: url, args: ['--pool-size', '4'] });
+  t.teardown(() => responder.stop());
+  const port = responder.port!;
+  const busySpell = (round: number) => Promise.all(Array.from({ length: 8 }, (_, i) => answerOnce(port, getParams(`url=r${round}-${i}.example`))));
+  for (let round = 0; round < 3; round++) {
+    const answers = await busySpell(round);
+    t.same(answers.map((a) => a.status), Array(8).fill(200), `busy spell ${round}: every request 200`);
+    await new Promise((r) => setTimeout(r, 2500)); // past wait_timeout: the server closes the pool's sessions
+  }
+  t.equal((await server.sql("SELECT COUNT(*) AS n FROM wt.rating_queue WHERE domain LIKE 'r%'"))[0].n, 24, 'every answered request queued');
+  await responder.stop();
+  t.notMatch(responder.stderr(), /\b(503|500)\b/, 'no request failed for a closed session');
+});
+
 t.test('a server that refuses tables without a primary key: db init, and db migrate of an older install', async (t) => {
   const server = await privateMariadb({ args: () => ['--skip-log-bin', '--innodb-force-primary-key=1'] });
   t.teardown(() => server.destroy());
