@@ -23,6 +23,10 @@ const LOST = new Set([
   // mistake) refuses a queue write from a user without READ ONLY ADMIN; the next listed
   // server may take it. The refusal comes before the statement runs.
   'ER_OPTION_PREVENTS_STATEMENT',
+  // 1792 "Cannot execute statement in a READ ONLY transaction": the server starts every
+  // session's transactions read-only (tx_read_only, MySQL's and MariaDB 11's
+  // transaction_read_only: a way to stop all writes, root's too); as 1290, before it runs.
+  'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION',
   // 1180 "Error while appending streaming replication fragment (provider status: Not
   // connected to Primary Component)": a Galera node cut off from its cluster as a write
   // was committing; its later statements get 1047. The write itself is not tried again: it
@@ -38,10 +42,10 @@ export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fat
 /**
  * The statement did not take effect, for sure: a deadlock's victim or a Galera certification
  * conflict (1213: rolled back), or a server that refused it (1047: a Galera node not ready;
- * 1290: read-only). A retry cannot count anything twice. (A connection cut while a write
- * was on its way is not this: the write may have committed.)
+ * 1290 and 1792: read-only). A retry cannot count anything twice. (A connection cut while
+ * a write was on its way is not this: the write may have committed.)
  */
-const NOT_APPLIED = new Set(['ER_LOCK_DEADLOCK', 'ER_UNKNOWN_COM_ERROR', 'ER_OPTION_PREVENTS_STATEMENT']);
+const NOT_APPLIED = new Set(['ER_LOCK_DEADLOCK', 'ER_UNKNOWN_COM_ERROR', 'ER_OPTION_PREVENTS_STATEMENT', 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION']);
 export const notApplied = (err: unknown) => NOT_APPLIED.has(code(err));
 
 /** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */

@@ -356,8 +356,12 @@ async function check(server: MysqlServer, reads: boolean, maxLagSeconds: number 
   let conn: Connection | null = null;
   try {
     conn = await connectOnce(server);
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.read_only AS readOnly');
-    if (!reads && Number(rows[0]?.readOnly) !== 0) return 'read-only';
+    if (!reads) {
+      // read_only, or every session's transactions read-only: tx_read_only (MariaDB before
+      // 11.1), transaction_read_only (MySQL 8, MariaDB 11.1+); the server names those it has.
+      const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'tx_read_only', 'transaction_read_only')");
+      if (rows.some((row) => String(row.Value) !== 'OFF')) return 'read-only';
+    }
     const [state] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'");
     if (state.length > 0 && String(state[0].Value) !== '4') return `not Synced (wsrep_local_state ${String(state[0].Value)})`;
     if (!reads) return 'ready';

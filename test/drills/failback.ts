@@ -150,4 +150,28 @@ t.test('a queue write refused by a read-only server (1290) goes to the next list
   t.equal(alone.headers['retry-after'], '5');
   t.match(alone.body, /code="unavailable"/);
   t.notMatch(alone.body + alone.stderr + cgiRun.stderr, /app-pass/, 'the password appears nowhere');
+
+  // tx_read_only (transaction_read_only): each new session's transactions read-only (a DBA's way to stop
+  // writes, root's included, without read_only's exemptions); a write fails with 1792.
+  await one.sql('SET GLOBAL read_only = 0');
+  await one.sql('SET GLOBAL tx_read_only = 1'); // MariaDB's name before 11.1; MySQL 8's is transaction_read_only
+  const txCgi = await cgi(url([one, two]), { query: 'url=tx-cgi.example' });
+  t.equal(txCgi.status, 200, `transaction_read_only, a CGI run listing both: 200 (${txCgi.stderr})`);
+  t.same(await queued(two, 'tx-cgi.example'), [1], 'queued once, on server 2');
+  t.match(txCgi.stderr, new RegExp(`database 127\\.0\\.0\\.1:${one.port}: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION; trying 127\\.0\\.0\\.1:${two.port}`));
+  const txAlone = await cgi(url([one]), { query: 'url=tx-alone.example' });
+  t.equal(txAlone.status, 503, 'on that server alone: 503, not 500');
+  t.equal(txAlone.headers['retry-after'], '5');
+  // Checks every 0.3 s: server 1 answers, but is not one to write to (before, its check read
+  // read_only alone, and the responder went back to it, to be refused again, at every check).
+  const txResponder = await startResponder({ db: `${url([one, two])}?failback=0.3`, args: ['--status-path', '/status'] });
+  t.teardown(() => txResponder.stop());
+  const txAnswer = await answerOnce(txResponder.port!, { REQUEST_METHOD: 'GET', QUERY_STRING: 'url=tx-fcgi.example', REMOTE_ADDR: '127.0.0.1' });
+  t.equal(txAnswer.status, 200, 'a responder: the refused write tried again on server 2');
+  t.same(await queued(two, 'tx-fcgi.example'), [1], 'queued once, on server 2');
+  t.same(await queued(one, 'tx-fcgi.example'), [], 'nothing on server 1');
+  await sleep(1500);
+  t.same((await statusOf(txResponder.port!)).perWorker[0].database, { server: `127.0.0.1:${two.port}`, moves: 1 }, 'five checks later: still on server 2, one move');
+  await txResponder.stop();
+  t.match(txResponder.stderr(), /lost \(ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION\); using/);
 });
