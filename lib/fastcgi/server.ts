@@ -4,8 +4,9 @@
 //
 // Connections are not capped: thousands may sit idle or stalled without keeping a new one
 // out (CONTRACT §7). What bounds them: the read timeout for a peer that stops inside a
-// record or request, the memory budget across connections, the open-file limit (past it,
-// libuv accepts and closes, and the responder serves again once descriptors are free).
+// record or request, or stops reading its answers; the memory budget across connections;
+// the open-file limit (past it, libuv accepts and closes, and the responder serves again
+// once descriptors are free).
 import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import type { Server, Socket } from 'node:net';
@@ -109,6 +110,8 @@ interface Connection {
   buffered: number;
   /** The read timeout is armed (the peer is inside a record or request). */
   waiting: boolean;
+  /** Reading is held until the peer takes its answers: the timer that closes it if it never does. */
+  held: NodeJS.Timeout | null;
 }
 
 // A persistent responder keeps V8's young generation at the size it has when serving starts
@@ -192,13 +195,13 @@ function serveConnection(r: Responder, socket: Socket): void {
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false };
+  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: null };
   conn.session = createSession({
     maxParamsBytes: MAX_PARAMS_BYTES,
     maxStdin: r.limits.maxBody,
     values: r.values,
     send: (bytes) => {
-      if (!socket.writableEnded && !socket.destroyed) socket.write(bytes);
+      if (!socket.writableEnded && !socket.destroyed && !socket.write(bytes)) holdReading(r, conn);
     },
     onAbort: (id) => {
       const flag = conn.aborts.get(id);
@@ -209,12 +212,13 @@ function serveConnection(r: Responder, socket: Socket): void {
   r.connections.add(conn);
   socket.on('data', (chunk: Buffer) => receiveBytes(r, conn, chunk));
   socket.on('timeout', () => {
-    if (!conn.session.midRequest()) return;
+    if (!conn.session.midRequest() || conn.held) return; // a held connection has its own timer
     log(`closing a connection${peer ? ` from ${peer}` : ''}: no byte for ${r.settings.readTimeout} s inside a request`);
     socket.destroy();
   });
   socket.on('error', () => {}); // a web server that hangs up is not an event worth a line
   socket.on('close', () => {
+    if (conn.held) clearTimeout(conn.held);
     for (const flag of conn.aborts.values()) flag.aborted = true;
     r.connections.delete(conn);
     r.buffered -= conn.buffered;
@@ -240,6 +244,27 @@ function receiveBytes(r: Responder, conn: Connection, chunk: Buffer): void {
   r.buffered += buffered - conn.buffered;
   conn.buffered = buffered;
   if (r.buffered > MAX_BUFFERED_BYTES) shedLargest(r);
+}
+
+/**
+ * A peer that asks faster than it reads its answers (one that never reads them, above all)
+ * would have them pile up in this process's memory without bound: 20,000 pipelined
+ * requests of 100 URLs held 330 MB. Nothing more is read from it until what it has been sent
+ * drains (its next requests wait in the kernel's buffers, then its own writes stop); one that
+ * takes none of it for --read-timeout seconds is closed.
+ */
+function holdReading(r: Responder, conn: Connection): void {
+  if (conn.held) return;
+  conn.socket.pause();
+  conn.held = setTimeout(() => {
+    log(`closing a connection${conn.peer ? ` from ${conn.peer}` : ''}: it has read none of its answers for ${r.settings.readTimeout} s`);
+    conn.socket.destroy();
+  }, r.settings.readTimeout * 1000);
+  conn.socket.once('drain', () => {
+    clearTimeout(conn.held!);
+    conn.held = null;
+    conn.socket.resume();
+  });
 }
 
 /** Over the memory budget: closes the connection holding the most bytes of unfinished requests. */

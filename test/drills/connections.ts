@@ -2,7 +2,8 @@
 // the thousand never keep a new one from being served; a burst is answered 200 or 503,
 // never reset; a peer that stops inside a request is closed after --read-timeout while an
 // idle kept one is left alone; the memory held across connections is bounded; running out
-// of file descriptors is survived; a fault on one connection closes only that one.
+// of file descriptors is survived; a fault on one connection closes only that one; a peer
+// that never reads its answers is not read from until it does, and closed if it never does.
 // Short forms in CI; ADRATER_DRILL_CONNS=5000 for the long form (the README's figures).
 import t from 'tap';
 import type { Test } from 'tap';
@@ -138,6 +139,32 @@ t.test('memory across connections is bounded: the largest holder is closed, the 
   t.ok(rss < 400, `RSS stays bounded (${rss.toFixed(1)} MB)`);
   t.comment(`320 connections x 250 KB stalled: ${closed} closed for memory, RSS ${rss.toFixed(1)} MB`);
   for (const h of held) h.socket.destroy();
+});
+
+t.test('a peer that pipelines requests and never reads its answers: reading from it is held, then it is closed', async (t) => {
+  const responder = await responderFor(t, { args: ['--read-timeout', '2'] });
+  const port = responder.port!;
+  const before = rssMb(responder.pid);
+  // 100 URLs a request (~16 KB an answer); the peer writes while the socket takes it and reads nothing.
+  const query = Array.from({ length: 100 }, (_, i) => `url=http://www.s${i}.example/${'p'.repeat(60)}`).join('&');
+  const peer = await open(port);
+  peer.socket.pause();
+  peer.socket.removeAllListeners('data');
+  let sent = 0;
+  for (; sent < 20_000; sent++) {
+    if (peer.socket.write(encodeRequest((sent % 60_000) + 1, getParams(query)))) continue;
+    const drained = await Promise.race([new Promise((r) => peer.socket.once('drain', () => r(true))), sleep(1000).then(() => false)]);
+    if (!drained) break; // the responder has stopped reading: the kernel's buffers are full
+  }
+  t.ok(sent < 20_000, `the peer could not send all 20,000 requests (${sent} sent)`);
+  const rss = rssMb(responder.pid);
+  t.ok(rss - before < 100, `the responder's RSS grew ${(rss - before).toFixed(1)} MB, not by the answers of every request sent`);
+  t.equal((await oneRequest(port)).status, 200, 'another connection is served meanwhile');
+  for (let waited = 0; waited < 10_000 && !peer.closed(); waited += 250) await sleep(250);
+  t.ok(peer.closed(), 'closed after --read-timeout with nothing read');
+  t.match(responder.stderr(), /closing a connection from 127\.0\.0\.1: it has read none of its answers for 2 s/);
+  t.equal((await oneRequest(port)).status, 200, 'and the responder serves on');
+  t.comment(`never-reading peer: ${sent} requests sent before its writes stopped, RSS ${before.toFixed(1)} -> ${rss.toFixed(1)} MB`);
 });
 
 t.test('out of file descriptors (prlimit --nofile=256): connections shed, then served again', async (t) => {
