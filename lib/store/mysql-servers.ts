@@ -134,6 +134,7 @@ function tlsOptions(params: URLSearchParams): SslOptions | null {
 const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----/;
 const KEY_PEM = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
 const quoted = (path: string) => `"${path.slice(0, 200)}"`;
+const errorCode = (err: unknown) => (err as { code?: string }).code ?? 'error';
 
 /** The text of a PEM file a URL option names, which must hold a block `pem` matches. */
 function pemFile(option: string, path: string, pem: RegExp, what: string): string {
@@ -141,7 +142,7 @@ function pemFile(option: string, path: string, pem: RegExp, what: string): strin
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new SettingsError(`database URL: ${option} ${quoted(path)} cannot be read (${(err as { code?: string }).code ?? 'error'})`);
+    throw new SettingsError(`database URL: ${option} ${quoted(path)} cannot be read (${errorCode(err)})`);
   }
   if (!pem.test(text)) throw new SettingsError(`database URL: ${option} ${quoted(path)} holds no PEM ${what}`);
   return text;
@@ -155,12 +156,11 @@ function pemFile(option: string, path: string, pem: RegExp, what: string): strin
  */
 function refuseUnusableKey(cert: string, certPath: string, key: string, keyPath: string): void {
   const { createPrivateKey, X509Certificate } = createRequire(import.meta.filename)('node:crypto') as typeof import('node:crypto');
-  const code = (err: unknown) => (err as { code?: string }).code ?? 'error';
   let certificate: InstanceType<typeof X509Certificate>;
   try {
     certificate = new X509Certificate(cert);
   } catch (err) {
-    throw new SettingsError(`database URL: sslCert ${quoted(certPath)} cannot be used (${code(err)})`);
+    throw new SettingsError(`database URL: sslCert ${quoted(certPath)} cannot be used (${errorCode(err)})`);
   }
   // PKCS#8 and the older PEM form (Proc-Type); OpenSSL's own error for either depends on its version.
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(key)) {
@@ -170,7 +170,7 @@ function refuseUnusableKey(cert: string, certPath: string, key: string, keyPath:
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} cannot be used (${code(err)})`);
+    throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} cannot be used (${errorCode(err)})`);
   }
   if (!certificate.checkPrivateKey(privateKey)) throw new SettingsError(`database URL: sslKey ${quoted(keyPath)} is not the private key of sslCert's certificate`);
 }
