@@ -37,12 +37,15 @@ function requestMethod(env: Env): string {
  * The body's length as the environment declares it: CONTENT_LENGTH; NaN when that is not a
  * byte count; Infinity when a body of undeclared length follows. Apache hands a chunked
  * body (and an HTTP/2 body sent without a length) to a CGI script as stdin up to its end,
- * with no CONTENT_LENGTH and the Transfer-Encoding header as HTTP_TRANSFER_ENCODING.
+ * with no CONTENT_LENGTH and the Transfer-Encoding header as HTTP_TRANSFER_ENCODING. Caddy
+ * (2.6, Debian 12's) sends Go's "unknown", -1, for a chunked body and streams it as FastCGI
+ * STDIN, whose end is the body's.
  */
 export function contentLength(env: Env): number {
-  const raw = env.CONTENT_LENGTH;
+  const raw = env.CONTENT_LENGTH?.trim();
   if (raw === undefined || raw === '') return env.HTTP_TRANSFER_ENCODING ? Infinity : 0;
-  return /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (raw === '-1') return Infinity;
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
 }
 
 /** The refusal of a body over the limit, its size known (declared) or not (counted as it came). */

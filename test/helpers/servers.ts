@@ -2,7 +2,7 @@
 // started by the test that needs it and stopped by it.
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, chmodSync, chownSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, chownSync, rmSync, existsSync, openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,4 +157,44 @@ export async function startNginx(http: string, port: number): Promise<Server> {
   writeFileSync(join(dir, 'nginx.conf'), conf + '\n');
   const child = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   return listening(child, 'nginx', dir, port, 'SIGQUIT');
+}
+
+/**
+ * lighttpd in the foreground with the given configuration after its own (root, port, logs),
+ * /run/lighttpd in it meaning its own directory. lighttpd opens its log and its FastCGI
+ * sockets as www-data, after it drops root: the directory is www-data's.
+ */
+export async function startLighttpd(site: string): Promise<Server> {
+  checkReachable();
+  const dir = serverDir('adrater-lighttpd-');
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'www-data']).toString().trim()));
+  chownSync(dir, uid, gid);
+  const port = await freePort();
+  const conf = [
+    `server.document-root = "${dir}"`,
+    `server.bind = "127.0.0.1"`,
+    `server.port = ${port}`,
+    `server.username = "www-data"`,
+    `server.groupname = "www-data"`,
+    `server.errorlog = "${dir}/error.log"`,
+    `server.pid-file = "${dir}/lighttpd.pid"`,
+    site.split('/run/lighttpd').join(dir),
+  ].join('\n');
+  writeFileSync(join(dir, 'lighttpd.conf'), conf + '\n');
+  const child = spawn('/usr/sbin/lighttpd', ['-D', '-f', join(dir, 'lighttpd.conf')], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  return listening(child, 'lighttpd', dir, port, 'SIGTERM');
+}
+
+/** Caddy in the foreground with the given Caddyfile, its data and config under its own directory (no admin endpoint, no HTTPS). */
+export async function startCaddy(caddyfile: string, port: number): Promise<Server> {
+  const dir = serverDir('adrater-caddy-');
+  writeFileSync(join(dir, 'Caddyfile'), `{\n\tadmin off\n\tauto_https off\n}\n${caddyfile}\n`);
+  const log = openSync(join(dir, 'error.log'), 'w'); // Caddy logs to stderr
+  const child = spawn('/usr/bin/caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
+    stdio: ['ignore', 'ignore', log],
+    detached: true,
+    env: { PATH: '/usr/bin:/bin', HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
+  });
+  closeSync(log);
+  return listening(child, 'caddy', dir, port, 'SIGTERM');
 }

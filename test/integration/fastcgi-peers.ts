@@ -1,5 +1,6 @@
 // Real FastCGI peers against the real bin and the real MariaDB: cgi-fcgi, nginx over TCP
-// and a Unix socket, Apache mod_fcgid (socket on fd 0) and mod_proxy_fcgi. Every path must
+// and a Unix socket, Apache mod_fcgid (socket on fd 0) and mod_proxy_fcgi, lighttpd
+// (spawning, socket on fd 0) and Caddy's fastcgi transport. Every path must
 // serve the same document as CGI for the same request, and queue through the same store.
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { cgi, parseCgi, ROOT, WEB_SERVER_PATH } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
 import { startResponder } from '../helpers/fcgi.js';
-import { startApache, startNginx, exampleConfig, writeConfig, serverDir, freePort } from '../helpers/servers.js';
+import { startApache, startCaddy, startLighttpd, startNginx, exampleConfig, writeConfig, serverDir, freePort } from '../helpers/servers.js';
 import { http } from '../helpers/http.js';
 import { sites } from '../helpers/xml.js';
 
@@ -99,6 +100,43 @@ t.test('the same document through every peer', async (t) => {
     const more = await Promise.all(Array.from({ length: 10 }, () => http(apache.port, '/adrater?url=fresh.example')));
     t.same(new Set(more.map((a) => a.status)), new Set([200]));
     t.notMatch(apache.errorLog(), /error|premature/i, `clean error log: ${apache.errorLog()}`);
+  });
+
+  await t.test('lighttpd mod_fastcgi spawning the bin with the socket on fd 0 (a new connection per request)', async (t) => {
+    const configDir = serverDir('adrater-config-');
+    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+    const config = writeConfig(configDir, { db: store.url });
+    const lighttpd = await startLighttpd(
+      exampleConfig('lighttpd-adrater.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': config }),
+    );
+    t.teardown(() => lighttpd.stop());
+    const answer = await http(lighttpd.port, '/adrater?' + QUERY);
+    await check('lighttpd', answer.body, answer.status);
+    const posted = await http(lighttpd.port, '/adrater', CHUNKED);
+    await check('lighttpd, chunked POST', posted.body, posted.status);
+    const more = await Promise.all(Array.from({ length: 20 }, () => http(lighttpd.port, '/adrater?url=fresh.example')));
+    t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests, each on a connection of its own');
+    const head = await http(lighttpd.port, '/adrater?url=fresh.example', { method: 'HEAD' });
+    t.equal(head.status, 200, 'HEAD');
+    t.equal(head.body, '', 'HEAD: no body');
+    t.notMatch(lighttpd.errorLog(), /\(mod_fastcgi|gw_backend|error/i, `clean error log: ${lighttpd.errorLog()}`);
+  });
+
+  await t.test('Caddy reverse_proxy with the fastcgi transport to --listen', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    t.teardown(() => responder.stop());
+    const port = await freePort();
+    const caddy = await startCaddy(exampleConfig('Caddyfile', { '127.0.0.1:9000': `127.0.0.1:${responder.port}`, '127.0.0.1:8080': `127.0.0.1:${port}` }), port);
+    t.teardown(() => caddy.stop());
+    const answer = await http(port, '/adrater?' + QUERY);
+    await check('Caddy', answer.body, answer.status);
+    const posted = await http(port, '/adrater', CHUNKED);
+    await check('Caddy, chunked POST', posted.body, posted.status);
+    const bad = await http(port, '/adrater?url=a.example&priority=x');
+    t.equal(bad.status, 400, 'an error status passes through');
+    t.match(bad.body, /code="bad-priority"/);
+    const more = await Promise.all(Array.from({ length: 20 }, () => http(port, '/adrater?url=fresh.example')));
+    t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests');
   });
 
   await t.test('Apache mod_proxy_fcgi to --listen', async (t) => {

@@ -77,6 +77,10 @@ t.test('methods and bodies', async (t) => {
   t.equal(contentLength(chunked), Infinity, 'a body of undeclared length: read to its end');
   t.equal(contentLength({ ...chunked, CONTENT_LENGTH: '7' }), 7, 'a declared length is the length');
   t.equal(contentLength({ REQUEST_METHOD: 'POST' }), 0, 'neither: no body');
+  // Caddy's fastcgi transport: Go's -1 ("unknown") for a chunked body; any other negative is no length.
+  t.equal(contentLength({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '-1' }), Infinity, '-1: a body of undeclared length');
+  t.equal(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '-1', CONTENT_TYPE: 'application/x-www-form-urlencoded' }, limits), null, '-1 is not refused');
+  t.match(refuseEarly({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '-2' }, limits), { status: 400, code: 'bad-content-length' });
   t.equal(refuseEarly(chunked, limits), null, 'not refused as too large before it is read');
   t.match(refuseEarly({ ...chunked, CONTENT_TYPE: 'application/json' }, limits), { status: 415 }, 'its type is checked as a declared body\'s');
   t.match(bodyTooLarge(100), { status: 413, code: 'body-too-large', message: 'request body is over the limit of 100 bytes' });
