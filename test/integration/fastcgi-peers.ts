@@ -3,6 +3,7 @@
 // (spawning, socket on fd 0) and Caddy's fastcgi transport. Every path must
 // serve the same document as CGI for the same request, and queue through the same store.
 import t from 'tap';
+import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,19 @@ t.test('the same document through every peer', async (t) => {
 
   // The same parameters as a chunked POST body: each peer passes it as the FastCGI stream it is.
   const CHUNKED = { method: 'POST', body: QUERY, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Transfer-Encoding': 'chunked' } };
+  /** The query as a GET and as a chunked POST through the front end on `port`: each the reference document. */
+  const getAndPost = async (name: string, port: number) => {
+    const answer = await http(port, '/adrater?' + QUERY);
+    await check(name, answer.body, answer.status);
+    const posted = await http(port, '/adrater', CHUNKED);
+    await check(`${name}, chunked POST`, posted.body, posted.status);
+  };
+  /** The config file a spawning front end's responder reads, as the README says to install it. */
+  const configFile = (t: Test) => {
+    const configDir = serverDir('adrater-config-');
+    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+    return writeConfig(configDir, { db: store.url });
+  };
 
   await t.test('cgi-fcgi against --listen', async (t) => {
     const responder = await startResponder({ db: store.url });
@@ -76,10 +90,7 @@ t.test('the same document through every peer', async (t) => {
       });
       const nginx = await startNginx(site, port);
       t.teardown(() => nginx.stop());
-      const answer = await http(port, '/adrater?' + QUERY);
-      await check(`nginx ${transport}`, answer.body, answer.status);
-      const posted = await http(port, '/adrater', CHUNKED);
-      await check(`nginx ${transport}, chunked POST`, posted.body, posted.status);
+      await getAndPost(`nginx ${transport}`, port);
       // Kept connections: many requests, one responder, no errors.
       const more = await Promise.all(Array.from({ length: 20 }, () => http(port, '/adrater?url=fresh.example')));
       t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests over kept connections');
@@ -87,33 +98,19 @@ t.test('the same document through every peer', async (t) => {
   }
 
   await t.test('Apache mod_fcgid spawning the bin with the socket on fd 0', async (t) => {
-    const configDir = serverDir('adrater-config-');
-    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-    const config = writeConfig(configDir, { db: store.url });
-    const site = exampleConfig('apache-fcgid.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': config });
+    const site = exampleConfig('apache-fcgid.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': configFile(t) });
     const apache = await startApache('event', site, ['fcgid']);
     t.teardown(() => apache.stop());
-    const answer = await http(apache.port, '/adrater?' + QUERY);
-    await check('mod_fcgid', answer.body, answer.status);
-    const posted = await http(apache.port, '/adrater', CHUNKED);
-    await check('mod_fcgid, chunked POST', posted.body, posted.status);
+    await getAndPost('mod_fcgid', apache.port);
     const more = await Promise.all(Array.from({ length: 10 }, () => http(apache.port, '/adrater?url=fresh.example')));
     t.same(new Set(more.map((a) => a.status)), new Set([200]));
     t.notMatch(apache.errorLog(), /error|premature/i, `clean error log: ${apache.errorLog()}`);
   });
 
   await t.test('lighttpd mod_fastcgi spawning the bin with the socket on fd 0 (a new connection per request)', async (t) => {
-    const configDir = serverDir('adrater-config-');
-    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-    const config = writeConfig(configDir, { db: store.url });
-    const lighttpd = await startLighttpd(
-      exampleConfig('lighttpd-adrater.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': config }),
-    );
+    const lighttpd = await startLighttpd(exampleConfig('lighttpd-adrater.conf', { '/opt/adrater': CHECKOUT, '/etc/adrater/adrater.json': configFile(t) }));
     t.teardown(() => lighttpd.stop());
-    const answer = await http(lighttpd.port, '/adrater?' + QUERY);
-    await check('lighttpd', answer.body, answer.status);
-    const posted = await http(lighttpd.port, '/adrater', CHUNKED);
-    await check('lighttpd, chunked POST', posted.body, posted.status);
+    await getAndPost('lighttpd', lighttpd.port);
     const more = await Promise.all(Array.from({ length: 20 }, () => http(lighttpd.port, '/adrater?url=fresh.example')));
     t.same(new Set(more.map((a) => a.status)), new Set([200]), '20 more requests, each on a connection of its own');
     const head = await http(lighttpd.port, '/adrater?url=fresh.example', { method: 'HEAD' });
@@ -128,10 +125,7 @@ t.test('the same document through every peer', async (t) => {
     const port = await freePort();
     const caddy = await startCaddy(exampleConfig('Caddyfile', { '127.0.0.1:9000': `127.0.0.1:${responder.port}`, '127.0.0.1:8080': `127.0.0.1:${port}` }), port);
     t.teardown(() => caddy.stop());
-    const answer = await http(port, '/adrater?' + QUERY);
-    await check('Caddy', answer.body, answer.status);
-    const posted = await http(port, '/adrater', CHUNKED);
-    await check('Caddy, chunked POST', posted.body, posted.status);
+    await getAndPost('Caddy', port);
     const bad = await http(port, '/adrater?url=a.example&priority=x');
     t.equal(bad.status, 400, 'an error status passes through');
     t.match(bad.body, /code="bad-priority"/);
@@ -145,9 +139,6 @@ t.test('the same document through every peer', async (t) => {
     const site = exampleConfig('apache-proxy-fcgi.conf', { '127.0.0.1:9000': `127.0.0.1:${responder.port}` });
     const apache = await startApache('event', site, ['proxy', 'proxy_fcgi']);
     t.teardown(() => apache.stop());
-    const answer = await http(apache.port, '/adrater?' + QUERY);
-    await check('mod_proxy_fcgi', answer.body, answer.status);
-    const posted = await http(apache.port, '/adrater', CHUNKED);
-    await check('mod_proxy_fcgi, chunked POST', posted.body, posted.status);
+    await getAndPost('mod_proxy_fcgi', apache.port);
   });
 });
