@@ -2,10 +2,12 @@
 // started by the test that needs it and stopped by it.
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, chmodSync, chownSync, rmSync, existsSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, chmodSync, chownSync, rmSync, existsSync, openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Test } from 'tap';
+import type { ScratchStore } from './stores.js';
 import { ROOT } from './run.js';
 import { freePort } from '../../lib/bench/responder.js';
 
@@ -41,6 +43,21 @@ export function writeConfig(dir: string, settings: Record<string, unknown>): str
   const gid = Number(execFileSync('id', ['-g', 'www-data']).toString().trim());
   chownSync(path, 0, gid);
   return path;
+}
+
+/**
+ * The config file of a web server's CGI runs (they run as www-data) for `store`, removed at
+ * the test's end; on SQLite the scratch file and its WAL made writable to www-data too.
+ */
+export function cgiConfig(t: Test, store: ScratchStore, settings: Record<string, unknown> = {}): string {
+  if (store.name === 'sqlite') {
+    const dbDir = dirname(store.url.slice('sqlite:'.length));
+    chmodSync(dbDir, 0o777);
+    for (const f of readdirSync(dbDir)) chmodSync(join(dbDir, f), 0o666);
+  }
+  const dir = serverDir('adrater-config-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return writeConfig(dir, { db: store.url, ...settings });
 }
 
 export interface Server {

@@ -1,12 +1,12 @@
 // adrater under real Apache, configured from cgi-bin/apache-cgi.conf: Debian's default
 // (mpm_event + mod_cgid, which hands the script a socket as stdin) and mpm_prefork + mod_cgi.
 import t from 'tap';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ROOT } from '../helpers/run.js';
 import { eachStore, mysqlStore } from '../helpers/stores.js';
-import { startApache, exampleConfig, writeConfig, serverDir } from '../helpers/servers.js';
+import { cgiConfig, startApache, exampleConfig, serverDir } from '../helpers/servers.js';
 import { http, http2Post } from '../helpers/http.js';
 import { sites, errorOf } from '../helpers/xml.js';
 
@@ -18,15 +18,7 @@ const setups = [
 for (const setup of setups) {
   t.test(setup.name, (t) =>
     eachStore(t, async (t, store) => {
-      if (store.name === 'sqlite') {
-        // The CGI runs as www-data: let it write the scratch file and its WAL.
-        const dir = dirname(store.url.slice('sqlite:'.length));
-        chmodSync(dir, 0o777);
-        for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
-      }
-      const configDir = serverDir('adrater-config-');
-      t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-      const configPath = writeConfig(configDir, { db: store.url, maxUrls: 10 });
+      const configPath = cgiConfig(t, store, { maxUrls: 10 });
       const protocols = setup.mpm === 'event' ? 'Protocols h2c http/1.1\n' : '';
       const site = protocols + exampleConfig('apache-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath });
       const apache = await startApache(setup.mpm, site, [...setup.modules]);

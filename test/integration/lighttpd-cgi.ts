@@ -2,11 +2,9 @@
 // cgi-bin/lighttpd-cgi.conf: the same documents as a CGI run started by hand, a chunked
 // POST (lighttpd reads the body and gives its length), a HEAD, an error status.
 import t from 'tap';
-import { chmodSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { cgi, ROOT } from '../helpers/run.js';
 import { eachStore } from '../helpers/stores.js';
-import { startLighttpd, exampleConfig, writeConfig, serverDir } from '../helpers/servers.js';
+import { cgiConfig, startLighttpd, exampleConfig } from '../helpers/servers.js';
 import { http } from '../helpers/http.js';
 import { errorOf } from '../helpers/xml.js';
 
@@ -14,15 +12,7 @@ const QUERY = 'url=http%3A%2F%2Fwww.fresh.example%2F&url=new.example&url=ftp%3A%
 
 t.test('lighttpd mod_cgi', (t) =>
   eachStore(t, async (t, store) => {
-    if (store.name === 'sqlite') {
-      // The CGI runs as www-data: let it write the scratch file and its WAL.
-      const dir = dirname(store.url.slice('sqlite:'.length));
-      chmodSync(dir, 0o777);
-      for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
-    }
-    const configDir = serverDir('adrater-config-');
-    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-    const configPath = writeConfig(configDir, { db: store.url });
+    const configPath = cgiConfig(t, store);
     const lighttpd = await startLighttpd(exampleConfig('lighttpd-cgi.conf', { '/opt/adrater': ROOT.replace(/\/$/, ''), '/etc/adrater/adrater.json': configPath }));
     t.teardown(() => lighttpd.stop());
     await store.sql("INSERT INTO site_ratings (domain, rating, info, rated_at, expires_at) VALUES ('fresh.example', 'A', 'ok', '2025-01-01 00:00:00', NULL)");
