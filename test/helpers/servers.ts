@@ -35,13 +35,18 @@ export function serverDir(prefix: string): string {
   return dir;
 }
 
+/** A user's uid and gid on this machine (www-data, which the web servers run adrater as; nobody). */
+export function idsOf(user: string): { uid: number; gid: number } {
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, user]).toString().trim()));
+  return { uid, gid };
+}
+
 /** The config file as the README says to install it: 640, group www-data. */
 export function writeConfig(dir: string, settings: Record<string, unknown>): string {
   const path = join(dir, 'adrater.json');
   writeFileSync(path, JSON.stringify(settings));
   chmodSync(path, 0o640);
-  const gid = Number(execFileSync('id', ['-g', 'www-data']).toString().trim());
-  chownSync(path, 0, gid);
+  chownSync(path, 0, idsOf('www-data').gid);
   return path;
 }
 
@@ -184,7 +189,7 @@ export async function startNginx(http: string, port: number): Promise<Server> {
 export async function startLighttpd(site: string): Promise<Server> {
   checkReachable();
   const dir = serverDir('adrater-lighttpd-');
-  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'www-data']).toString().trim()));
+  const { uid, gid } = idsOf('www-data');
   chownSync(dir, uid, gid);
   const port = await freePort();
   const conf = [

@@ -2,11 +2,10 @@
 // (mpm_event + mod_cgid, which hands the script a socket as stdin) and mpm_prefork + mod_cgi.
 import t from 'tap';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/run.js';
 import { eachStore, mysqlStore } from '../helpers/stores.js';
-import { cgiConfig, startApache, exampleConfig, serverDir } from '../helpers/servers.js';
+import { cgiConfig, idsOf, startApache, exampleConfig, serverDir } from '../helpers/servers.js';
 import { http, http2Post } from '../helpers/http.js';
 import { sites, errorOf } from '../helpers/xml.js';
 
@@ -103,7 +102,7 @@ t.test('under suexec: the wrapper script brings the configuration', { skip: exis
   const store = await mysqlStore(t);
   if (!store) return;
   t.teardown(() => store.close());
-  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'nobody']).toString().trim()));
+  const { uid, gid } = idsOf('nobody');
   const configDir = serverDir('adrater-config-');
   t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
   const configPath = join(configDir, 'adrater.json');
