@@ -3,10 +3,11 @@
 // client_ed25519, and MySQL 8's caching_sha2_password when the server has the account's hash
 // cached), text statements and their rows, quit. A CGI run then never loads mysql2, whose
 // load and cold handshake were the largest part of a run on MySQL (README "Performance").
-// Anything else the server asks for (another method: PAM, GSSAPI; caching_sha2's full authentication over TCP,
-// which needs the server's RSA key) is an UnsupportedError, and the run opens mysql2
-// instead. Errors carry mysql2's codes (ECONNREFUSED, PROTOCOL_CONNECTION_LOST,
-// ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts reads them alike.
+// Anything else the server asks for (another method: PAM, GSSAPI; caching_sha2's full
+// authentication over TCP, which needs the server's RSA key) is an UnsupportedError, and the
+// run opens mysql2 instead. Errors carry mysql2's codes (ECONNREFUSED,
+// PROTOCOL_CONNECTION_LOST, ER_ACCESS_DENIED_ERROR …), so that lib/store/mysql-retry.ts
+// reads them alike.
 import { openWireSocket } from './wire-socket.js';
 import { SERVER_ERROR_NAMES } from './mysql-errors.js';
 import type { WireSocket } from './wire-socket.js';
@@ -333,7 +334,8 @@ export function connectWire(options: WireOptions): Promise<Wire> {
       }
       // caching_sha2_password's next step: 3, the server had the hash cached (an OK follows);
       // 4, it wants the password itself, which goes in clear only over a Unix socket or TLS
-      // (over plain TCP mysql2 encrypts it with the server's RSA key, and the server caches the hash).
+      // (over plain TCP mysql2 encrypts it with the server's RSA key, and the server caches
+      // the hash).
       if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 3) continue;
       if (reply[0] === 0x01 && plugin === CACHING_SHA2 && reply[1] === 4 && (options.socketPath || options.tls)) {
         send(Buffer.from(`${options.password}\0`, 'utf8'));
