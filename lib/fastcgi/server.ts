@@ -112,6 +112,8 @@ interface Connection {
   waiting: boolean;
   /** Reading is held until the peer takes its answers: the timer that closes it if it never does. */
   held: NodeJS.Timeout | null;
+  /** Bytes given to the socket to write: less its writableLength, what the peer has taken. */
+  sent: number;
 }
 
 // A persistent responder keeps V8's young generation at the size it has when serving starts
@@ -195,13 +197,15 @@ function serveConnection(r: Responder, socket: Socket): void {
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: null };
+  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: null, sent: 0 };
   conn.session = createSession({
     maxParamsBytes: MAX_PARAMS_BYTES,
     maxStdin: r.limits.maxBody,
     values: r.values,
     send: (bytes) => {
-      if (!socket.writableEnded && !socket.destroyed && !socket.write(bytes)) holdReading(r, conn);
+      if (socket.writableEnded || socket.destroyed) return;
+      conn.sent += bytes.length;
+      if (!socket.write(bytes)) holdReading(r, conn);
     },
     onAbort: (id) => {
       const flag = conn.aborts.get(id);
@@ -255,15 +259,28 @@ function receiveBytes(r: Responder, conn: Connection, chunk: Buffer): void {
  */
 function holdReading(r: Responder, conn: Connection): void {
   if (conn.held) return;
-  conn.socket.pause();
-  conn.held = setTimeout(() => {
+  const { socket } = conn;
+  socket.pause();
+  // Time with nothing taken, as nginx's send_timeout counts it: a slow peer that takes an
+  // answer now and then keeps its connection, however long the whole takes to drain (the
+  // kernel passes answers on in lumps of tens of KB; answers of requests read before the
+  // hold are still being added meanwhile).
+  const taken = () => conn.sent - socket.writableLength;
+  let takenBefore = taken();
+  const check = () => {
+    if (taken() > takenBefore) {
+      takenBefore = taken();
+      conn.held = setTimeout(check, r.settings.readTimeout * 1000);
+      return;
+    }
     log(`closing a connection${conn.peer ? ` from ${conn.peer}` : ''}: it has read none of its answers for ${r.settings.readTimeout} s`);
-    conn.socket.destroy();
-  }, r.settings.readTimeout * 1000);
-  conn.socket.once('drain', () => {
+    socket.destroy();
+  };
+  conn.held = setTimeout(check, r.settings.readTimeout * 1000);
+  socket.once('drain', () => {
     clearTimeout(conn.held!);
     conn.held = null;
-    conn.socket.resume();
+    socket.resume();
   });
 }
 

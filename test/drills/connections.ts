@@ -3,7 +3,8 @@
 // never reset; a peer that stops inside a request is closed after --read-timeout while an
 // idle kept one is left alone; the memory held across connections is bounded; running out
 // of file descriptors is survived; a fault on one connection closes only that one; a peer
-// that never reads its answers is not read from until it does, and closed if it never does.
+// that never reads its answers is not read from until it does, and closed if it never does;
+// one that reads them slowly keeps its connection.
 // Short forms in CI; ADRATER_DRILL_CONNS=5000 for the long form (the README's figures).
 import t from 'tap';
 import type { Test } from 'tap';
@@ -13,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
-import { encodeRecord, encodePairs, Type } from '../../lib/fastcgi/record.js';
+import { encodeRecord, encodePairs, recordReader, Type } from '../../lib/fastcgi/record.js';
 import { rssMb } from '../../lib/bench/responder.js';
 import { parseCgi } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
@@ -50,7 +51,7 @@ async function oneRequest(port: number, query = 'url=fresh.example'): Promise<{ 
   return { status, ms: performance.now() - started };
 }
 
-async function responderFor(t: Test, more: { args?: string[]; nodeFlags?: string[]; launcher?: string[] } = {}): Promise<Responder> {
+async function responderFor(t: Test, more: { path?: string; args?: string[]; nodeFlags?: string[]; launcher?: string[] } = {}): Promise<Responder> {
   const store = await sqliteStore();
   t.teardown(() => store.close());
   await store.sql("INSERT INTO site_ratings VALUES ('fresh.example', 'A', NULL, '2025-01-01 00:00:00', NULL)");
@@ -165,6 +166,46 @@ t.test('a peer that pipelines requests and never reads its answers: reading from
   t.match(responder.stderr(), /closing a connection from 127\.0\.0\.1: it has read none of its answers for 2 s/);
   t.equal((await oneRequest(port)).status, 200, 'and the responder serves on');
   t.comment(`never-reading peer: ${sent} requests sent before its writes stopped, RSS ${before.toFixed(1)} -> ${rss.toFixed(1)} MB`);
+});
+
+t.test('a peer that reads its answers slowly but steadily keeps its connection: --read-timeout counts time with nothing taken', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-slow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A Unix socket: the kernel holds at most ~200 KB of answers for the peer (TCP's buffers
+  // grow to megabytes), so most of them wait in the responder, as they would for a slow link.
+  const responder = await responderFor(t, { path: join(dir, 'fcgi.sock'), args: ['--read-timeout', '2'] });
+  const REQUESTS = 160;
+  // 100 short URLs a request (~2 KB), ~6.7 KB an answer: ~1 MB of answers in all.
+  const query = Array.from({ length: 100 }, (_, i) => `url=s${i}.example`).join('&');
+  const peer = connect(responder.path!);
+  await new Promise((resolve) => peer.once('connect', resolve));
+  let closed = false;
+  peer.on('close', () => (closed = true));
+  peer.on('error', () => {});
+  peer.pause();
+  for (let id = 1; id <= REQUESTS; id++) peer.write(encodeRequest(id, getParams(query)));
+  // At most 32 KB every 200 ms (160 KB/s): the ~1 MB takes the peer over 6 s, so the answers
+  // it has not taken wait in the responder for longer than the 2-s timeout, while it takes
+  // some every second or so.
+  const records = recordReader();
+  let ended = 0;
+  let taken = 0;
+  const started = performance.now();
+  while (ended < REQUESTS && !closed && performance.now() - started < 40_000) {
+    await sleep(200);
+    const chunk = peer.readableLength > 0 ? (peer.read(Math.min(peer.readableLength, 32_768)) as Buffer | null) : (peer.read(0), null);
+    if (!chunk) continue;
+    taken += chunk.length;
+    for (const record of records(chunk)) if (record.type === Type.EndRequest) ended++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // Taking at most 160 KB a second, the peer needed more than twice the timeout for these.
+  t.ok(taken > 2 * 2 * 160 * 1024, `the answers were ${taken} bytes, more than the peer takes in twice the timeout`);
+  t.equal(ended, REQUESTS, 'every answer arrived');
+  t.notOk(closed, 'the connection is still open');
+  t.notMatch(responder.stderr(), /read none of its answers/, 'no line about a peer that reads nothing');
+  peer.destroy();
+  t.comment(`slow reader: ${REQUESTS} answers, ${taken} bytes taken over ${seconds.toFixed(1)} s at most 32 KB every 200 ms`);
 });
 
 t.test('out of file descriptors (prlimit --nofile=256): connections shed, then served again', async (t) => {
