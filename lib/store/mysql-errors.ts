@@ -5,12 +5,14 @@
 // meaning. A CGI run's own client names its errors from here (lib/store/mysql-wire.ts), and
 // the rules read any driver's error through it by number. No driver is loaded here.
 export const SERVER_ERROR_NAMES = new Map([
+  [1021, 'ER_DISK_FULL'],
   [1040, 'ER_CON_COUNT_ERROR'],
   [1044, 'ER_DBACCESS_DENIED_ERROR'],
   [1045, 'ER_ACCESS_DENIED_ERROR'],
   [1047, 'ER_UNKNOWN_COM_ERROR'],
   [1049, 'ER_BAD_DB_ERROR'],
   [1053, 'ER_SERVER_SHUTDOWN'],
+  [1114, 'ER_RECORD_FILE_FULL'],
   [1180, 'ER_ERROR_DURING_COMMIT'],
   [1184, 'ER_NEW_ABORTING_CONNECTION'],
   [1205, 'ER_LOCK_WAIT_TIMEOUT'],

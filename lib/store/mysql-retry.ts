@@ -59,11 +59,14 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // lagging replica) and no other listed one is ready; look-ups then read from --db. An
 // account the server will not serve is as a wrong password: locked (ACCOUNT LOCK), or its
 // password expired (refused at login, 1862, or, by MariaDB's default
-// disconnect_on_expired_password=OFF, let in and refused every statement, 1820).
+// disconnect_on_expired_password=OFF, let in and refused every statement, 1820). A server
+// whose disk is full takes reads but no queue write: InnoDB's "The table '…' is full" (1114,
+// its file could not grow; the statement is rolled back) or "Disk full" (1021): a write can
+// come back once the operator frees space, and is not tried again at once.
 const UNAVAILABLE_CODES = new Set([
   'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
-  'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD',
+  'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL',
 ]);
 
 /** A driver error as it enters: the server not there for us becomes UnavailableError. */

@@ -42,9 +42,11 @@ const ENQUEUE_SUFFIX =
   `requests = min(requests + excluded.requests, ${MAX_REQUESTS}), last_requested = excluded.last_requested, source_ip = excluded.source_ip`;
 const ENQUEUE_ROWS = 16;
 
+// Busy past the timeout, a file that cannot be opened or written, or a full disk
+// (SQLITE_FULL; reads still work, a queue write waits for the operator to free space).
 function unavailable(err: unknown): unknown {
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code.startsWith('SQLITE_IOERR')) {
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
     return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}`, { cause: err });
   }
   return err;

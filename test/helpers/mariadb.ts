@@ -40,9 +40,10 @@ export interface PrivateMariadb {
  * before start() returns, beyond accepting connections (a Galera node being synced);
  * `start: false`: installed, not started (a cluster starts its members in order); `grants`:
  * accounts and privileges in force (root over TCP, no password), for a drill that needs a
- * user who is not root.
+ * user who is not root; `beforeInstall`: given the data directory's path before it exists (a
+ * drill that mounts a small file system there).
  */
-export async function privateMariadb(options: { args?: (dir: string) => string[]; port?: number; ready?: (server: PrivateMariadb) => Promise<boolean>; start?: boolean; user?: string; grants?: boolean } = {}): Promise<PrivateMariadb> {
+export async function privateMariadb(options: { args?: (dir: string) => string[]; port?: number; ready?: (server: PrivateMariadb) => Promise<boolean>; start?: boolean; user?: string; grants?: boolean; beforeInstall?: (dataDir: string) => Promise<void> } = {}): Promise<PrivateMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-mariadb-'));
   const user = options.user ?? 'root';
   if (user !== 'root') await run('chown', [user, dir]);
@@ -51,6 +52,7 @@ export async function privateMariadb(options: { args?: (dir: string) => string[]
   // parallel) collided in the shared /tmp ("Error on delete of '/tmp/#sql-temptable-…'").
   mkdirSync(join(dir, 'tmp'));
   if (user !== 'root') await run('chown', [user, join(dir, 'tmp')]);
+  await options.beforeInstall?.(join(dir, 'data'));
   await run('mariadb-install-db', ['--no-defaults', `--user=${user}`, `--datadir=${dir}/data`, `--tmpdir=${dir}/tmp`, '--skip-test-db', '--auth-root-authentication-method=normal'], { timeout: 120_000 });
   let child: ChildProcess | null = null;
   let self: PrivateMariadb;

@@ -27,6 +27,16 @@ t.test('a Galera node cut off as a write commits (1180): lost, a 503, the write 
   t.type(classify(cut), UnavailableError);
 });
 
+t.test("a server whose disk is full: InnoDB's table full (1114) or Disk full (1021): a 503, not tried again at once", async (t) => {
+  const full = mysql2(1114, 'ER_RECORD_FILE_FULL', "The table 'rating_queue' is full");
+  t.equal(code(full), 'ER_RECORD_FILE_FULL');
+  t.type(classify(full), UnavailableError);
+  t.match((classify(full) as Error).message, /^MySQL unavailable: ER_RECORD_FILE_FULL: The table 'rating_queue' is full/);
+  t.notOk(notApplied(full), 'no retry loop on the same full disk');
+  t.notOk(serverLost(full), 'the server still serves look-ups');
+  t.type(classify(mysql2(1021, 'ER_DISK_FULL', 'Disk full (./t/x); waiting for someone to free some space...')), UnavailableError);
+});
+
 t.test('an account the server will not serve: a 503, as a wrong password', async (t) => {
   // MariaDB's 4151 has MySQL's name for another error in mysql2's table: the number decides.
   const locked = mysql2(4151, 'ER_BULK_PARSER_INCOMPLETE_ESCAPE_SEQUENCE', 'Access denied, this account is locked');
