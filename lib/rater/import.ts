@@ -2,7 +2,7 @@
 // transactions of a bounded size. A bad row is refused with its line and the rest go on;
 // --strict refuses the whole file at its first bad row and writes nothing.
 import { createReadStream } from 'node:fs';
-import { CommandError } from '../core/errors.js';
+import { CommandError, UnavailableError } from '../core/errors.js';
 import type { Store, RatingRow } from '../store/store.js';
 import { csvParser } from './csv.js';
 import { ratingRow } from './rating.js';
@@ -79,6 +79,20 @@ function recordReader(format: 'csv' | 'jsonl', emit: (line: number, input: Ratin
   });
 }
 
+/**
+ * The database failed mid-file (a full disk, a server lost): each batch is one transaction,
+ * so the batches before are written whole and this one not at all. The message says how far
+ * it got, and that the same file can be imported again (a rating already stored is written
+ * again as it was).
+ */
+function partly(err: unknown, summary: ImportSummary, batchSize: number): unknown {
+  if (!(err instanceof UnavailableError)) return err;
+  return new UnavailableError(
+    `${err.message} (${summary.taken} rows taken before it, in whole transactions of up to ${batchSize}, none of the one that failed; importing the file again is safe)`,
+    { cause: err },
+  );
+}
+
 export async function importRatings(store: Store, options: ImportOptions): Promise<ImportSummary> {
   const summary: ImportSummary = { read: 0, taken: 0, older: 0, refused: 0 };
   let batch: RatingRow[] = [];
@@ -100,7 +114,7 @@ export async function importRatings(store: Store, options: ImportOptions): Promi
 
   const flush = async (rows: RatingRow[]) => {
     for (let i = 0; i < rows.length; i += options.batchSize) {
-      const result = await store.writeRatings(rows.slice(i, i + options.batchSize), options.force);
+      const result = await store.writeRatings(rows.slice(i, i + options.batchSize), options.force).catch((err) => Promise.reject(partly(err, summary, options.batchSize)));
       summary.taken += result.taken;
       summary.older += result.older;
     }

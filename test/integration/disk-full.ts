@@ -5,14 +5,15 @@
 // mounted and unmounted here; skipped, saying why, where none can be mounted), filled with
 // a file until the kernel says ENOSPC; SQLite's file on it (SQLITE_FULL), and a private
 // MariaDB's data directory on it (InnoDB's "The table 'rating_queue' is full", 1114). The
-// real bin, as a CGI run and a responder.
+// real bin, as a CGI run and a responder; and `adrater import` filling the disk itself.
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { cgi, run as runBin } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { privateMariadb } from '../helpers/mariadb.js';
@@ -137,4 +138,37 @@ t.test('MariaDB whose data directory is full (1114): 503 with Retry-After for a 
   await server.sql("INSERT INTO full.site_ratings VALUES ('rated.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
   const queued = async () => Number((await server.sql('SELECT COUNT(*) AS n FROM full.rating_queue'))[0].n);
   await checkFullDisk(t, db, disk, /503 database unavailable: MySQL unavailable: ER_RECORD_FILE_FULL: The table 'rating_queue' is full/, queued);
+});
+
+t.test('`adrater import` onto a full disk: exit 1, the message says how many rows were taken (each batch whole), and the same file imports again once there is space', { skip }, async (t) => {
+  const disk = await smallDisk(t, '1m');
+  const db = `sqlite:${join(disk, 'ratings.sqlite')}`;
+  t.equal((await runBin(['db', 'init'], { ADRATER_DB: db })).code, 0);
+  const work = mkdtempSync(join(tmpdir(), 'adrater-import-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const csv = join(work, 'big.csv');
+  const rows = Array.from({ length: 20_000 }, (_, i) => `s${i}-${'x'.repeat(50)}.example,A,some info,2026-01-01,`);
+  writeFileSync(csv, ['domain,rating,info,rated_at,expires_at', ...rows].join('\n') + '\n');
+  const stored = () => {
+    const file = new Database(join(disk, 'ratings.sqlite'), { readonly: true });
+    try {
+      return (file.prepare('SELECT COUNT(*) AS n FROM site_ratings').get() as { n: number }).n;
+    } finally {
+      file.close();
+    }
+  };
+
+  const full = await runBin(['import', csv, '--batch', '500'], { ADRATER_DB: db });
+  t.equal(full.code, 1, 'exit 1');
+  const m = /SQLite unavailable: SQLITE_FULL: database or disk is full \((\d+) rows taken before it, in whole transactions of up to 500, none of the one that failed; importing the file again is safe\)/.exec(full.stderr);
+  t.ok(m, `one line that says how far it got: ${full.stderr.trim()}`);
+  t.notMatch(full.stderr, /\n\s+at /, 'no stack');
+  const taken = Number(m?.[1]);
+  t.ok(taken > 0 && taken < 20_000, `the disk filled part way (${taken} rows)`);
+  t.equal(stored(), taken, 'the file holds exactly the rows it says were taken: none of the failed transaction');
+
+  await run('mount', ['-o', 'remount,size=16m', disk]);
+  const again = await runBin(['import', csv, '--batch', '500'], { ADRATER_DB: db });
+  t.equal(again.code, 0, `with space, the same file again: ${again.stderr.trim()}`);
+  t.equal(stored(), 20_000, 'every row, once');
 });
