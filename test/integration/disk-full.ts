@@ -18,6 +18,7 @@ import { cgi, run as runBin } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { errorOf, sites } from '../helpers/xml.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -83,6 +84,8 @@ async function checkFullDisk(t: Test, db: string, fillDir: string, why: RegExp, 
   t.equal(answer.status, 503, 'the responder: 503');
   t.equal(answer.headers['retry-after'], '5');
   t.equal(errorOf(answer.body).code, 'unavailable');
+  // The answer can arrive before the line does: the log is another pipe.
+  await until('the log line', () => why.test(responder.stderr()), 5000).catch(() => {});
   t.match(responder.stderr(), why, 'its log says why');
   t.notMatch(responder.stderr(), /\n\s+at |\| +at /, 'no stack in its log');
 
