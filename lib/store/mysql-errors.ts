@@ -6,6 +6,7 @@
 // the rules read any driver's error through it by number. No driver is loaded here.
 export const SERVER_ERROR_NAMES = new Map([
   [1021, 'ER_DISK_FULL'],
+  [1036, 'ER_OPEN_AS_READONLY'],
   [1040, 'ER_CON_COUNT_ERROR'],
   [1044, 'ER_DBACCESS_DENIED_ERROR'],
   [1045, 'ER_ACCESS_DENIED_ERROR'],

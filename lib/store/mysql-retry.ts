@@ -27,6 +27,9 @@ const LOST = new Set([
   // session's transactions read-only (tx_read_only, MySQL's and MariaDB 11's
   // transaction_read_only: a way to stop all writes, root's too); as 1290, before it runs.
   'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION',
+  // 1036 "Table 'rating_queue' is read only": a server started with --innodb-read-only (read-only
+  // media, or a stand-by that must not be written); as 1290, before it runs.
+  'ER_OPEN_AS_READONLY',
   // 1180 "Error while appending streaming replication fragment (provider status: Not
   // connected to Primary Component)": a Galera node cut off from its cluster as a write
   // was committing; its later statements get 1047. The write itself is not tried again: it
@@ -42,10 +45,10 @@ export const serverLost = (err: unknown) => LOST.has(code(err)) || (err as { fat
 /**
  * The statement did not take effect, for sure: a deadlock's victim or a Galera certification
  * conflict (1213: rolled back), or a server that refused it (1047: a Galera node not ready;
- * 1290 and 1792: read-only). A retry cannot count anything twice. (A connection cut while
+ * 1290, 1792 and 1036: read-only). A retry cannot count anything twice. (A connection cut while
  * a write was on its way is not this: the write may have committed.)
  */
-const NOT_APPLIED = new Set(['ER_LOCK_DEADLOCK', 'ER_UNKNOWN_COM_ERROR', 'ER_OPTION_PREVENTS_STATEMENT', 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION']);
+const NOT_APPLIED = new Set(['ER_LOCK_DEADLOCK', 'ER_UNKNOWN_COM_ERROR', 'ER_OPTION_PREVENTS_STATEMENT', 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION', 'ER_OPEN_AS_READONLY']);
 export const notApplied = (err: unknown) => NOT_APPLIED.has(code(err));
 
 /** Look-ups are reads: any failure but a wrong statement may be tried again, on another server if need be. */

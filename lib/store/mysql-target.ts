@@ -358,8 +358,11 @@ async function check(server: MysqlServer, reads: boolean, maxLagSeconds: number 
     conn = await connectOnce(server);
     if (!reads) {
       // read_only, or every session's transactions read-only: tx_read_only (MariaDB before
-      // 11.1), transaction_read_only (MySQL 8, MariaDB 11.1+); the server names those it has.
-      const [rows] = await conn.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'tx_read_only', 'transaction_read_only')");
+      // 11.1), transaction_read_only (MySQL 8, MariaDB 11.1+); or InnoDB started read-only
+      // (innodb_read_only); the server names those it has.
+      const [rows] = await conn.query<RowDataPacket[]>(
+        "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'tx_read_only', 'transaction_read_only', 'innodb_read_only')",
+      );
       if (rows.some((row) => String(row.Value) !== 'OFF')) return 'read-only';
     }
     const [state] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'");

@@ -6,7 +6,8 @@
 // side returns to server 1 while it is read-only: a replica serves reads. When server 1
 // turns read-only while in use, writes leave it within the interval, look-ups do not; and a
 // write it refuses (1290) goes to server 2 at once, in a CGI run too (a 503 when it is the
-// only server listed).
+// only server listed); so does one refused by transaction_read_only (1792) or by InnoDB
+// started read-only (1036), which the checks read too.
 import t from 'tap';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
@@ -174,4 +175,38 @@ t.test('a queue write refused by a read-only server (1290) goes to the next list
   t.same((await statusOf(txResponder.port!)).perWorker[0].database, { server: `127.0.0.1:${two.port}`, moves: 1 }, 'five checks later: still on server 2, one move');
   await txResponder.stop();
   t.match(txResponder.stderr(), /lost \(ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION\); using/);
+});
+
+t.test('a server started with --innodb-read-only (1036): its queue writes go to the next listed server, and a responder does not go back to it', async (t) => {
+  const [one, two] = await Promise.all([privateMariadb(), privateMariadb()]);
+  t.teardown(() => Promise.all([one.destroy(), two.destroy()]));
+  await Promise.all([one.database('inro'), two.database('inro')]);
+  await one.sql("INSERT INTO inro.site_ratings VALUES ('rated.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
+  // Read-only media, or a stand-by that must not be written: every table refuses writes, root's too.
+  await one.stop('SIGTERM');
+  await one.start(['--innodb-read-only=1']);
+  const url = (servers: PrivateMariadb[]) => `mysql://root@${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}/inro`;
+  const queued = async (server: PrivateMariadb, site: string) => (await server.sql('SELECT requests FROM inro.rating_queue WHERE domain = ?', [site])).map((r) => r.requests);
+
+  const cgiRun = await cgi(url([one, two]), { query: 'url=cgi.example' });
+  t.equal(cgiRun.status, 200, `a CGI run listing both: 200 (${cgiRun.stderr.trim()})`);
+  t.same(await queued(two, 'cgi.example'), [1], 'queued once, on server 2');
+  t.match(cgiRun.stderr, new RegExp(`database 127\\.0\\.0\\.1:${one.port}: ER_OPEN_AS_READONLY; trying 127\\.0\\.0\\.1:${two.port}`));
+  const alone = await cgi(url([one]), { query: 'url=alone.example&url=rated.example' });
+  t.equal(alone.status, 503, 'on that server alone: 503, not 500');
+  t.equal(alone.headers['retry-after'], '5');
+  t.notMatch(alone.stderr, /\| +at /, 'no stack in the log');
+  t.equal((await cgi(url([one]), { query: 'url=rated.example' })).status, 200, 'a look-up that queues nothing is answered there');
+
+  // Checks every 0.3 s: server 1 answers, but InnoDB there takes no write.
+  const responder = await startResponder({ db: `${url([one, two])}?failback=0.3`, args: ['--status-path', '/status'] });
+  t.teardown(() => responder.stop());
+  const answer = await answerOnce(responder.port!, { REQUEST_METHOD: 'GET', QUERY_STRING: 'url=fcgi.example', REMOTE_ADDR: '127.0.0.1' });
+  t.equal(answer.status, 200, 'a responder: the refused write tried again on server 2');
+  t.same(await queued(two, 'fcgi.example'), [1], 'queued once, on server 2');
+  await sleep(1500);
+  t.same((await statusOf(responder.port!)).perWorker[0].database, { server: `127.0.0.1:${two.port}`, moves: 1 }, 'five checks later: still on server 2, one move');
+  await responder.stop();
+  t.match(responder.stderr(), /lost \(ER_OPEN_AS_READONLY\); using/);
+  t.notMatch(responder.stderr(), /\| +at /, 'no stack in its log');
 });

@@ -37,6 +37,13 @@ t.test("a server whose disk is full: InnoDB's table full (1114) or Disk full (10
   t.type(classify(mysql2(1021, 'ER_DISK_FULL', 'Disk full (./t/x); waiting for someone to free some space...')), UnavailableError);
 });
 
+t.test('InnoDB started read-only (1036): refused before it ran, so the next listed server may take the write', async (t) => {
+  const refused = mysql2(1036, 'ER_OPEN_AS_READONLY', "Table 'rating_queue' is read only");
+  t.ok(serverLost(refused), 'the next listed server is used');
+  t.ok(notApplied(refused), 'a second try counts nothing twice');
+  t.type(classify(refused), UnavailableError);
+});
+
 t.test('an account the server will not serve: a 503, as a wrong password', async (t) => {
   // MariaDB's 4151 has MySQL's name for another error in mysql2's table: the number decides.
   const locked = mysql2(4151, 'ER_BULK_PARSER_INCOMPLETE_ESCAPE_SEQUENCE', 'Access denied, this account is locked');

@@ -73,6 +73,7 @@ t.test('ERR packets: the code mysql2 would give for the ones the retry rules rea
   t.match(err(1969, '70100', 'Query execution was interrupted (max_statement_time exceeded)'), { code: 'ER_STATEMENT_TIMEOUT' });
   t.match(err(3024, 'HY000', 'Query execution was interrupted, maximum statement execution time exceeded'), { code: 'ER_QUERY_TIMEOUT' });
   t.match(err(1114, 'HY000', "The table 'rating_queue' is full"), { code: 'ER_RECORD_FILE_FULL' });
+  t.match(err(1036, 'HY000', "Table 'rating_queue' is read only"), { code: 'ER_OPEN_AS_READONLY' });
 });
 
 t.test('rows: text, NULL, the empty string, UTF-8, a length over 250', async (t) => {
