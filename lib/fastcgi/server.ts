@@ -110,10 +110,8 @@ interface Connection {
   buffered: number;
   /** The read timeout is armed (the peer is inside a record or request). */
   waiting: boolean;
-  /** Reading is held until the peer takes its answers: the timer that closes it if it never does. */
-  held: NodeJS.Timeout | null;
-  /** Bytes given to the socket to write: less its writableLength, what the peer has taken. */
-  sent: number;
+  /** Reading is held until the peer takes its answers (the socket's timer then counts time with none taken). */
+  held: boolean;
 }
 
 // A persistent responder keeps V8's young generation at the size it has when serving starts
@@ -197,15 +195,13 @@ function serveConnection(r: Responder, socket: Socket): void {
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: null, sent: 0 };
+  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: false };
   conn.session = createSession({
     maxParamsBytes: MAX_PARAMS_BYTES,
     maxStdin: r.limits.maxBody,
     values: r.values,
     send: (bytes) => {
-      if (socket.writableEnded || socket.destroyed) return;
-      conn.sent += bytes.length;
-      if (!socket.write(bytes)) holdReading(r, conn);
+      if (!socket.writableEnded && !socket.destroyed && !socket.write(bytes)) holdReading(r, conn);
     },
     onAbort: (id) => {
       const flag = conn.aborts.get(id);
@@ -216,13 +212,17 @@ function serveConnection(r: Responder, socket: Socket): void {
   r.connections.add(conn);
   socket.on('data', (chunk: Buffer) => receiveBytes(r, conn, chunk));
   socket.on('timeout', () => {
-    if (!conn.session.midRequest() || conn.held) return; // a held connection has its own timer
+    if (conn.held) {
+      log(`closing a connection${peer ? ` from ${peer}` : ''}: it has read none of its answers for ${r.settings.readTimeout} s`);
+      socket.destroy();
+      return;
+    }
+    if (!conn.session.midRequest()) return;
     log(`closing a connection${peer ? ` from ${peer}` : ''}: no byte for ${r.settings.readTimeout} s inside a request`);
     socket.destroy();
   });
   socket.on('error', () => {}); // a web server that hangs up is not an event worth a line
   socket.on('close', () => {
-    if (conn.held) clearTimeout(conn.held);
     for (const flag of conn.aborts.values()) flag.aborted = true;
     r.connections.delete(conn);
     r.buffered -= conn.buffered;
@@ -260,26 +260,16 @@ function receiveBytes(r: Responder, conn: Connection, chunk: Buffer): void {
 function holdReading(r: Responder, conn: Connection): void {
   if (conn.held) return;
   const { socket } = conn;
+  conn.held = true;
   socket.pause();
-  // Time with nothing taken, as nginx's send_timeout counts it: a slow peer that takes an
-  // answer now and then keeps its connection, however long the whole takes to drain (the
-  // kernel passes answers on in lumps of tens of KB; answers of requests read before the
-  // hold are still being added meanwhile).
-  const taken = () => conn.sent - socket.writableLength;
-  let takenBefore = taken();
-  const check = () => {
-    if (taken() > takenBefore) {
-      takenBefore = taken();
-      conn.held = setTimeout(check, r.settings.readTimeout * 1000);
-      return;
-    }
-    log(`closing a connection${conn.peer ? ` from ${conn.peer}` : ''}: it has read none of its answers for ${r.settings.readTimeout} s`);
-    socket.destroy();
-  };
-  conn.held = setTimeout(check, r.settings.readTimeout * 1000);
+  // The socket's own idle timer: Node restarts it each time a write completes, and nothing is
+  // read meanwhile, so it counts time with nothing taken, as nginx's send_timeout does. A slow
+  // peer that takes an answer now and then keeps its connection, however long the whole
+  // takes to drain (the kernel passes answers on in lumps of tens of KB).
+  socket.setTimeout(r.settings.readTimeout * 1000);
   socket.once('drain', () => {
-    clearTimeout(conn.held!);
-    conn.held = null;
+    conn.held = false;
+    socket.setTimeout(conn.waiting ? r.settings.readTimeout * 1000 : 0);
     socket.resume();
   });
 }
