@@ -56,6 +56,16 @@ async function fill(dir: string): Promise<string> {
   return file;
 }
 
+/** How many rows a table of the SQLite file at `path` holds (read-only, as any other process would). */
+function rowsIn(path: string, table: 'site_ratings' | 'rating_queue'): number {
+  const file = new Database(path, { readonly: true });
+  try {
+    return (file.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  } finally {
+    file.close();
+  }
+}
+
 /** 50 sites never seen, a new set each call. */
 let batch = 0;
 const newSites = () => Array.from({ length: 50 }, (_, i) => `url=n${++batch}-${i}-${'a'.repeat(40)}.example`).join('&');
@@ -110,16 +120,14 @@ async function checkFullDisk(t: Test, db: string, fillDir: string, why: RegExp, 
 
 t.test('SQLite on a full disk (SQLITE_FULL): 503 with Retry-After for a queue write, look-ups still answered; then queued again', { skip }, async (t) => {
   const disk = await smallDisk(t, '2m');
-  const db = `sqlite:${join(disk, 'ratings.sqlite')}`;
+  const file = join(disk, 'ratings.sqlite');
+  const db = `sqlite:${file}`;
   t.equal((await runBin(['db', 'init'], { ADRATER_DB: db })).code, 0);
   const csv = join(disk, 'r.csv');
-  await run('sh', ['-c', `printf 'domain,rating,info,rated_at,expires_at\\nrated.example,A,,2026-01-01,\\n' > ${csv}`]);
+  writeFileSync(csv, 'domain,rating,info,rated_at,expires_at\nrated.example,A,,2026-01-01,\n');
   t.equal((await runBin(['import', csv], { ADRATER_DB: db })).code, 0);
   unlinkSync(csv);
-  const queued = async () => {
-    const listed = await runBin(['queue', '--limit', '100000'], { ADRATER_DB: db });
-    return listed.stdout.toString().split('\n').filter(Boolean).length;
-  };
+  const queued = async () => rowsIn(file, 'rating_queue');
   await checkFullDisk(t, db, disk, /503 database unavailable: SQLite unavailable: SQLITE_FULL: database or disk is full/, queued);
 });
 
@@ -145,21 +153,15 @@ t.test('MariaDB whose data directory is full (1114): 503 with Retry-After for a 
 
 t.test('`adrater import` onto a full disk: exit 1, the message says how many rows were taken (each batch whole), and the same file imports again once there is space', { skip }, async (t) => {
   const disk = await smallDisk(t, '1m');
-  const db = `sqlite:${join(disk, 'ratings.sqlite')}`;
+  const file = join(disk, 'ratings.sqlite');
+  const db = `sqlite:${file}`;
   t.equal((await runBin(['db', 'init'], { ADRATER_DB: db })).code, 0);
   const work = mkdtempSync(join(tmpdir(), 'adrater-import-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const csv = join(work, 'big.csv');
   const rows = Array.from({ length: 20_000 }, (_, i) => `s${i}-${'x'.repeat(50)}.example,A,some info,2026-01-01,`);
   writeFileSync(csv, ['domain,rating,info,rated_at,expires_at', ...rows].join('\n') + '\n');
-  const stored = () => {
-    const file = new Database(join(disk, 'ratings.sqlite'), { readonly: true });
-    try {
-      return (file.prepare('SELECT COUNT(*) AS n FROM site_ratings').get() as { n: number }).n;
-    } finally {
-      file.close();
-    }
-  };
+  const stored = () => rowsIn(file, 'site_ratings');
 
   const full = await runBin(['import', csv, '--batch', '500'], { ADRATER_DB: db });
   t.equal(full.code, 1, 'exit 1');
