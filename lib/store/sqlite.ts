@@ -1,8 +1,8 @@
 // Embedded SQLite back end (better-sqlite3). The file and its schema are created on first
 // use, so a fresh clone answers at once. WAL and a busy timeout let concurrent CGI runs
 // and the rater's tools share the file.
-import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { UnavailableError, throwIfAborted } from '../core/errors.js';
@@ -44,12 +44,59 @@ const ENQUEUE_ROWS = 16;
 
 // Busy past the timeout, a file that cannot be opened or written, or a full disk
 // (SQLITE_FULL; reads still work, a queue write waits for the operator to free space).
-function unavailable(err: unknown): unknown {
+// better-sqlite3 gives SQLite's extended codes (SQLITE_READONLY_DIRECTORY: a file whose
+// directory this process may not write, so that it cannot create the file's -shm).
+const UNAVAILABLE = /^SQLITE_(BUSY|CANTOPEN|READONLY|FULL|IOERR)(_|$)/;
+function unavailable(err: unknown, path: string): unknown {
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
-    return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}`, { cause: err });
+  if (UNAVAILABLE.test(code)) {
+    return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}${whyNotWritable(code, path)}`, { cause: err });
   }
   return err;
+}
+
+/**
+ * Which file this process may not write, in words, after SQLite refused to open or write
+ * one: its own message ("unable to open database file", "attempt to write a readonly
+ * database") names neither the file nor who tried, and the usual cause is a file made by
+ * root and then served by the web server's user. SQLite writes `-wal` and `-shm` beside the
+ * database, so their directory must be writable when they are not there yet.
+ */
+function whyNotWritable(code: string, path: string): string {
+  if (!/^SQLITE_(CANTOPEN|READONLY)/.test(code) || path === ':memory:') return '';
+  const refused = (file: string): string | null => {
+    try {
+      accessSync(file, constants.W_OK);
+      return null;
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      return errno === 'ENOENT' ? null : errno === 'EROFS' ? 'is on a read-only file system' : `cannot be written by ${whoAmI()}`;
+    }
+  };
+  const name = basename(path);
+  const logs = [`${path}-wal`, `${path}-shm`];
+  for (const file of [path, ...logs]) {
+    const why = refused(file);
+    if (why) return ` (${file} ${why})`;
+  }
+  const dir = dirname(path);
+  if (logs.some((file) => !existsSync(file))) {
+    const why = refused(dir);
+    if (why) return ` (${path}: its directory ${dir} ${why}, and SQLite creates ${name}-wal and ${name}-shm there)`;
+  }
+  return ` (${path})`;
+}
+
+function whoAmI(): string {
+  const uid = process.getuid?.();
+  if (uid === undefined) return 'this process';
+  try {
+    // node:os for this message only: a CGI run does not load it otherwise.
+    const { userInfo } = createRequire(import.meta.filename)('node:os') as typeof import('node:os');
+    return `uid ${uid} (${userInfo().username})`;
+  } catch {
+    return `uid ${uid}`; // no passwd entry
+  }
 }
 
 /** `make()`, called once, on first use. */
@@ -135,9 +182,10 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
     versionAtOpen = versionOf(db);
     if (versionAtOpen < LATEST_VERSION) await migrate(db);
   } catch (err) {
-    throw new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
+    const read = unavailable(err, path);
+    throw read instanceof UnavailableError ? read : new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
   }
-  return sqliteStore(db, versionAtOpen, options.oneRequest ? path : null);
+  return sqliteStore(db, path, versionAtOpen, options.oneRequest);
 }
 
 /**
@@ -174,13 +222,13 @@ function walLongerThan(file: string, bytes: number): boolean {
   }
 }
 
-function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPath: string | null): Store {
+function sqliteStore(db: Database.Database, path: string, versionAtOpen: number, oneRequest = false): Store {
   const prepare = statementCache(db);
   const run = <T>(work: () => T | Promise<T>): Promise<T> => {
     try {
-      return Promise.resolve(work()).catch((err) => Promise.reject(unavailable(err)));
+      return Promise.resolve(work()).catch((err) => Promise.reject(unavailable(err, path)));
     } catch (err) {
-      return Promise.reject(unavailable(err));
+      return Promise.reject(unavailable(err, path));
     }
   };
   // Statements and transactions are made on first use: a CGI run uses two statements of the
@@ -241,6 +289,6 @@ function sqliteStore(db: Database.Database, versionAtOpen: number, oneRequestPat
     writeRatings: (rows, force) => run(() => writeAll().immediate(rows, force)),
     listQueue: (q) => run(() => selectQueue().all(q.minPriority, q.limit) as QueueRow[]),
     claimQueue: (q) => run(() => claim().immediate(q.minPriority, q.limit)),
-    close: () => run(() => (oneRequestPath === null ? void db.close() : leaveOrClose(db, oneRequestPath))),
+    close: () => run(() => (oneRequest ? leaveOrClose(db, path) : void db.close())),
   };
 }

@@ -19,23 +19,10 @@ import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { errorOf, sites } from '../helpers/xml.js';
 import { until } from '../helpers/wait.js';
+import { noMount } from '../helpers/mounts.js';
 
 const run = promisify(execFile);
 
-/** Why no tmpfs can be mounted here (not root, or a sandbox without the right), or '' when one can. */
-async function noMount(): Promise<string> {
-  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
-  const probe = mkdtempSync(join(tmpdir(), 'adrater-mount-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]);
-    await run('umount', [probe]);
-    return '';
-  } catch (err) {
-    return `no tmpfs can be mounted here: ${(err as Error).message.trim()}`;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
 const skip = (await noMount()) || false;
 
 /** A tmpfs of `size` at a new directory, unmounted (and the directory removed) with `t`. */
