@@ -3,7 +3,7 @@
 // of an unexpected one). Never loaded on the CGI path.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
+import { SchemaError, SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { globalOptions } from './options.js';
 import { serveCommands } from './serve.js';
@@ -48,14 +48,14 @@ function exitFor(err: unknown): number {
     log(err.message);
     return 2;
   }
-  if (err instanceof CommandError || err instanceof UnavailableError) {
+  if (err instanceof CommandError || err instanceof UnavailableError || err instanceof SchemaError) {
     log(firstLine(err.message));
     return 1;
   }
   // Unexpected: still one line (CONTRACT §6); the stack only when asked for.
-  const e = err as Error & { code?: string };
+  const e = err as Error;
   if (process.env.ADRATER_DEBUG) log(`error: ${e?.stack ?? String(err)}`);
-  log(`${firstLine(e?.message ?? String(err))}${e?.code === 'ER_NO_SUCH_TABLE' ? ' (run adrater db init)' : ''}`);
+  log(firstLine(e?.message ?? String(err)));
   return 1;
 }
 

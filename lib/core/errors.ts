@@ -11,6 +11,15 @@ export class SettingsError extends Error {
   name = 'SettingsError';
 }
 
+/**
+ * The database is not in the shape adrater needs (a table not there: `db init` never run
+ * against it; a column not there: a table adrater did not make): the operator's to mend, as
+ * a bad setting is. 500 under a web server, its line without a stack; exit 1 from a command.
+ */
+export class SchemaError extends Error {
+  name = 'SchemaError';
+}
+
 /** The command line itself is wrong: exit 2, with a pointer to --help. */
 export class UsageError extends Error {
   name = 'UsageError';

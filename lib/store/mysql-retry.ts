@@ -2,7 +2,7 @@
 // connection, or on the next listed server): the same rules for mysql2 (lib/store/mysql.ts,
 // lib/store/mysql-target.ts) and for a CGI run's own client (lib/store/mysql-cgi.ts), which
 // sets the same codes on its errors. No driver is loaded here.
-import { UnavailableError } from '../core/errors.js';
+import { SchemaError, UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { SERVER_ERROR_NAMES } from './mysql-errors.js';
 import type { MysqlServer } from './mysql-servers.js';
@@ -65,19 +65,34 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // disconnect_on_expired_password=OFF, let in and refused every statement, 1820). A server
 // whose disk is full takes reads but no queue write: InnoDB's "The table '…' is full" (1114,
 // its file could not grow; the statement is rolled back) or "Disk full" (1021): a write can
-// come back once the operator frees space, and is not tried again at once.
+// come back once the operator frees space, and is not tried again at once. An account
+// without a grant on one of the tables (1142, "INSERT command denied … for table
+// `rating_queue`") is as one without a grant on the database (1044): look-ups may still be
+// answered where it may read.
 const UNAVAILABLE_CODES = new Set([
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
   'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL',
 ]);
 
-/** A driver error as it enters: the server not there for us becomes UnavailableError. */
+// A database without adrater's tables, or with a table of another shape: the fix is the
+// operator's, named in the line.
+const SCHEMA_FIXES = new Map([
+  ['ER_NO_SUCH_TABLE', 'run adrater db init'],
+  ['ER_BAD_FIELD_ERROR', 'a table is not as adrater db init makes it, CONTRACT §5'],
+]);
+
+/**
+ * A driver error as it enters: the server not there for us becomes UnavailableError, a
+ * database without adrater's tables SchemaError.
+ */
 export function classify(err: unknown): unknown {
   const e = err as { message?: string };
   if (e && (serverLost(err) || UNAVAILABLE_CODES.has(code(err)))) {
     return new UnavailableError(`MySQL unavailable: ${code(err) || 'error'}: ${e.message ?? ''}`, { cause: err });
   }
+  const fix = SCHEMA_FIXES.get(code(err));
+  if (fix) return new SchemaError(`${e.message ?? code(err)} (${fix})`, { cause: err });
   return err;
 }
 

@@ -52,7 +52,7 @@ export function pooledLookup(): (conn: Connection, domains: string[]) => Promise
         // Each domain once (a batch's are already): the join gives a row per element.
         return await executeOrText<RowDataPacket[]>(conn, JSON_LOOKUP, [JSON.stringify(Array.from(new Set(domains)))]);
       } catch (err) {
-        // The server not there for us is the caller's to handle.
+        // The server not there for us, or no adrater tables, is the caller's to handle.
         if (classify(err) !== err) throw err;
         // Refused, or failed as it ran? mysql2 keeps a statement once the server has prepared
         // it, never one the server refused: prepared again, one that ran is found at once (no

@@ -5,7 +5,7 @@
 // test/integration/statement-timeout.ts, test/drills/cluster.ts).
 import t from 'tap';
 import { classify, code, notApplied, readAgain, serverLost } from '../../lib/store/mysql-retry.js';
-import { UnavailableError } from '../../lib/core/errors.js';
+import { SchemaError, UnavailableError } from '../../lib/core/errors.js';
 
 const mysql2 = (errno: number, name: string | undefined, message: string) => Object.assign(new Error(message), { errno, code: name, sqlState: 'HY000', fatal: undefined });
 
@@ -60,6 +60,18 @@ t.test("a name wins over the number, but for MariaDB's own numbers; other errors
   t.equal(code({ errno: 4242 }), '', 'a number the rules do not read has no name');
   t.equal(code(null), '');
   t.equal(code(undefined), '');
-  const missing = mysql2(1146, 'ER_NO_SUCH_TABLE', "Table 'a.site_ratings' doesn't exist");
-  t.equal(classify(missing), missing);
+  const wrong = mysql2(1064, 'ER_PARSE_ERROR', 'You have an error in your SQL syntax');
+  t.equal(classify(wrong), wrong);
+});
+
+t.test("a database that is not adrater's: no table or another shape is the operator's (SchemaError, the fix named); no grant on a table is 503", async (t) => {
+  const missing = classify(mysql2(1146, 'ER_NO_SUCH_TABLE', "Table 'a.site_ratings' doesn't exist"));
+  t.type(missing, SchemaError);
+  t.equal((missing as Error).message, "Table 'a.site_ratings' doesn't exist (run adrater db init)");
+  // A CGI run's own client names its errors by number from the same table.
+  const column = classify({ errno: 1054, code: 'ERRNO_1054', message: "Unknown column 'info' in 'SELECT'" });
+  t.type(column, SchemaError);
+  t.match((column as Error).message, /\(a table is not as adrater db init makes it, CONTRACT §5\)$/);
+  const denied = classify(mysql2(1142, 'ER_TABLEACCESS_DENIED_ERROR', "INSERT, UPDATE command denied to user 'r'@'localhost' for table `a`.`rating_queue`"));
+  t.type(denied, UnavailableError);
 });

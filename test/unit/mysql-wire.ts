@@ -66,7 +66,7 @@ t.test('ERR packets: the code mysql2 would give for the ones the retry rules rea
   };
   t.match(err(1213, '40001', 'Deadlock found'), { code: 'ER_LOCK_DEADLOCK', errno: 1213, sqlState: '40001', message: 'Deadlock found', fatal: false });
   t.match(err(1045, '28000', "Access denied for user 'x'"), { code: 'ER_ACCESS_DENIED_ERROR' });
-  t.match(err(1146, '42S02', "Table 'a.b' doesn't exist"), { code: 'ERRNO_1146', sqlState: '42S02' });
+  t.match(err(1064, '42000', 'You have an error in your SQL syntax'), { code: 'ERRNO_1064', sqlState: '42000' });
   t.match(err(1047, null, 'WSREP has not yet prepared node'), { code: 'ER_UNKNOWN_COM_ERROR', sqlState: undefined, message: 'WSREP has not yet prepared node' });
   t.match(err(1290, 'HY000', 'The MariaDB server is running with the --read-only option'), { code: 'ER_OPTION_PREVENTS_STATEMENT' });
   t.match(err(1180, 'HY000', 'Error while appending streaming replication fragment(provider status: Not connected to Primary Component)'), { code: 'ER_ERROR_DURING_COMMIT' });

@@ -1,0 +1,107 @@
+// A MySQL database that is not yet adrater's: `db init` never run against it, a site_ratings
+// of another shape (a column missing), an account with no grant on one of the tables. Each is
+// the operator's to mend, so the log line names the fix and carries no stack: no tables and a
+// table of another shape are a 500 `configuration error` (CONTRACT §4: any failure but an
+// unreachable database), an account without a grant a 503 as one without a grant on the
+// database is. The real bin against the real server, as a CGI run, a responder and a command;
+// the responder answers once `db init` has run, without a restart.
+import t from 'tap';
+import type { Test } from 'tap';
+import { cgi, run } from '../helpers/run.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
+import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
+import { errorOf, sites } from '../helpers/xml.js';
+
+/** An empty database on the real server, dropped with `t`; its URL, or null when MariaDB is unreachable outside CI. */
+async function emptyDatabase(t: Test): Promise<string | null> {
+  const admin = await mysqlAdmin(t);
+  if (!admin) return null;
+  const name = `adrater_empty_${process.pid}_${Date.now().toString(36)}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE ${name}`);
+    await admin.end();
+  });
+  const url = new URL(MYSQL_ADMIN);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A 500 document with a request id, and the log line `500 configuration error: <line>` under that id, with no stack. */
+function configurationError(t: Test, answer: { status: number; body: string }, stderr: string, line: string | RegExp): void {
+  t.equal(answer.status, 500);
+  const error = errorOf(answer.body);
+  t.equal(error.code, 'internal');
+  t.match(stderr, `req=${error['request-id']} 500 configuration error: `);
+  t.match(stderr, line);
+  t.notMatch(stderr, /\n\s+at |\| +at /, 'no stack in the log');
+}
+
+t.test('no tables (db init never run): 500 configuration error naming the fix, then served once it has run', async (t) => {
+  const db = await emptyDatabase(t);
+  if (!db) return;
+  const name = new URL(db).pathname.slice(1);
+  const missing = `Table '${name}.site_ratings' doesn't exist (run adrater db init)`;
+
+  const answer = await cgi(db, { query: 'url=new-site.example' });
+  configurationError(t, answer, answer.stderr, missing);
+
+  const responder = await startResponder({ db });
+  t.teardown(() => responder.stop());
+  configurationError(t, await answerOnce(responder.port!, getParams('url=new-site.example')), responder.stderr(), missing);
+
+  const queue = await run(['queue', '--db', db], {});
+  t.equal(queue.code, 1);
+  t.equal(queue.stderr, `adrater: Table '${name}.rating_queue' doesn't exist (run adrater db init)\n`, 'a command: one line, the fix');
+
+  const init = await run(['db', 'init', '--db', db], {});
+  t.equal(init.code, 0, init.stderr);
+  const served = await answerOnce(responder.port!, getParams('url=new-site.example'));
+  t.equal(served.status, 200, 'the same responder, once the tables are there');
+  t.equal(sites(served.body)[0].status, 'queued');
+});
+
+t.test('site_ratings of another shape (no info column): 500 configuration error', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  await store.sql('ALTER TABLE site_ratings DROP COLUMN info');
+  const answer = await cgi(store.url, { query: 'url=some-site.example' });
+  const shape = /Unknown column 'info' in '[^']+' \(a table is not as adrater db init makes it, CONTRACT §5\)/;
+  configurationError(t, answer, answer.stderr, shape);
+  const responder = await startResponder({ db: store.url });
+  t.teardown(() => responder.stop());
+  configurationError(t, await answerOnce(responder.port!, getParams('url=some-site.example')), responder.stderr(), shape);
+});
+
+t.test('an account that may read site_ratings but not write rating_queue: look-ups 200, a request that queues 503', async (t) => {
+  const store = await mysqlStore(t);
+  if (!store) return;
+  t.teardown(() => store.close());
+  const database = new URL(store.url).pathname.slice(1);
+  await store.sql("INSERT INTO site_ratings VALUES ('rated-site.example', 'A', NULL, '2026-01-01 00:00:00', NULL)");
+  if (!(await mysqlAccount(t, 'adrater_reader', 'reader-pw'))) return;
+  const admin = (await mysqlAdmin(t))!;
+  t.teardown(() => admin.end());
+  await admin.query(`GRANT SELECT ON ${database}.site_ratings TO 'adrater_reader'@'%'`);
+  const db = `mysql://adrater_reader:reader-pw@127.0.0.1:3306/${database}`;
+
+  const rated = await cgi(db, { query: 'url=www.rated-site.example' });
+  t.equal(rated.status, 200, rated.stderr);
+  t.equal(sites(rated.body)[0].status, 'rated');
+
+  const queues = await cgi(db, { query: 'url=www.rated-site.example&url=new-site.example' });
+  t.equal(queues.status, 503);
+  t.ok(queues.headers['retry-after'], 'Retry-After');
+  t.equal(errorOf(queues.body).code, 'unavailable');
+  t.match(queues.stderr, /503 database unavailable: MySQL unavailable: ER_TABLEACCESS_DENIED_ERROR: INSERT, UPDATE command denied to user 'adrater_reader'@'[^']+' for table `[^`]+`\.`rating_queue`/);
+  t.notMatch(queues.stderr, /\n\s+at |\| +at /, 'no stack in the log');
+
+  const responder = await startResponder({ db });
+  t.teardown(() => responder.stop());
+  t.equal((await answerOnce(responder.port!, getParams('url=www.rated-site.example'))).status, 200);
+  const pooled = await answerOnce(responder.port!, getParams('url=new-site.example'));
+  t.equal(pooled.status, 503);
+  t.match(responder.stderr(), /503 database unavailable: MySQL unavailable: ER_TABLEACCESS_DENIED_ERROR: INSERT, UPDATE command denied/);
+  t.same(await store.sql('SELECT domain FROM rating_queue'), [], 'nothing queued');
+});
