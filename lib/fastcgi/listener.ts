@@ -1,6 +1,6 @@
 // Where a responder listens: the socket a web server handed over on fd 0, a TCP address or
 // a Unix socket path (--listen), systemd's or a supervisor's (inherited.ts).
-import { readFileSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { readFileSync, chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Server } from 'node:net';
@@ -45,9 +45,19 @@ export function parseListen(listen: string | undefined): Address {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
-/** Removes a socket file left by a process that is gone; refuses one that still answers. */
+/**
+ * Removes a socket file left by a process that is gone; refuses one that still answers, and
+ * anything that is not a socket (a mistyped --listen naming a file: connecting to a file is
+ * refused as to a dead socket, and the file was deleted).
+ */
 export async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there (or nothing we may see: listen says why)
+  }
+  if (!stat.isSocket()) throw new Error(`cannot listen on ${path}: it exists and is not a socket (adrater replaces only a socket no process answers on)`);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path, () => (probe.destroy(), resolve(true)));
     probe.on('error', () => resolve(false));

@@ -1,8 +1,8 @@
 // The real bin as a FastCGI responder, driven over real sockets.
 import t from 'tap';
 import { connect } from 'node:net';
-import { spawn } from 'node:child_process';
-import { statSync, writeFileSync, mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { lstatSync, statSync, writeFileSync, mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
@@ -297,11 +297,18 @@ t.test('life cycle', async (t) => {
     t.match(responder.stderr(), /refused connection from 127.0.0.1/);
   });
 
-  await t.test('a Unix socket: mode 0660, a stale file replaced', async (t) => {
+  await t.test('a Unix socket: mode 0660, a stale socket replaced, a file that is no socket left alone', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'adrater-sock-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'adrater.sock');
-    writeFileSync(path, ''); // left over from a process that died
+    // A file where the socket should be (a mistyped --listen): refused, and kept.
+    writeFileSync(path, 'not a socket\n');
+    await t.rejects(startResponder({ db: store.url, path }), /cannot listen on .*adrater\.sock: it exists and is not a socket/);
+    t.equal(readFileSync(path, 'utf8'), 'not a socket\n', 'the file is still there');
+    rmSync(path);
+    // The socket of a process that died: killed, it never removed its file.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    t.ok(lstatSync(path).isSocket(), 'a stale socket left');
     const responder = await startResponder({ db: store.url, path });
     t.equal(statSync(path).mode & 0o777, 0o660);
     const client = await connectFcgi({ path });
