@@ -40,6 +40,8 @@ export interface ResponderOptions {
   nodeFlags?: string[];
   /** A command that runs the responder, such as ['prlimit', '--nofile=256', '--']. */
   launcher?: string[];
+  /** The bin of another install (a test's copy); default this checkout's. */
+  bin?: string;
 }
 
 export interface Responder {
@@ -66,7 +68,7 @@ export async function startResponder(options: ResponderOptions): Promise<Respond
   const assignments = Object.entries({ PATH: WEB_SERVER_PATH, ...options.env }).map(([k, v]) => `${k}=${v}`);
   // Without flags of its own, the bin starts as a web server or a shell would: through its `#!` line.
   const node = options.nodeFlags ? [process.execPath, ...options.nodeFlags] : [];
-  const command = [...assignments, ...node, BIN, 'fcgi', '--listen', listen, ...(options.args ?? [])];
+  const command = [...assignments, ...node, options.bin ?? BIN, 'fcgi', '--listen', listen, ...(options.args ?? [])];
   const [program, ...args] = [...(options.launcher ?? []), '/usr/bin/env', '-i', ...command];
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';

@@ -10,7 +10,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, chmodSync, rmSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync, symlinkSync, writeFileSync, chmodSync, rmSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
@@ -193,6 +193,58 @@ t.test('SIGHUP under load through nginx: only 200s, new workers, the changed con
   t.equal(await get(sixUrls), 400, 'the changed ADRATER_CONFIG (maxUrls 5) is in force');
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}\nnginx's:\n${nginx.errorLog()}`);
   t.comment(`SIGHUP under load through nginx: ${JSON.stringify(statuses)}; workers ${before} -> ${after}`);
+});
+
+/**
+ * An install of this checkout's build in `dir` (bin, dist, package.json; node_modules a link
+ * to this checkout's), its responder's ready line marked with `mark`.
+ */
+function installAt(dir: string, mark: string): void {
+  mkdirSync(join(dir, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  cpSync(join(ROOT, 'dist/lib'), join(dir, 'dist/lib'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const fcgi = join(dir, 'dist/lib/fcgi.js');
+  const code = readFileSync(fcgi, 'utf8');
+  if (!code.includes('FastCGI responder ready on')) throw new Error('fcgi.js has no ready line to mark');
+  writeFileSync(fcgi, code.replace('FastCGI responder ready on', `FastCGI responder ${mark} ready on`));
+}
+
+t.test('an upgrade: the new version installed beside the old, the symlink switched, SIGHUP: new code in every worker, every request taken answered', async (t) => {
+  const store = await scratch(t);
+  const base = serverDir('adrater-upgrade-');
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  installAt(join(base, 'v1'), '(v1)');
+  installAt(join(base, 'v2'), '(v2)');
+  const current = join(base, 'current');
+  symlinkSync('v1', current);
+  const responder = await startResponder({ db: store.url, bin: join(current, 'bin/adrater'), args: ['--workers', '2', '--status-path', '/status'] });
+  t.teardown(() => responder.stop('SIGTERM'));
+  await until('every worker ready', () => /supervisor: 2 of 2 workers ready/.test(responder.stderr()));
+  t.equal((responder.stderr().match(/FastCGI responder \(v1\) ready on/g) ?? []).length, 2, 'two v1 workers');
+
+  const load = startLoad(responder.port!, 8, (n) => ({ q: `url=upgrade-${n}.example`, domain: `upgrade-${n}.example` }));
+  await sleep(300 * SECONDS);
+  // The switch as a deployment makes it: a new link renamed over the old one, in one step.
+  symlinkSync('v2', `${current}.new`);
+  renameSync(`${current}.new`, current);
+  process.kill(responder.pid, 'SIGHUP');
+  await until('both workers replaced by v2', () => (responder.stderr().match(/FastCGI responder \(v2\) ready on/g) ?? []).length === 2, 30_000);
+  await until('the reload done', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
+  await sleep(300 * SECONDS);
+  const outcomes = await load.stop();
+  // A request sent on a kept connection as its old worker closes it is never taken (as with
+  // SIGTERM): the client sees the close, with nothing done, and asks again (nginx does).
+  const counts = countBy(outcomes);
+  t.same(Object.keys(counts).filter((k) => k !== '200' && k !== 'closed'), [], `only 200s, and requests that raced a close: ${JSON.stringify(counts)}`);
+  // A connection closed by the first old worker may reconnect to the second before it goes.
+  t.ok((counts.closed ?? 0) <= 16, 'at most one request per connection and old worker raced its close');
+  t.equal((await statusOf(responder.port!)).workers, 2);
+  const queued = await store.sql("SELECT domain FROM rating_queue WHERE domain LIKE 'upgrade-%'");
+  const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
+  t.same(new Set(queued.map((r) => r.domain)), new Set(answered), 'every answered request queued, and none that raced a close');
+  if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
 });
 
 // The listening socket's O_NONBLOCK is one flag shared by every process that holds it. A

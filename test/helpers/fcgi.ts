@@ -8,7 +8,7 @@ import { parseCgi } from './run.js';
 
 export type { Responder };
 
-export function startResponder(options: { db: string; path?: string; args?: string[]; env?: Record<string, string>; nodeFlags?: string[]; launcher?: string[] }): Promise<Responder> {
+export function startResponder(options: { db: string; path?: string; args?: string[]; env?: Record<string, string>; nodeFlags?: string[]; launcher?: string[]; bin?: string }): Promise<Responder> {
   const { db, env, ...rest } = options;
   return start({ env: { ADRATER_DB: db, ...env }, ...rest });
 }
