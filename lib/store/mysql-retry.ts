@@ -68,9 +68,11 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // come back once the operator frees space, and is not tried again at once. An account
 // without a grant on one of the tables (1142, "INSERT command denied … for table
 // `rating_queue`") is as one without a grant on the database (1044): look-ups may still be
-// answered where it may read.
+// answered where it may read. An account of MariaDB's unix_socket method asked for by
+// another operating-system user is refused as a wrong password is (1698, "Access denied
+// for user 'www-data'@'localhost'", with no "using password").
 const UNAVAILABLE_CODES = new Set([
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
   'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL',
 ]);

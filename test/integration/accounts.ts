@@ -5,7 +5,8 @@
 // And an account of MariaDB's ed25519 method (auth_ed25519), which mysql2 does not speak
 // ("unknown plugin client_ed25519", a 503 on every request): served by every path.
 import t from 'tap';
-import { cgi, run } from '../helpers/run.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, cgi, cgiGetAs, run, WEB_SERVER_PATH } from '../helpers/run.js';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { sites } from '../helpers/xml.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
@@ -81,4 +82,55 @@ t.test('an ed25519 account: a CGI run, a responder and the commands are served; 
   t.equal(wrong.status, 503, 'a wrong password: 503');
   t.match(wrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user 'app'/);
   t.same(sites((await cgi(url(password), { query: 'url=cgi.example' })).body).map((s) => s.status), ['queued'], 'and the right one again');
+});
+
+// The account with no password anywhere: MariaDB's unix_socket method (Debian's own root is
+// one) serves the operating-system user of the same name over the server's Unix socket, so
+// Apache's CGI runs and a responder, as www-data, need no password in any file. Another
+// operating-system user with the same account name is refused: 503, as a wrong password.
+t.test('an account IDENTIFIED VIA unix_socket: www-data served over the socket with no password; another OS user 503', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.comment('skipped: running as www-data needs root');
+    return;
+  }
+  const store = await mysqlStore(t);
+  const admin = await mysqlAdmin(t);
+  if (!store || !admin) return;
+  t.teardown(async () => {
+    await admin.query("DROP USER IF EXISTS 'www-data'@'localhost'");
+    await store.close();
+    await admin.end();
+  });
+  const [[{ plugin, socket }]] = (await admin.query("SELECT (SELECT plugin_status FROM information_schema.plugins WHERE plugin_name = 'unix_socket') AS plugin, @@socket AS socket")) as unknown as [[{ plugin: string | null; socket: string }]];
+  if (plugin !== 'ACTIVE') {
+    t.comment('skipped: the server has no unix_socket authentication');
+    return;
+  }
+  const database = new URL(store.url).pathname.slice(1);
+  await admin.query("CREATE USER 'www-data'@'localhost' IDENTIFIED VIA unix_socket");
+  await admin.query(`GRANT SELECT, INSERT, UPDATE ON ${database}.* TO 'www-data'@'localhost'`);
+  const url = `mysql://www-data@localhost/${database}?socket=${socket}`;
+
+  const asWww = cgiGetAs(BIN, url, 'url=socket-cgi.example', 'www-data');
+  t.equal(asWww.status, 200, asWww.stderr);
+  t.equal(sites(asWww.body)[0].status, 'queued');
+
+  const responder = await startResponder({ db: url, launcher: ['runuser', '-u', 'www-data', '--'] });
+  t.equal((await answerOnce(responder.port!, getParams('url=socket-fcgi.example'))).status, 200, 'a responder as www-data');
+  await responder.stop();
+  const queue = spawnSync('runuser', ['-u', 'www-data', '--', '/usr/bin/env', '-i', `PATH=${WEB_SERVER_PATH}`, BIN, 'queue', '--db', url]);
+  t.equal(queue.status, 0, queue.stderr.toString());
+  t.same(queue.stdout.toString().trim().split('\n').map((l) => JSON.parse(l).domain).sort(), ['socket-cgi.example', 'socket-fcgi.example'], '`adrater queue` as www-data');
+
+  const asRoot = cgiGetAs(BIN, url, 'url=socket-root.example');
+  t.equal(asRoot.status, 503, 'the same URL run by root: refused');
+  t.equal(asRoot.headers['retry-after'], '5');
+  t.match(asRoot.stderr, /503 database unavailable: MySQL unavailable: ER_ACCESS_DENIED_NO_PASSWORD_ERROR: Access denied for user 'www-data'@'localhost'/);
+  t.notMatch(asRoot.stderr, /\s+at\s/, 'no stack');
+  const rootResponder = await startResponder({ db: url });
+  const refused = await answerOnce(rootResponder.port!, getParams('url=socket-root.example'));
+  await rootResponder.stop();
+  t.equal(refused.status, 503, 'a responder run by root: 503');
+  t.match(rootResponder.stderr(), /503 database unavailable: MySQL unavailable: ER_ACCESS_DENIED_NO_PASSWORD_ERROR/);
+  t.notMatch(rootResponder.stderr(), /\s+at\s|500 internal/, 'no stack, no 500');
 });
