@@ -55,9 +55,12 @@ export const notApplied = (err: unknown) => NOT_APPLIED.has(code(err));
 export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 
 // Errors that mean "the server is not there for us (now)" rather than "this query is wrong".
-// A conflict (1213) that outlasted its retries is one: the client may try again (503). So is
-// a statement the server stopped at its time limit (MariaDB's max_statement_time, 1969;
-// MySQL's max_execution_time, 3024): a server too busy, or a table held, for that long.
+// The account's connections at their limit: the server's max_user_connections (1203, as
+// shared hosting sets it) or the account's own MAX_USER_CONNECTIONS and hourly limits
+// (1226). A conflict (1213) that outlasted its retries is one: the client may try again
+// (503). So is a statement the server stopped at its time limit (MariaDB's
+// max_statement_time, 1969; MySQL's max_execution_time, 3024): a server too busy, or a table
+// held, for that long.
 // ADRATER_NOT_READY: the read server in use answers but is not to be read (a stopped or
 // lagging replica) and no other listed one is ready; look-ups then read from --db. An
 // account the server will not serve is as a wrong password: locked (ACCOUNT LOCK), or its
@@ -72,7 +75,7 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // another operating-system user is refused as a wrong password is (1698, "Access denied
 // for user 'www-data'@'localhost'", with no "using password").
 const UNAVAILABLE_CODES = new Set([
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED', 'ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
   'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL',
 ]);

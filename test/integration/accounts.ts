@@ -6,6 +6,7 @@
 // ("unknown plugin client_ed25519", a 503 on every request): served by every path.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import mysql from 'mysql2/promise';
 import { BIN, cgi, cgiGetAs, run, WEB_SERVER_PATH } from '../helpers/run.js';
 import { privateMariadb } from '../helpers/mariadb.js';
 import { sites } from '../helpers/xml.js';
@@ -133,4 +134,35 @@ t.test('an account IDENTIFIED VIA unix_socket: www-data served over the socket w
   t.equal(refused.status, 503, 'a responder run by root: 503');
   t.match(rootResponder.stderr(), /503 database unavailable: MySQL unavailable: ER_ACCESS_DENIED_NO_PASSWORD_ERROR/);
   t.notMatch(rootResponder.stderr(), /\s+at\s|500 internal/, 'no stack, no 500');
+});
+
+// Shared hosting caps each account's connections (the server's max_user_connections, 1203;
+// an account's own MAX_USER_CONNECTIONS, 1226): a run that finds the account at its cap is
+// the database not there for us now.
+t.test("an account at its connection cap (the server's max_user_connections; the account's own): 503, one line", async (t) => {
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', '--max-user-connections=1'] });
+  t.teardown(() => server.destroy());
+  await server.database('cap');
+  await server.sql("CREATE USER app@'%' IDENTIFIED BY 'pw'");
+  await server.sql("CREATE USER own@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1");
+  await server.sql("GRANT SELECT, INSERT, UPDATE ON cap.* TO app@'%', own@'%'");
+  for (const [user, reason] of [
+    ['app', /503 database unavailable: MySQL unavailable: ER_TOO_MANY_USER_CONNECTIONS: User app already has more than 'max_user_connections' active connections/],
+    ['own', /503 database unavailable: MySQL unavailable: ER_USER_LIMIT_REACHED: User 'own' has exceeded the 'max_user_connections' resource/],
+  ] as const) {
+    const url = `mysql://${user}:pw@127.0.0.1:${server.port}/cap`;
+    t.equal((await cgi(url, { query: 'url=a.example' })).status, 200, `${user}: served while under its cap`);
+    const held = await mysql.createConnection(url);
+    const run = await cgi(url, { query: 'url=b.example' });
+    t.equal(run.status, 503, `${user}: a CGI run 503`);
+    t.equal(run.headers['retry-after'], '5');
+    t.match(run.stderr, reason);
+    t.notMatch(run.stderr, /\s+at\s/, 'no stack');
+    const responder = await startResponder({ db: url });
+    const answer = await answerOnce(responder.port!, getParams('url=c.example'));
+    await responder.stop();
+    t.equal(answer.status, 503, `${user}: a responder 503`);
+    t.match(responder.stderr(), reason);
+    await held.end();
+  }
 });
