@@ -166,3 +166,27 @@ t.test("an account at its connection cap (the server's max_user_connections; the
     await held.end();
   }
 });
+
+// Many web hosts, one server: an account made for one host only refuses the others before
+// any password is read (1130). The operator's to mend, as a wrong password is.
+t.test('a web host no account names (the account made for another host): 503 and the reason, no stack', async (t) => {
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', '--skip-name-resolve'] });
+  t.teardown(() => server.destroy());
+  await server.database('hosts');
+  await server.sql("CREATE USER app@'192.0.2.10' IDENTIFIED BY 'pw'");
+  await server.sql("GRANT SELECT, INSERT, UPDATE ON hosts.* TO app@'192.0.2.10'");
+  await server.sql("DROP USER root@'127.0.0.1', root@'::1'"); // the last statement over TCP: 127.0.0.1 is no account's host now
+  const url = `mysql://app:pw@127.0.0.1:${server.port}/hosts`;
+  const reason = /503 database unavailable: MySQL unavailable: ER_HOST_NOT_PRIVILEGED: Host '127\.0\.0\.1' is not allowed to connect to this MariaDB server/;
+  const run = await cgi(url, { query: 'url=a.example' });
+  t.equal(run.status, 503, 'a CGI run 503');
+  t.equal(run.headers['retry-after'], '5');
+  t.match(run.stderr, reason);
+  t.notMatch(run.stderr, /\s+at\s/, 'no stack');
+  const responder = await startResponder({ db: url });
+  const answer = await answerOnce(responder.port!, getParams('url=b.example'));
+  await responder.stop();
+  t.equal(answer.status, 503, 'a responder 503');
+  t.match(responder.stderr(), reason);
+  t.notMatch(responder.stderr(), /\s+at\s|500 internal/, 'no stack, no 500');
+});

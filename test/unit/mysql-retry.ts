@@ -77,6 +77,10 @@ t.test("a database that is not adrater's: no table or another shape is the opera
   t.match((column as Error).message, /\(a table is not as adrater db init makes it, CONTRACT §5\)$/);
   const denied = classify(mysql2(1142, 'ER_TABLEACCESS_DENIED_ERROR', "INSERT, UPDATE command denied to user 'r'@'localhost' for table `a`.`rating_queue`"));
   t.type(denied, UnavailableError);
+  // A host the server blocked (max_connect_errors; never a loopback address, so not met in the integration tests).
+  const blocked = mysql2(1129, 'ER_HOST_IS_BLOCKED', "Host '10.0.0.7' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts'");
+  t.type(classify(blocked), UnavailableError);
+  t.notOk(readAgain(blocked), 'not tried again');
 });
 
 // A CGI run's own client names a server error from lib/store/mysql-errors.ts only (ERRNO_<n>
