@@ -1,7 +1,8 @@
 // adrater fcgi --workers (CONTRACT §7: "Workers", "systemd", "Status"), with real processes
 // and real signals: the status summed over workers and its 403; a worker killed -9 under
 // load and replaced; SIGHUP under load through nginx with no answer other than 200, new
-// worker pids and a changed ADRATER_CONFIG in force; SIGTERM with a request in flight;
+// worker pids and a changed ADRATER_CONFIG in force; an upgrade (a link switched from one
+// install to another, then SIGHUP) under load; SIGTERM with a request in flight;
 // --max-requests recycling a worker; serving workers killed in a row, each replaced within
 // 1 s; a worker that cannot start, its successors damped; a reload that a new worker refuses,
 // the old workers kept and nothing started in its place; systemd socket activation with and
