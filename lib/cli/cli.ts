@@ -3,7 +3,7 @@
 // of an unexpected one). Never loaded on the CGI path.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { SchemaError, SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
+import { DatabaseError, SettingsError, UsageError, CommandError, UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { globalOptions } from './options.js';
 import { serveCommands } from './serve.js';
@@ -48,7 +48,7 @@ function exitFor(err: unknown): number {
     log(err.message);
     return 2;
   }
-  if (err instanceof CommandError || err instanceof UnavailableError || err instanceof SchemaError) {
+  if (err instanceof CommandError || err instanceof UnavailableError || err instanceof DatabaseError) {
     log(firstLine(err.message));
     return 1;
   }

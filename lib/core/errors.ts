@@ -12,12 +12,13 @@ export class SettingsError extends Error {
 }
 
 /**
- * The database is not in the shape adrater needs (a table not there: `db init` never run
- * against it; a column not there: a table adrater did not make): the operator's to mend, as
- * a bad setting is. 500 under a web server, its line without a stack; exit 1 from a command.
+ * The database is not one adrater can use: a table not there (`db init` never run against
+ * it), a column not there (a table adrater did not make), an SQLite file that is damaged or
+ * no SQLite file at all. The operator's to mend, as a bad setting is: 500 under a web
+ * server, its line naming the fix, without a stack; exit 1 from a command.
  */
-export class SchemaError extends Error {
-  name = 'SchemaError';
+export class DatabaseError extends Error {
+  name = 'DatabaseError';
 }
 
 /** The command line itself is wrong: exit 2, with a pointer to --help. */

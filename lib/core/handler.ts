@@ -8,7 +8,7 @@ import { parseForm } from './form.js';
 import type { Env, Limits, Refusal, Format, LookupRequest } from './request.js';
 import { renderRatings, renderError } from './render.js';
 import { rateSites } from './lookup.js';
-import { SchemaError, SettingsError, UnavailableError, throwIfAborted } from './errors.js';
+import { DatabaseError, SettingsError, UnavailableError, throwIfAborted } from './errors.js';
 import type { AbortFlag } from './errors.js';
 import { msSinceStart } from './time.js';
 import type { Store } from '../store/store.js';
@@ -82,12 +82,13 @@ export function refuse(incoming: Incoming, refusal: Refusal, format = incoming.f
 /**
  * The last resort: 500 with a request id in the document and in the log line, never the
  * error itself. A settings error (a database URL that cannot be read, in a CGI run, which
- * reads its settings per request) or a database without adrater's tables is the operator's
- * to mend, not a fault in the code: its line says so, without a stack.
+ * reads its settings per request) or a database adrater cannot use (no tables, a damaged
+ * file) is the operator's to mend, not a fault in the code: its line says so, without a stack.
  */
 export function fail(incoming: Incoming, err: unknown, log: (line: string) => void, format = incoming.format): Response {
   const requestId = newRequestId();
-  if (err instanceof SettingsError || err instanceof SchemaError) log(`req=${requestId} 500 configuration error: ${err.message}`);
+  if (err instanceof SettingsError) log(`req=${requestId} 500 configuration error: ${err.message}`);
+  else if (err instanceof DatabaseError) log(`req=${requestId} 500 database error: ${err.message}`);
   else log(`req=${requestId} 500 internal error: ${(err as Error)?.stack ?? String(err)}`.replace(/\n/g, ' | '));
   return refuse(incoming, { status: 500, code: 'internal', message: `internal error; request id ${requestId}` }, format, requestId);
 }

@@ -2,7 +2,7 @@
 // connection, or on the next listed server): the same rules for mysql2 (lib/store/mysql.ts,
 // lib/store/mysql-target.ts) and for a CGI run's own client (lib/store/mysql-cgi.ts), which
 // sets the same codes on its errors. No driver is loaded here.
-import { SchemaError, UnavailableError } from '../core/errors.js';
+import { DatabaseError, UnavailableError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { SERVER_ERROR_NAMES } from './mysql-errors.js';
 import type { MysqlServer } from './mysql-servers.js';
@@ -92,7 +92,7 @@ const SCHEMA_FIXES = new Map([
 
 /**
  * A driver error as it enters: the server not there for us becomes UnavailableError, a
- * database without adrater's tables SchemaError.
+ * database without adrater's tables DatabaseError.
  */
 export function classify(err: unknown): unknown {
   const e = err as { message?: string };
@@ -100,7 +100,7 @@ export function classify(err: unknown): unknown {
     return new UnavailableError(`MySQL unavailable: ${code(err) || 'error'}: ${e.message ?? ''}`, { cause: err });
   }
   const fix = SCHEMA_FIXES.get(code(err));
-  if (fix) return new SchemaError(`${e.message ?? code(err)} (${fix})`, { cause: err });
+  if (fix) return new DatabaseError(`${e.message ?? code(err)} (${fix})`, { cause: err });
   return err;
 }
 

@@ -5,7 +5,7 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, read
 import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
-import { UnavailableError, throwIfAborted } from '../core/errors.js';
+import { DatabaseError, UnavailableError, throwIfAborted } from '../core/errors.js';
 import { LATEST_VERSION, runMigrations } from './schema.js';
 import { MAX_REQUESTS, placeholders, QUEUE_WRITE_INSERT, queueWrites, selectWrites, textForCount } from './store.js';
 import type { Store, RatingRow, QueueRow, QueueWrite, OpenOptions } from './store.js';
@@ -46,12 +46,21 @@ const ENQUEUE_ROWS = 16;
 // (SQLITE_FULL; reads still work, a queue write waits for the operator to free space).
 // better-sqlite3 gives SQLite's extended codes (SQLITE_READONLY_DIRECTORY: a file whose
 // directory this process may not write, so that it cannot create the file's -shm).
+// A damaged file (SQLITE_CORRUPT: "database disk image is malformed") or one that is no
+// SQLite database (SQLITE_NOTADB: a --db naming another file) will not mend by itself:
+// the operator's, named in the line.
 const UNAVAILABLE = /^SQLITE_(BUSY|CANTOPEN|READONLY|FULL|IOERR)(_|$)/;
-function unavailable(err: unknown, path: string): unknown {
+const UNUSABLE = new Map([
+  ['SQLITE_CORRUPT', 'is damaged: restore it from a backup, or recover its rows with sqlite3 and .recover'],
+  ['SQLITE_NOTADB', 'is no SQLite database: check the database setting (--db, ADRATER_DB)'],
+]);
+function classified(err: unknown, path: string): unknown {
   const code = (err as { code?: string }).code ?? '';
   if (UNAVAILABLE.test(code)) {
     return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}${whyNotWritable(code, path)}`, { cause: err });
   }
+  const fix = UNUSABLE.get(code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1'));
+  if (fix) return new DatabaseError(`SQLite: ${code}: ${(err as Error).message} (${path} ${fix})`, { cause: err });
   return err;
 }
 
@@ -182,8 +191,8 @@ export async function openSqlite(path: string, options: OpenOptions = {}): Promi
     versionAtOpen = versionOf(db);
     if (versionAtOpen < LATEST_VERSION) await migrate(db);
   } catch (err) {
-    const read = unavailable(err, path);
-    throw read instanceof UnavailableError ? read : new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
+    const read = classified(err, path);
+    throw read !== err ? read : new UnavailableError(`SQLite unavailable: ${(err as Error).message}`, { cause: err });
   }
   return sqliteStore(db, path, versionAtOpen, options.oneRequest);
 }
@@ -226,9 +235,9 @@ function sqliteStore(db: Database.Database, path: string, versionAtOpen: number,
   const prepare = statementCache(db);
   const run = <T>(work: () => T | Promise<T>): Promise<T> => {
     try {
-      return Promise.resolve(work()).catch((err) => Promise.reject(unavailable(err, path)));
+      return Promise.resolve(work()).catch((err) => Promise.reject(classified(err, path)));
     } catch (err) {
-      return Promise.reject(unavailable(err, path));
+      return Promise.reject(classified(err, path));
     }
   };
   // Statements and transactions are made on first use: a CGI run uses two statements of the

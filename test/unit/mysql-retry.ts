@@ -7,7 +7,7 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { classify, code, notApplied, readAgain, serverLost } from '../../lib/store/mysql-retry.js';
-import { SchemaError, UnavailableError } from '../../lib/core/errors.js';
+import { DatabaseError, UnavailableError } from '../../lib/core/errors.js';
 import { WireError } from '../../lib/store/mysql-wire.js';
 
 const mysql2 = (errno: number, name: string | undefined, message: string) => Object.assign(new Error(message), { errno, code: name, sqlState: 'HY000', fatal: undefined });
@@ -67,13 +67,13 @@ t.test("a name wins over the number, but for MariaDB's own numbers; other errors
   t.equal(classify(wrong), wrong);
 });
 
-t.test("a database that is not adrater's: no table or another shape is the operator's (SchemaError, the fix named); no grant on a table is 503", async (t) => {
+t.test("a database that is not adrater's: no table or another shape is the operator's (DatabaseError, the fix named); no grant on a table is 503", async (t) => {
   const missing = classify(mysql2(1146, 'ER_NO_SUCH_TABLE', "Table 'a.site_ratings' doesn't exist"));
-  t.type(missing, SchemaError);
+  t.type(missing, DatabaseError);
   t.equal((missing as Error).message, "Table 'a.site_ratings' doesn't exist (run adrater db init)");
   // A CGI run's own client names its errors by number from the same table.
   const column = classify({ errno: 1054, code: 'ERRNO_1054', message: "Unknown column 'info' in 'SELECT'" });
-  t.type(column, SchemaError);
+  t.type(column, DatabaseError);
   t.match((column as Error).message, /\(a table is not as adrater db init makes it, CONTRACT §5\)$/);
   const denied = classify(mysql2(1142, 'ER_TABLEACCESS_DENIED_ERROR', "INSERT, UPDATE command denied to user 'r'@'localhost' for table `a`.`rating_queue`"));
   t.type(denied, UnavailableError);
