@@ -42,18 +42,20 @@ const ENQUEUE_SUFFIX =
   `requests = min(requests + excluded.requests, ${MAX_REQUESTS}), last_requested = excluded.last_requested, source_ip = excluded.source_ip`;
 const ENQUEUE_ROWS = 16;
 
-// Busy past the timeout, a file that cannot be opened or written, or a full disk
-// (SQLITE_FULL; reads still work, a queue write waits for the operator to free space).
-// better-sqlite3 gives SQLite's extended codes (SQLITE_READONLY_DIRECTORY: a file whose
-// directory this process may not write, so that it cannot create the file's -shm).
-// A damaged file (SQLITE_CORRUPT: "database disk image is malformed") or one that is no
-// SQLite database (SQLITE_NOTADB: a --db naming another file) will not mend by itself:
-// the operator's, named in the line.
+// Unavailable (503): busy past the timeout, a file that cannot be opened or written, or a
+// full disk (SQLITE_FULL; reads still work, a queue write waits for the operator to free
+// space). better-sqlite3 gives SQLite's extended codes (SQLITE_READONLY_DIRECTORY: a file
+// whose directory this process may not write, so that it cannot create the file's -shm).
 const UNAVAILABLE = /^SQLITE_(BUSY|CANTOPEN|READONLY|FULL|IOERR)(_|$)/;
+// Unusable (500): a damaged file (SQLITE_CORRUPT, "database disk image is malformed") or one
+// that is no SQLite database (SQLITE_NOTADB: a --db naming another file) will not mend by
+// itself: the operator's, named in the line.
 const UNUSABLE = new Map([
   ['SQLITE_CORRUPT', 'is damaged: restore it from a backup, or recover its rows with sqlite3 and .recover'],
   ['SQLITE_NOTADB', 'is no SQLite database: check the database setting (--db, ADRATER_DB)'],
 ]);
+
+/** A driver error as it enters, read as MySQL's are (mysql-retry.ts's classify). */
 function classified(err: unknown, path: string): unknown {
   const code = (err as { code?: string }).code ?? '';
   if (UNAVAILABLE.test(code)) {
