@@ -47,13 +47,16 @@ const ENQUEUE_ROWS = 16;
 // space). better-sqlite3 gives SQLite's extended codes (SQLITE_READONLY_DIRECTORY: a file
 // whose directory this process may not write, so that it cannot create the file's -shm).
 const UNAVAILABLE = /^SQLITE_(BUSY|CANTOPEN|READONLY|FULL|IOERR)(_|$)/;
-// Unusable (500): a damaged file (SQLITE_CORRUPT, "database disk image is malformed") or one
-// that is no SQLite database (SQLITE_NOTADB: a --db naming another file) will not mend by
-// itself: the operator's, named in the line.
+// Unusable (500): a damaged file (SQLITE_CORRUPT, "database disk image is malformed"), one
+// that is no SQLite database (SQLITE_NOTADB: a --db naming another file), or a table of the
+// same name made by someone else (SQLITE_ERROR "no such column: info": the schema is created
+// only where its tables are not there) will not mend by itself: the operator's, named in
+// the line.
 const UNUSABLE = new Map([
   ['SQLITE_CORRUPT', 'is damaged: restore it from a backup, or recover its rows with sqlite3 and .recover'],
   ['SQLITE_NOTADB', 'is no SQLite database: check the database setting (--db, ADRATER_DB)'],
 ]);
+const OTHER_SHAPE = /^no such (table|column)\b/;
 
 /** A driver error as it enters, read as MySQL's are (mysql-retry.ts's classify). */
 function classified(err: unknown, path: string): unknown {
@@ -61,8 +64,9 @@ function classified(err: unknown, path: string): unknown {
   if (UNAVAILABLE.test(code)) {
     return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}${whyNotWritable(code, path)}`, { cause: err });
   }
-  const fix = UNUSABLE.get(code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1'));
-  if (fix) return new DatabaseError(`SQLite: ${code}: ${(err as Error).message} (${path} ${fix})`, { cause: err });
+  const message = (err as Error).message;
+  const fix = code === 'SQLITE_ERROR' && OTHER_SHAPE.test(message) ? 'has a table not as adrater makes it, CONTRACT §5' : UNUSABLE.get(code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1'));
+  if (fix) return new DatabaseError(`SQLite: ${code}: ${message} (${path} ${fix})`, { cause: err });
   return err;
 }
 

@@ -11,6 +11,7 @@ import type { Test } from 'tap';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { mysqlAccount, mysqlAdmin, mysqlStore, MYSQL_ADMIN } from '../helpers/stores.js';
@@ -110,10 +111,11 @@ t.test('an account that may read site_ratings but not write rating_queue: look-u
   t.same(await store.sql('SELECT domain FROM rating_queue'), [], 'nothing queued');
 });
 
-// SQLite: the file named is no database at all (a --db naming another file), or a damaged one
-// (a disk that lost a write, a file copied while written): 500 with the file and the fix in
-// one line, never "unavailable, try again later" for a fault that will not mend by itself.
-t.test('SQLite: a file that is no database, a damaged file: 500 database error naming the file and the fix', async (t) => {
+// SQLite: the file named is no database at all (a --db naming another file), a damaged one
+// (a disk that lost a write, a file copied while written), or one whose site_ratings another
+// program made: 500 with the file and the fix in one line, never "unavailable, try again
+// later" for a fault that will not mend by itself.
+t.test("SQLite: a file that is no database, a damaged file, another program's table: 500 database error naming the file and the fix", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'adrater-shape-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -139,4 +141,13 @@ t.test('SQLite: a file that is no database, a damaged file: 500 database error n
   const responder = await startResponder({ db: `sqlite:${path}` });
   t.teardown(() => responder.stop());
   databaseError(t, await answerOnce(responder.port!, getParams('url=site5.example')), responder.stderr(), damaged);
+
+  // Another program's site_ratings, without an info column: adrater adds the tables that are
+  // not there and leaves that one as it is.
+  const other = join(dir, 'other.sqlite');
+  const made = new Database(other);
+  made.exec("CREATE TABLE site_ratings (domain TEXT PRIMARY KEY, rating TEXT, rated_at TEXT); INSERT INTO site_ratings VALUES ('x.example', 'A', '2026-01-01 00:00:00')");
+  made.close();
+  const foreignTable = await cgi(`sqlite:${other}`, { query: 'url=x.example' });
+  databaseError(t, foreignTable, foreignTable.stderr, `SQLite: SQLITE_ERROR: no such column: info (${other} has a table not as adrater makes it, CONTRACT §5)`);
 });
