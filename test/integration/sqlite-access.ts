@@ -18,8 +18,9 @@ import Database from 'better-sqlite3';
 import { BIN, cgiGetAs, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { idsOf } from '../helpers/servers.js';
-import { errorOf, sites } from '../helpers/xml.js';
+import { sites } from '../helpers/xml.js';
 import { until } from '../helpers/wait.js';
+import { unavailable } from '../helpers/refused.js';
 import { noMount } from '../helpers/mounts.js';
 
 const USER = 'www-data';
@@ -50,14 +51,6 @@ function queued(path: string): string[] {
   } finally {
     file.close();
   }
-}
-
-/** A 503 with Retry-After, code `unavailable`, and no stack anywhere. */
-function unavailable(t: Test, answer: { status: number; headers: Record<string, string>; body: string }, stderr: string): void {
-  t.equal(answer.status, 503);
-  t.ok(answer.headers['retry-after'], 'Retry-After');
-  t.equal(errorOf(answer.body).code, 'unavailable');
-  t.notMatch(stderr, /\n\s+at /, 'no stack in the log');
 }
 
 t.test('a CGI run as www-data', { skip }, async (t) => {
