@@ -52,20 +52,19 @@ const UNAVAILABLE = /^SQLITE_(BUSY|CANTOPEN|READONLY|FULL|IOERR)(_|$)/;
 // same name made by someone else (SQLITE_ERROR "no such column: info": the schema is created
 // only where its tables are not there) will not mend by itself: the operator's, named in
 // the line.
-const UNUSABLE = new Map([
-  ['SQLITE_CORRUPT', 'is damaged: restore it from a backup, or recover its rows with sqlite3 and .recover'],
-  ['SQLITE_NOTADB', 'is no SQLite database: check the database setting (--db, ADRATER_DB)'],
-]);
-const OTHER_SHAPE = /^no such (table|column)\b/;
+function unusable(code: string, message: string): string | null {
+  if (/^SQLITE_CORRUPT(_|$)/.test(code)) return 'is damaged: restore it from a backup, or recover its rows with sqlite3 and .recover';
+  if (code === 'SQLITE_NOTADB') return 'is no SQLite database: check the database setting (--db, ADRATER_DB)';
+  if (code === 'SQLITE_ERROR' && /^no such (table|column)\b/.test(message)) return 'has a table not as adrater makes it, CONTRACT §5';
+  return null;
+}
 
 /** A driver error as it enters, read as MySQL's are (mysql-retry.ts's classify). */
 function classified(err: unknown, path: string): unknown {
   const code = (err as { code?: string }).code ?? '';
-  if (UNAVAILABLE.test(code)) {
-    return new UnavailableError(`SQLite unavailable: ${code}: ${(err as Error).message}${whyNotWritable(code, path)}`, { cause: err });
-  }
   const message = (err as Error).message;
-  const fix = code === 'SQLITE_ERROR' && OTHER_SHAPE.test(message) ? 'has a table not as adrater makes it, CONTRACT §5' : UNUSABLE.get(code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1'));
+  if (UNAVAILABLE.test(code)) return new UnavailableError(`SQLite unavailable: ${code}: ${message}${whyNotWritable(code, path)}`, { cause: err });
+  const fix = unusable(code, message);
   if (fix) return new DatabaseError(`SQLite: ${code}: ${message} (${path} ${fix})`, { cause: err });
   return err;
 }
