@@ -156,7 +156,7 @@ export function parseGreeting(payload: Buffer): { capabilities: number; nonce: B
  * and SHA256 for caching_sha2_password (the nonce last). None for no password.
  */
 export async function scramble(plugin: Spoken, password: string, nonce: Buffer): Promise<Buffer> {
-  // Loaded only for such an account (the curve's arithmetic is ~40 KB of code).
+  // Loaded only for such an account.
   if (plugin === ED25519) return (await import('./mysql-ed25519.js')).ed25519Signature(password, nonce);
   if (password === '') return Buffer.alloc(0);
   // Loaded only for a password: crypto costs a CGI run ~1 ms, and a local root often has none.
