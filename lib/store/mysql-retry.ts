@@ -76,9 +76,10 @@ export const readAgain = (err: unknown) => serverLost(err) || notApplied(err);
 // for user 'www-data'@'localhost'", with no "using password"); so is a web host that no
 // account names (1130, "Host '10.0.0.7' is not allowed to connect": the account made for
 // localhost only), and one the server blocked after too many broken connections (1129,
-// "unblock with 'mariadb-admin flush-hosts'").
+// "unblock with 'mariadb-admin flush-hosts'"), and an account whose authentication method the
+// server has unloaded (1524, "Plugin 'ed25519' is not loaded").
 const UNAVAILABLE_CODES = new Set([
-  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED', 'ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_HOST_NOT_PRIVILEGED', 'ER_HOST_IS_BLOCKED', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED', 'ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_HOST_NOT_PRIVILEGED', 'ER_HOST_IS_BLOCKED', 'ER_PLUGIN_IS_NOT_LOADED', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_QUERY_INTERRUPTED',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT', 'ADRATER_NOT_READY',
   'ER_ACCOUNT_HAS_BEEN_LOCKED', 'ER_MUST_CHANGE_PASSWORD_LOGIN', 'ER_MUST_CHANGE_PASSWORD', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL',
 ]);

@@ -3,7 +3,8 @@
 // naming the reason, for a CGI run (its own client) and a responder (mysql2) alike; not a
 // 500 with the driver's stack on every request. Real MariaDB, the real bin.
 // And an account of MariaDB's ed25519 method (auth_ed25519), which mysql2 does not speak
-// ("unknown plugin client_ed25519", a 503 on every request): served by every path.
+// ("unknown plugin client_ed25519", a 503 on every request): served by every path; and
+// refused as a wrong password is once the server has unloaded the method.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
@@ -70,6 +71,11 @@ t.test('an ed25519 account: a CGI run, a responder and the commands are served; 
   t.equal(wrong.status, 503, 'a wrong password: 503');
   t.match(wrong.stderr, /ER_ACCESS_DENIED_ERROR: Access denied for user 'app'/);
   t.same(sites((await cgi(url(password), { query: 'url=cgi.example' })).body).map((s) => s.status), ['queued'], 'and the right one again');
+
+  // The server's plugin unloaded (a my.cnf that lost its plugin_load_add, say): the account
+  // cannot log in at all, as with a wrong password.
+  await server.sql("UNINSTALL SONAME 'auth_ed25519'");
+  await t.test('its plugin unloaded from the server', (t) => refusedBoth(t, url(password), /503 database unavailable: MySQL unavailable: ER_PLUGIN_IS_NOT_LOADED: Plugin 'ed25519' is not loaded/));
 });
 
 // The account with no password anywhere: MariaDB's unix_socket method (Debian's own root is
