@@ -35,6 +35,8 @@ const LOST = new Set([
   // was committing; its later statements get 1047. The write itself is not tried again: it
   // may have committed all the same (test/drills/cluster.ts has seen both).
   'ER_ERROR_DURING_COMMIT',
+  // A server of another protocol at the URL's port (lib/store/mysql-greeting.ts).
+  'ADRATER_NOT_MYSQL',
   // 1184 "Aborted connection … (init_connect command failed)": the server's init_connect,
   // run for ordinary accounts before their first statement, fails, and the server closes the
   // connection; the statement never ran.

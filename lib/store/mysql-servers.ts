@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { ConnectionOptions, SslOptions } from 'mysql2/promise';
 import { SettingsError } from '../core/errors.js';
 import { IPV4 } from './hosts-file.js';
+import { serverLabel } from './mysql-greeting.js';
 
 export interface MysqlServer {
   /** "host:port" (or the socket path), for log lines; never the password. */
@@ -94,7 +95,7 @@ export function mysqlUrl(url: string): MysqlUrl {
         // mysql2 checks the certificate's name against a host name only (for an address
         // Node would check "localhost"): a server named by its address is vouched for by the CA.
         const ssl = tls && { ...tls, verifyIdentity: !m[1] && !IPV4.test(host) };
-        return { label: `${m[1] ? `[${host}]` : host}:${port}`, options: ssl ? { ...common, host, port, ssl } : { ...common, host, port } };
+        return { label: serverLabel({ host, port }), options: ssl ? { ...common, host, port, ssl } : { ...common, host, port } };
       });
   return { servers, failbackMs: Math.round((failback ?? 30) * 1000), maxLagSeconds: maxLagSeconds ?? null };
 }

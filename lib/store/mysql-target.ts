@@ -18,12 +18,15 @@
 //
 // (mysql2's PoolCluster was not used: it fails over only while getting a connection, never
 // for a statement, and by default drops a node for good after five errors.)
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import { ed25519AuthPlugin } from './mysql-ed25519.js';
+import { noGreeting, NOT_MYSQL, notAGreeting } from './mysql-greeting.js';
 import type { Target } from './mysql-retry.js';
 
 // What each connection sets for its own session, whatever the server's defaults (or its
@@ -49,6 +52,34 @@ const SESSION =
 // The authentication methods mysql2 lacks: MariaDB's ed25519 accounts.
 const AUTH_PLUGINS = { client_ed25519: ed25519AuthPlugin };
 
+/**
+ * mysql2's socket to `server`, made as mysql2 makes its own (from its config: TCP_NODELAY, and
+ * keep-alive once connected where asked), but failed at once when the server's first bytes
+ * are no MySQL greeting, and, when the server took the connection and sent nothing within
+ * connectTimeout, failed saying so: mysql2's own timer, started just after this one with the
+ * same delay (so always after it), says `connect ETIMEDOUT` either way (mysql-greeting.ts).
+ */
+function checkedSocket(server: MysqlServer) {
+  return ({ config }: { config: { socketPath?: string; port: number; host: string; enableKeepAlive?: boolean; keepAliveInitialDelay?: number; connectTimeout: number } }): Socket => {
+    const socket = config.socketPath ? connect(config.socketPath) : connect(config.port, config.host);
+    if (!config.socketPath) {
+      socket.setNoDelay(true);
+      if (config.enableKeepAlive) socket.once('connect', () => socket.setKeepAlive(true, config.keepAliveInitialDelay));
+    }
+    const fail = (message: string, code: string) => socket.destroy(Object.assign(new Error(message), { code }));
+    let connected = false;
+    socket.once('connect', () => (connected = true));
+    const timer = setTimeout(() => connected && fail(noGreeting(server.label, config.connectTimeout), 'ETIMEDOUT'), config.connectTimeout);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('data', (start: Buffer) => {
+      clearTimeout(timer);
+      const why = notAGreeting(start);
+      if (why) fail(`${server.label} is not a MySQL server: ${why}`, NOT_MYSQL);
+    });
+    return socket;
+  };
+}
+
 interface CoreConnection {
   query(sql: string, done: (err: Error | null) => void): void;
 }
@@ -56,7 +87,7 @@ interface CoreConnection {
 /** One mysql2 connection to `server`, for a few statements (a command's run, a failback check). */
 async function connectOnce(server: MysqlServer): Promise<Connection> {
   // A few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
-  const conn = await mysql.createConnection({ ...server.options, authPlugins: AUTH_PLUGINS, disableEval: true });
+  const conn = await mysql.createConnection({ ...server.options, authPlugins: AUTH_PLUGINS, disableEval: true, stream: checkedSocket(server) });
   // A connection lost between queries must not become an uncaught 'error' event.
   conn.on('error', () => {});
   return conn;
@@ -137,7 +168,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   let refused: string | null = null;
   const poolFor = (i: number): ServerPool => {
     if (current && current.index === i) return current;
-    const pool = mysql.createPool({ ...servers[i].options, authPlugins: AUTH_PLUGINS, connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
+    const pool = mysql.createPool({ ...servers[i].options, authPlugins: AUTH_PLUGINS, stream: checkedSocket(servers[i]), connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
     pool.on('connection', (conn) => {
       // An idle pooled connection that loses its server reports it here; the pool drops it.
       conn.on('error', () => {});

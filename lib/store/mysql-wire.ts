@@ -10,6 +10,7 @@
 // reads them alike.
 import { openWireSocket } from './wire-socket.js';
 import { SERVER_ERROR_NAMES } from './mysql-errors.js';
+import { noGreeting, NOT_MYSQL, notAGreeting, serverLabel } from './mysql-greeting.js';
 import type { WireSocket } from './wire-socket.js';
 
 export interface WireOptions {
@@ -222,7 +223,14 @@ export function connectWire(options: WireOptions): Promise<Wire> {
     else return;
     waiting = null;
   };
+  let connected = false;
+  let greeted = false;
   const received = (chunk: Buffer) => {
+    if (!greeted) {
+      greeted = true;
+      const why = notAGreeting(chunk);
+      if (why) return fail(new WireError(`${serverLabel(options)} is not a MySQL server: ${why}`, NOT_MYSQL, true));
+    }
     let data = buffered ? Buffer.concat([buffered, chunk]) : chunk;
     while (data.length >= 4) {
       const length = data.readUIntLE(0, 3);
@@ -247,6 +255,7 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   // Where the socket's bytes go: to the packets, or through TLS first once it has started.
   let route = received;
   const events = {
+    connect: () => (connected = true),
     data: (chunk: Buffer) => route(chunk),
     error: (code: string, message: string, errno?: number) => fail(new WireError(message, code, true, errno)),
     close: () => fail(new WireError('Connection lost: The server closed the connection.', 'PROTOCOL_CONNECTION_LOST', true)),
@@ -402,7 +411,10 @@ export function connectWire(options: WireOptions): Promise<Wire> {
 
   const target = options.socketPath ? { path: options.socketPath } : { host: options.host ?? 'localhost', port: options.port ?? 3306 };
   return new Promise<Wire>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new WireError('connect ETIMEDOUT', 'ETIMEDOUT', true)), options.connectTimeout);
+    const timer = setTimeout(() => {
+      const message = connected && !greeted ? noGreeting(serverLabel(options), options.connectTimeout) : 'connect ETIMEDOUT';
+      fail(new WireError(message, 'ETIMEDOUT', true));
+    }, options.connectTimeout);
     openWireSocket(target, events, options.transport)
       .then((opened) => {
         socket = opened;

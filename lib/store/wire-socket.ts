@@ -17,6 +17,8 @@ import { hostsFileAddresses, IPV4, SYSTEM_HOSTS_FILES } from './hosts-file.js';
 import type { HostsFiles } from './hosts-file.js';
 
 export interface WireSocketEvents {
+  /** The connection is made: what comes later is the server's. */
+  connect(): void;
   data(chunk: Buffer): void;
   /** The connection failed: code as node:net would name it (ECONNREFUSED …). Then close(). */
   error(code: string, message: string, errno?: number): void;
@@ -221,6 +223,7 @@ function handleSocket(h: Handles, target: { path: string } | { host: string; por
       const err = handle.readStart();
       if (err < 0) return fail('read', err);
       for (const [bytes, written] of pendingWrites.splice(0)) write(bytes, written);
+      events.connect();
     };
     let err: number;
     if ('path' in target) {
@@ -261,6 +264,7 @@ function netSocket({ connect }: typeof import('node:net'), target: WireTarget, e
   const onread = { buffer: Buffer.allocUnsafe(64 * 1024), callback: (length: number, buffer: Uint8Array) => (events.data(Buffer.from(buffer.subarray(0, length))), true) };
   const socket: Socket = 'path' in target ? connect({ path: target.path, onread }) : connect({ port: target.port, host: target.host, onread });
   socket.setNoDelay(true);
+  socket.on('connect', () => events.connect());
   let closed = false;
   socket.on('error', (err: NodeJS.ErrnoException) => events.error(err.code ?? 'PROTOCOL_CONNECTION_LOST', err.message, err.errno));
   socket.on('close', () => {

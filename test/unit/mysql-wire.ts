@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { connectWire, parseGreeting, parseRow, scramble, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
 import { ed25519Signature } from '../../lib/store/mysql-ed25519.js';
+import { notAGreeting } from '../../lib/store/mysql-greeting.js';
 import { seeded } from '../helpers/random.js';
 import { socketServer } from '../helpers/socket-server.js';
 
@@ -135,12 +136,39 @@ const packet = (sequence: number, payload: Buffer) => {
 for (const transport of ['handle', 'net'] as const) {
   const options = (port: number, connectTimeout = 2000) => ({ host: '127.0.0.1', port, user: 'u', password: '', connectTimeout, transport });
 
-  t.test(`${transport}: a server that accepts and never greets: ETIMEDOUT after connectTimeout`, async (t) => {
+  t.test(`${transport}: a server that accepts and never greets: ETIMEDOUT after connectTimeout, saying it connected`, async (t) => {
     const port = await fakeServer(t, () => {});
     const started = Date.now();
-    await t.rejects(connectWire(options(port, 300)), { code: 'ETIMEDOUT', fatal: true });
+    await t.rejects(connectWire(options(port, 300)), {
+      code: 'ETIMEDOUT',
+      fatal: true,
+      message: `connected to 127.0.0.1:${port}, but no MySQL greeting came within 300 ms (a MySQL server that has stalled, or a server of another protocol)`,
+    });
     t.ok(Date.now() - started >= 250, 'waited for the time-out');
   });
+
+  // Servers of other protocols that speak first, at a port a database URL named by mistake.
+  const speakers: Array<[string, Buffer, string]> = [
+    ['NATS', Buffer.from('INFO {"server_id":"NB6KU7","version":"2.9.15"}\r\n'), 'INFO {\\"server_id\\":\\"NB6KU7\\",\\"version\\":\\"2.…", not'],
+    ['SSH', Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n'), 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\x0d\\x0a'],
+    ['a packet of sequence 1', packet(1, greeting(Buffer.alloc(20, 1))), '\\x'],
+    ['a packet of protocol 9', Buffer.concat([Buffer.from([20, 0, 0, 0, 9]), Buffer.alloc(20, 0x41)]), '\\x14\\x00\\x00\\x00\\x09AAAA'],
+  ];
+  for (const [name, first, shown] of speakers) {
+    t.test(`${transport}: a server that speaks first with ${name}: ADRATER_NOT_MYSQL at once, its first bytes named`, async (t) => {
+      const port = await fakeServer(t, (socket) => socket.write(first));
+      const started = Date.now();
+      const err = await connectWire(options(port, 5000)).then(
+        () => null,
+        (e: WireError) => e,
+      );
+      t.match(err, { code: 'ADRATER_NOT_MYSQL', fatal: true });
+      const message = String(err?.message);
+      t.ok(message.startsWith(`127.0.0.1:${port} is not a MySQL server: it spoke first with "`), message);
+      t.ok(message.includes(shown), `${message} shows ${shown}`);
+      t.ok(Date.now() - started < 2000, 'not after connectTimeout');
+    });
+  }
 
   t.test(`${transport}: a server that hangs up mid-handshake: PROTOCOL_CONNECTION_LOST`, async (t) => {
     const port = await fakeServer(t, (socket) => socket.end(packet(0, greeting(Buffer.alloc(20, 1))).subarray(0, 20)));
@@ -319,3 +347,22 @@ for (const transport of ['handle', 'net'] as const) {
     t.equal(answered + failed, 150, `${answered} answered, ${failed} failed as a WireError`);
   });
 }
+
+t.test('notAGreeting: a greeting and an ERR packet sent instead pass; random first bytes are judged, never thrown on', async (t) => {
+  t.equal(notAGreeting(packet(0, greeting(Buffer.alloc(20, 7)))), null, 'a greeting');
+  t.equal(notAGreeting(packet(0, Buffer.concat([Buffer.from([0xff, 0x10, 0x04]), Buffer.from('Too many connections')]))), null, 'an ERR packet first (1040)');
+  t.equal(notAGreeting(Buffer.from([0x4a, 0, 0])), null, 'too short to tell: wait for more');
+  t.match(notAGreeting(packet(0, Buffer.concat([Buffer.from([10]), Buffer.alloc(5000)]))), /^it spoke first with "/, 'a first packet longer than any greeting');
+  const random = seeded(3306);
+  let judged = 0;
+  const unprintable: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const bytes = Buffer.from(Array.from({ length: random.int(64) }, () => random.int(256)));
+    const why = notAGreeting(bytes);
+    if (why === null) continue;
+    judged++;
+    if (!/^it spoke first with "[\x20-\x7e]*…?", not a MySQL greeting$/.test(why)) unprintable.push(why);
+  }
+  t.ok(judged > 1500, `most random starts are no greeting (${judged} of 2,000)`);
+  t.same(unprintable, [], 'each named in printable ASCII, its quotes escaped');
+});

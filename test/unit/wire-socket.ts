@@ -19,12 +19,13 @@ import { socketServer } from '../helpers/socket-server.js';
 
 /** Opens a socket that records what happens to it. */
 async function open(target: WireTarget, prefer?: 'handle' | 'net', hostsFiles?: HostsFiles) {
-  const seen = { data: Buffer.alloc(0), errors: [] as string[], closes: 0 };
+  const seen = { connects: 0, data: Buffer.alloc(0), errors: [] as string[], closes: 0 };
   let ended: () => void;
   const closed = new Promise<void>((resolve) => (ended = resolve));
   const socket: WireSocket = await openWireSocket(
     target,
     {
+      connect: () => seen.connects++,
       data: (chunk) => (seen.data = Buffer.concat([seen.data, chunk])),
       error: (code, message) => seen.errors.push(`${code}: ${message}`),
       close: () => {
@@ -76,6 +77,7 @@ t.test('an address, a Unix socket and a host name the hosts file lists go throug
     socket.write(Buffer.from('world'));
     await until(() => seen.data.length >= 12);
     t.equal(seen.data.toString(), 'hello, world', `${what}: echoed`);
+    t.equal(seen.connects, 1, `${what}: connect said once`);
     t.ok(written, `${what}: the write's callback ran`);
     socket.destroy();
     socket.destroy();
@@ -112,6 +114,7 @@ t.test('a host name whose first listed address never answers: the next one is tr
   socket.write(Buffer.from('hello'));
   await until(() => seen.data.length >= 5);
   t.equal(seen.data.toString(), 'hello', 'echoed by the second address');
+  t.equal(seen.connects, 1, 'connect said once, for the address that answered');
   t.same(seen.errors, [], 'no error');
   socket.destroy();
 });
@@ -149,6 +152,7 @@ t.test('refused, an address the handle rejects at once, a reset, a close by the 
   await refused.closed;
   t.same(refused.seen.errors, ['ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1']);
   t.equal(refused.seen.closes, 1);
+  t.equal(refused.seen.connects, 0, 'no connect said');
 
   const dir = mkdtempSync(join(tmpdir(), 'adrater-wire-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -157,6 +161,7 @@ t.test('refused, an address the handle rejects at once, a reset, a close by the 
   await allRefuse.closed;
   t.same(allRefuse.seen.errors, ['ECONNREFUSED: connect ECONNREFUSED db.test (127.0.0.1):1'], 'every address tried, the last one named');
   t.equal(allRefuse.seen.closes, 1);
+  t.equal(allRefuse.seen.connects, 0);
 
   const bad = await open({ host: '999.1.1.1', port: 3306 });
   t.equal(bad.socket.kind, 'handle');
