@@ -40,6 +40,8 @@ const SHUTDOWN_GRACE_MS = 30_000;
 // closed this long after the FIN never will, and would hold the descriptor for the life of
 // the process (or a stop for its whole grace).
 const ENDED_GRACE_MS = 1000;
+// How long a stopping process waits for the first request on a connection it has accepted.
+const FIRST_REQUEST_MS = 1000;
 // Bytes held for requests still being received, across all connections: past it, the
 // connection holding the most is closed (a stalled or hostile peer, almost always).
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -394,9 +396,22 @@ async function statusResponse(r: Responder, incoming: Incoming): Promise<Respons
   return { status: 200, headers: [['Content-Type', type], ['Cache-Control', 'no-store']], body, head: incoming.head };
 }
 
-/** While stopping: a connection with nothing in flight is ended. */
-function closeIfIdle(r: Responder, conn: Connection): void {
-  if (r.stopping && conn.session.inFlight() === 0) endConnection(conn);
+/**
+ * While stopping: a connection with nothing in flight is closed. One that has sent nothing
+ * yet is given FIRST_REQUEST_MS for its first request, answered then as any other (a web
+ * server connects to send one: closed at once, its request was lost). Once all it has to send
+ * is with the kernel it is closed at once, not ended: Node would send the FIN a turn of the
+ * event loop later, time enough for Apache (mod_proxy_fcgi, enablereuse=on) to take the
+ * connection from its pool again, send a request and get EOF for it (a 503 to its client).
+ */
+function closeIfIdle(r: Responder, conn: Connection, waited = false): void {
+  if (!r.stopping || conn.session.inFlight() > 0 || conn.session.midRequest()) return;
+  if (conn.socket.bytesRead === 0 && !waited) {
+    setTimeout(() => closeIfIdle(r, conn, true), FIRST_REQUEST_MS).unref();
+    return;
+  }
+  if (conn.socket.writableLength === 0) conn.socket.destroy();
+  else endConnection(conn);
 }
 
 /** Ends a connection after what it has to send, and closes it if its peer has not closed its side ENDED_GRACE_MS after that. */

@@ -186,6 +186,30 @@ t.test('life cycle', async (t) => {
     t.match(responder.stderr(), /stopping \(SIGTERM\)/);
   });
 
+  // A web server connects to send a request: a connection accepted just before a stop (a
+  // reload's old worker) that has sent nothing yet gets its request answered. Before, the stop
+  // closed it at once, and the request sent on it a moment later was lost (Apache's
+  // mod_proxy_fcgi answered its client 503 a few times in every reload).
+  await t.test('SIGTERM: a connection that has sent nothing yet is answered its first request, then closed', async (t) => {
+    const responder = await startResponder({ db: store.url });
+    const socket = connect(responder.port!, '127.0.0.1');
+    await new Promise((r) => socket.on('connect', r));
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    const closed = new Promise((r) => socket.on('close', r));
+    await new Promise((r) => setTimeout(r, 200)); // accepted by now
+    responder.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(encodeRequest(1, params('url=first-after-stop.example'))); // FCGI_KEEP_CONN
+    await closed;
+    const records = [...recordReader()(got)];
+    const stdout = Buffer.concat(records.filter((r) => r.type === Type.Stdout).map((r) => r.content));
+    t.ok(records.some((r) => r.type === Type.EndRequest), 'answered in full');
+    t.same(sites(parseCgi(stdout).body).map((s) => s.status), ['queued']);
+    t.equal(await responder.exited, 0, 'then closed, and exit 0');
+    t.notMatch(responder.stderr(), /giving up on/);
+  });
+
   await t.test('SIGTERM with connections whose peers never close their side: the stop does not wait the grace out', async (t) => {
     const responder = await startResponder({ db: store.url });
     // One answered without FCGI_KEEP_CONN (the responder ends it), one kept and idle (the stop
