@@ -1,10 +1,10 @@
 // A worker's side of the channel to its supervisor (Node's IPC on fd 3 of the worker's
-// spawn): it says when it is ready, answers the supervisor's question for its counters, and
-// asks the supervisor for the status summed over all workers.
+// spawn): it says when it is ready, answers the supervisor's question for its counters, asks
+// the supervisor for the status summed over all workers, and hears that a reload retires it.
 import type { Counters, Status } from './status.js';
 import { isSupervisedWorker } from './inherited.js';
 
-type Message = { type: 'ready' } | { type: 'counters?'; id: number } | { type: 'counters'; id: number; counters: Counters } | { type: 'status?'; id: number } | { type: 'status'; id: number; status: Status };
+type Message = { type: 'ready' } | { type: 'retire' } | { type: 'counters?'; id: number } | { type: 'counters'; id: number; counters: Counters } | { type: 'status?'; id: number } | { type: 'status'; id: number; status: Status };
 
 // Longer than the supervisor waits for each worker's counters (supervisor.ts), so that an
 // answer comes even when a worker is too busy to give its own.
@@ -16,6 +16,8 @@ export interface SupervisorChannel {
   status(): Promise<Status>;
   /** Called when the supervisor is gone: a worker without one stops. */
   onLost(stop: () => void): void;
+  /** Called when a reload replaces this worker: another serves from now on. */
+  onRetire(retire: () => void): void;
 }
 
 /** The channel, when this process is a supervisor's worker (inherited.ts: isSupervisedWorker). */
@@ -26,9 +28,11 @@ export function supervisorChannel(counters: () => Counters): SupervisorChannel |
   const send = (message: Message) => process.send?.(message, undefined, undefined, () => {});
   const waiting = new Map<number, (status: Status) => void>();
   let seq = 0;
+  let retire = () => {};
   process.on('message', (message: Message) => {
     if (message.type === 'counters?') send({ type: 'counters', id: message.id, counters: counters() });
     if (message.type === 'status') waiting.get(message.id)?.(message.status);
+    if (message.type === 'retire') retire();
   });
   // The channel must not keep a worker alive once it has stopped serving.
   process.channel?.unref();
@@ -42,6 +46,7 @@ export function supervisorChannel(counters: () => Counters): SupervisorChannel |
         send({ type: 'status?', id });
       }),
     onLost: (stop) => process.on('disconnect', stop),
+    onRetire: (then) => (retire = then),
   };
 }
 

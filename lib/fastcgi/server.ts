@@ -40,8 +40,17 @@ const SHUTDOWN_GRACE_MS = 30_000;
 // closed this long after the FIN never will, and would hold the descriptor for the life of
 // the process (or a stop for its whole grace).
 const ENDED_GRACE_MS = 1000;
-// How long a stopping process waits for the first request on a connection it has accepted.
-const FIRST_REQUEST_MS = 1000;
+// A connection closed under a request fails it: nginx asks again for a GET but answers a
+// POST 502, and Apache's mod_proxy_fcgi answers any 503. So a stop closes a connection that
+// has sent nothing yet only once it has been so for STOP_IDLE_MS (a web server connects to send
+// a request). A worker that a reload retires, with others serving on the same socket, leaves
+// every kept connection open while its web server uses it, and closes it once it has been
+// idle STOP_IDLE_MS: nginx retires a kept connection itself after `keepalive_requests`
+// (1,000) requests, so under load they go within seconds, each closed by nginx. Past
+// KEPT_DRAIN_MS it closes each right after its next answer, for a web server that never
+// retires them. Any other stop (SIGTERM: no process takes over) closes them at once.
+const STOP_IDLE_MS = 1000;
+const KEPT_DRAIN_MS = 10_000;
 // Bytes held for requests still being received, across all connections: past it, the
 // connection holding the most is closed (a stalled or hostile peer, almost always).
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -93,6 +102,8 @@ interface Responder {
   errors: number;
   databaseReachable: boolean | null;
   stopping: boolean;
+  /** A retired worker, in its first KEPT_DRAIN_MS: kept connections stay until idle. */
+  lingering: boolean;
   finishing: boolean;
   server: Server;
   address: Address;
@@ -114,6 +125,8 @@ interface Connection {
   waiting: boolean;
   /** Reading is held until the peer takes its answers (the socket's timer then counts time with none taken). */
   held: boolean;
+  /** When it was accepted or last answered a request, or began one (msSinceStart). */
+  lastActive: number;
 }
 
 // A persistent responder keeps V8's young generation at the size it has when serving starts
@@ -153,6 +166,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     errors: 0,
     databaseReachable: null,
     stopping: false,
+    lingering: false,
     finishing: false,
     server: createServer(),
     address: parseListen(settings.listen),
@@ -185,6 +199,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
   log(`FastCGI responder ready on ${'fd' in r.address ? `fd ${r.address.fd}` : settings.listen}`);
   r.channel?.ready();
   r.channel?.onLost(() => stop(r, 'the supervisor is gone'));
+  r.channel?.onRetire(() => stop(r, 'retired by a reload', true));
   await done;
 }
 
@@ -197,7 +212,7 @@ function serveConnection(r: Responder, socket: Socket): void {
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: false };
+  const conn: Connection = { socket, peer, aborts: new Map(), session: null!, buffered: 0, waiting: false, held: false, lastActive: msSinceStart() };
   conn.session = createSession({
     maxParamsBytes: MAX_PARAMS_BYTES,
     maxStdin: r.limits.maxBody,
@@ -315,6 +330,7 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   }
   const abort = { aborted: false };
   conn.aborts.set(request.id, abort);
+  conn.lastActive = msSinceStart();
   r.inFlight++;
   const started = msSinceStart();
   const timing: Array<[string, number]> = [];
@@ -330,8 +346,10 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
       log(`req=${newRequestId()} slow: ${elapsed.toFixed(1)} ms, status ${response.status}, ${timing.map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ') || 'no database work'}`);
     }
     conn.session.respond(request.id, responseBytes(response));
+    conn.lastActive = msSinceStart();
     if (!request.keepConn) endConnection(conn);
-    if (!statusPoll && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`);
+    // Supervised, a recycled worker lingers as a retired one does; its successor starts as it exits.
+    if (!statusPoll && r.settings.maxRequests > 0 && r.served >= r.settings.maxRequests) stop(r, `served ${r.served} requests (--max-requests)`, r.channel !== null);
     closeIfIdle(r, conn);
     // A stop ends when its last connection closes or its last request ends, whichever is
     // later: a request whose web server hung up may end after every connection is gone.
@@ -397,19 +415,15 @@ async function statusResponse(r: Responder, incoming: Incoming): Promise<Respons
 }
 
 /**
- * While stopping: a connection with nothing in flight is closed. One that has sent nothing
- * yet is given FIRST_REQUEST_MS for its first request, answered then as any other (a web
- * server connects to send one: closed at once, its request was lost). Once all it has to send
- * is with the kernel it is closed at once, not ended: Node would send the FIN a turn of the
- * event loop later, time enough for Apache (mod_proxy_fcgi, enablereuse=on) to take the
- * connection from its pool again, send a request and get EOF for it (a 503 to its client).
+ * While stopping: a connection with nothing in flight is closed, but one that has sent nothing
+ * yet, or any while the worker lingers, only once idle STOP_IDLE_MS. Once all it has to send is
+ * with the kernel it is closed, not ended: Node would send the FIN a turn of the event loop
+ * later, time enough for Apache (enablereuse=on) to take it from its pool again and send a
+ * request.
  */
-function closeIfIdle(r: Responder, conn: Connection, waited = false): void {
+function closeIfIdle(r: Responder, conn: Connection): void {
   if (!r.stopping || conn.session.inFlight() > 0 || conn.session.midRequest()) return;
-  if (conn.socket.bytesRead === 0 && !waited) {
-    setTimeout(() => closeIfIdle(r, conn, true), FIRST_REQUEST_MS).unref();
-    return;
-  }
+  if ((r.lingering || conn.socket.bytesRead === 0) && msSinceStart() - conn.lastActive < STOP_IDLE_MS) return;
   if (conn.socket.writableLength === 0) conn.socket.destroy();
   else endConnection(conn);
 }
@@ -420,12 +434,26 @@ function endConnection(conn: Connection): void {
   conn.socket.end(() => setTimeout(() => conn.socket.destroy(), ENDED_GRACE_MS).unref());
 }
 
-/** Stops accepting, lets the requests in flight finish, then closes the store and resolves. */
-function stop(r: Responder, reason: string): void {
+/**
+ * Stops accepting, lets the requests in flight finish, then closes the store and resolves;
+ * `linger` (a worker other workers take over from): kept connections first serve on until idle.
+ */
+function stop(r: Responder, reason: string, linger = false): void {
   if (r.stopping) return;
   r.stopping = true;
+  r.lingering = linger;
   log(`stopping (${reason}); ${r.inFlight} requests in flight`);
   r.server.close();
+  const sweep = setInterval(() => {
+    if (r.finishing) clearInterval(sweep);
+    for (const conn of r.connections) closeIfIdle(r, conn);
+  }, STOP_IDLE_MS / 4).unref();
+  if (linger) {
+    setTimeout(() => {
+      r.lingering = false;
+      for (const conn of r.connections) closeIfIdle(r, conn);
+    }, KEPT_DRAIN_MS).unref();
+  }
   for (const conn of r.connections) closeIfIdle(r, conn);
   setTimeout(() => {
     log(`giving up on ${r.connections.size} connections after ${SHUTDOWN_GRACE_MS} ms`);

@@ -144,7 +144,8 @@ function replaceCrashed(s: Supervisor, what: string, served: boolean): void {
 async function reload(s: Supervisor): Promise<void> {
   if (s.reloading || s.stopping) return log('supervisor: SIGHUP ignored: a reload or a stop is under way');
   s.reloading = true;
-  const old = [...s.workers];
+  // Not the workers an earlier reload retired: still draining, they are replaced already.
+  const old = [...s.workers].filter((w) => !w.retiring);
   log(`supervisor: reloading ${old.length} workers, one at a time`);
   for (const previous of old) {
     const fresh = startWorker(s, true);
@@ -155,7 +156,9 @@ async function reload(s: Supervisor): Promise<void> {
       break;
     }
     previous.retiring = true;
-    previous.child.kill('SIGTERM'); // it stops accepting, finishes what it has, and exits
+    // It stops accepting, serves its kept connections until their web server lets them go,
+    // and exits (server.ts, stop). A worker that cannot hear it (its channel gone) is stopped.
+    previous.child.send({ type: 'retire' } satisfies Message, (err) => err && previous.child.kill('SIGTERM'));
     log(`supervisor: worker ${fresh.child.pid} replaces worker ${previous.child.pid}`);
   }
   s.reloading = false;

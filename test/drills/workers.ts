@@ -148,15 +148,20 @@ t.test('kill -9 of a worker under load: replaced, every answer counted', async (
   t.comment(`kill -9 of a worker: ${outcomes.length} requests, ${JSON.stringify(counts)}; replaced and serving in ${replacedMs.toFixed(0)} ms`);
 });
 
-/** `clients` HTTP clients asking `path(n)` of 127.0.0.1:`port` until stopped, over kept connections or not; the answers' statuses counted (-1: no answer). */
-function httpLoad(port: number, clients: number, path: (n: number) => string, keepAlive = true) {
+/**
+ * `clients` HTTP clients asking until stopped, over kept connections or not: each request a
+ * GET of `ask(n)`, or a POST of its query as a form when `post`; the answers' statuses counted
+ * (-1: no answer).
+ */
+function httpLoad(port: number, clients: number, ask: (n: number) => string, { keepAlive = true, post = false } = {}) {
   const agent = new Agent({ keepAlive, maxSockets: clients });
   const statuses: Record<string, number> = {};
   let stopped = false;
   let n = 0;
   const load = Promise.all(Array.from({ length: clients }, async () => {
     while (!stopped) {
-      const code = await httpGet(port, path(n++), agent);
+      const [path, query] = ask(n++).split('?');
+      const code = await (post ? httpPost(port, path, query, agent) : httpGet(port, `${path}?${query}`, agent));
       statuses[code] = (statuses[code] ?? 0) + 1;
     }
   }));
@@ -170,14 +175,19 @@ function httpLoad(port: number, clients: number, path: (n: number) => string, ke
   };
 }
 
-const httpGet = (port: number, path: string, agent?: Agent) =>
-  new Promise<number>((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)));
-    req.on('error', () => resolve(-1));
-    req.end();
-  });
+const httpGet = (port: number, path: string, agent?: Agent) => httpAsk(port, 'GET', path, null, agent);
+const httpPost = (port: number, path: string, form: string, agent?: Agent) => httpAsk(port, 'POST', path, form, agent);
 
-t.test('SIGHUP under load through nginx: only 200s, new workers, the changed config in force', async (t) => {
+function httpAsk(port: number, method: string, path: string, form: string | null, agent?: Agent): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const headers = form === null ? {} : { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(form) };
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)));
+    req.on('error', () => resolve(-1));
+    req.end(form ?? undefined);
+  });
+}
+
+t.test('SIGHUP under load through nginx, POSTs on kept connections: only 200s, new workers, the changed config in force', async (t) => {
   const store = await scratch(t);
   const config = configFile(t, 'adrater-reload-', JSON.stringify({ maxUrls: 100 }));
   const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
@@ -192,7 +202,10 @@ t.test('SIGHUP under load through nginx: only 200s, new workers, the changed con
   t.equal(await httpGet(httpPort, sixUrls), 200, 'six URLs allowed before the reload');
   const before = (await statusOf(responder.port!)).perWorker.map((w) => w.pid);
 
-  const load = httpLoad(httpPort, 16, (n) => `/?url=reload-${n}.example&url=a.example&url=b.example`);
+  // POSTs: nginx asks again on a new connection for a GET that met a closing one, but answers
+  // a POST (not idempotent) 502. Before stop 37, some in every reload (22 of 102,877 over five
+  // reloads under wrk): a stopping worker closed its kept connections while nginx used them.
+  const load = httpLoad(httpPort, 16, (n) => `/?url=reload-${n}.example&url=a.example&url=b.example`, { post: true });
   await sleep(500 * SECONDS);
   writeFileSync(config, JSON.stringify({ maxUrls: 5 }));
   process.kill(responder.pid, 'SIGHUP');
@@ -200,6 +213,8 @@ t.test('SIGHUP under load through nginx: only 200s, new workers, the changed con
   await sleep(500 * SECONDS);
   const statuses = await load.stop();
   t.same(Object.keys(statuses), ['200'], `every answer during the reload is 200: ${JSON.stringify(statuses)}`);
+  // The old workers close their kept connections once nginx stops using them, then exit.
+  await until('the old workers gone', () => (responder.stderr().match(/stopped after/g) ?? []).length === 2, 15_000);
   const now = await statusOf(responder.port!);
   const after = now.perWorker.map((w) => w.pid);
   t.equal(now.workers, 2);
@@ -223,7 +238,7 @@ t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configurati
   // A new HTTP connection a request: Apache closes its clients' kept connections as it
   // retires its own processes, which races a client's next request on one ("socket hang up",
   // nothing in Apache's log): a fault of no web server's backend.
-  const load = httpLoad(apache.port, 16, (n) => `/adrater?url=apache-reload-${n}.example&url=a.example`, false);
+  const load = httpLoad(apache.port, 16, (n) => `/adrater?url=apache-reload-${n}.example&url=a.example`, { keepAlive: false });
   for (let reload = 1; reload <= 3; reload++) {
     await sleep(300 * SECONDS);
     process.kill(responder.pid, 'SIGHUP');
@@ -234,6 +249,28 @@ t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configurati
   t.same(Object.keys(statuses), ['200'], `every answer over three reloads is 200: ${JSON.stringify(statuses)}`);
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}\nApache's:\n${apache.errorLog()}`);
   t.comment(`three reloads under load through Apache: ${JSON.stringify(statuses)}`);
+});
+
+// A stopping worker keeps serving its kept connections until its web server lets them go, so
+// a second SIGHUP may come while the first one's old workers still drain. Before, the second
+// reload counted those among the workers to replace, and started a fresh process for each:
+// four serving workers where two were asked for.
+t.test('SIGHUP again while the old workers still drain: each reload replaces only the serving workers', async (t) => {
+  const store = await scratch(t);
+  const responder = await supervisor(t, store, 2);
+  const load = startLoad(responder.port!, 8, (n) => ({ q: `url=twice-${n}.example`, domain: `twice-${n}.example` }));
+  for (let reload = 1; reload <= 2; reload++) {
+    await sleep(300 * SECONDS);
+    process.kill(responder.pid, 'SIGHUP');
+    await until(`reload ${reload} done`, () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2 * reload, 30_000);
+  }
+  t.ok((responder.stderr().match(/stopped after/g) ?? []).length < 4, 'some old workers still draining at the second reload');
+  t.equal((responder.stderr().match(/FastCGI responder ready on/g) ?? []).length, 6, 'two workers, then two for each reload');
+  const outcomes = await load.stop();
+  await until('the old workers gone', () => (responder.stderr().match(/stopped after/g) ?? []).length === 4, 15_000);
+  t.equal((await statusOf(responder.port!)).workers, 2, 'two workers serve');
+  t.same(Object.keys(countBy(outcomes)), ['200'], 'only 200s');
+  if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
 });
 
 /**
@@ -275,16 +312,14 @@ t.test('an upgrade: the new version installed beside the old, the symlink switch
   await until('the reload done', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
   await sleep(300 * SECONDS);
   const outcomes = await load.stop();
-  // A request sent on a kept connection as its old worker closes it is never taken (as with
-  // SIGTERM): the client sees the close, with nothing done, and asks again (nginx does).
+  // The old workers serve their kept connections on until these go idle (before stop 37 they
+  // closed them at once, and 8-13 requests sent as they closed were never taken).
   const counts = countBy(outcomes);
-  t.same(Object.keys(counts).filter((k) => k !== '200' && k !== 'closed'), [], `only 200s, and requests that raced a close: ${JSON.stringify(counts)}`);
-  // A connection closed by the first old worker may reconnect to the second before it goes.
-  t.ok((counts.closed ?? 0) <= 16, 'at most one request per connection and old worker raced its close');
+  t.same(Object.keys(counts), ['200'], `only 200s: ${JSON.stringify(counts)}`);
   t.equal((await statusOf(responder.port!)).workers, 2);
   const queued = await store.sql("SELECT domain FROM rating_queue WHERE domain LIKE 'upgrade-%'");
   const answered = outcomes.filter((o) => o.status === 200).map((o) => o.domain);
-  t.same(new Set(queued.map((r) => r.domain)), new Set(answered), 'every answered request queued, and none that raced a close');
+  t.same(new Set(queued.map((r) => r.domain)), new Set(answered), 'every answered request queued');
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
 });
 
