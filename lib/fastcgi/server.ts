@@ -439,7 +439,14 @@ function endConnection(conn: Connection): void {
  * `linger` (a worker other workers take over from): kept connections first serve on until idle.
  */
 function stop(r: Responder, reason: string, linger = false): void {
-  if (r.stopping) return;
+  if (r.stopping) {
+    // A SIGTERM for a retired worker (the whole service stopping): no more lingering.
+    if (!linger && r.lingering) {
+      r.lingering = false;
+      for (const conn of r.connections) closeIfIdle(r, conn);
+    }
+    return;
+  }
   r.stopping = true;
   r.lingering = linger;
   log(`stopping (${reason}); ${r.inFlight} requests in flight`);

@@ -273,6 +273,25 @@ t.test('SIGHUP again while the old workers still drain: each reload replaces onl
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
 });
 
+// A stop of the whole service just after a reload: the retired workers stop lingering (no
+// process takes over from them), so the supervisor does not wait out their 10 s.
+t.test('SIGTERM while retired workers linger: every worker and the supervisor exit 0 at once', async (t) => {
+  const store = await scratch(t);
+  const responder = await startResponder({ db: store.url, args: ['--workers', '2'] });
+  await until('every worker ready', () => /supervisor: 2 of 2 workers ready/.test(responder.stderr()));
+  const load = startLoad(responder.port!, 8, (n) => ({ q: `url=linger-${n}.example`, domain: `linger-${n}.example` }));
+  await sleep(300 * SECONDS);
+  process.kill(responder.pid, 'SIGHUP');
+  await until('the reload done', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
+  t.equal((responder.stderr().match(/stopped after/g) ?? []).length, 0, 'the retired workers still serve their connections');
+  const started = Date.now();
+  process.kill(responder.pid, 'SIGTERM');
+  t.equal(await responder.exited, 0, 'the supervisor exits 0');
+  t.ok(Date.now() - started < 8000, `within the retired workers' 10-s linger (${Date.now() - started} ms)`);
+  t.equal((responder.stderr().match(/stopped after/g) ?? []).length, 4, 'all four workers stopped');
+  await load.stop();
+});
+
 /**
  * An install of this checkout's build in `dir` (bin, dist, package.json; node_modules a link
  * to this checkout's), its responder's ready line marked with `mark`.
