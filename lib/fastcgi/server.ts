@@ -125,7 +125,7 @@ interface Connection {
   waiting: boolean;
   /** Reading is held until the peer takes its answers (the socket's timer then counts time with none taken). */
   held: boolean;
-  /** When it was accepted or last answered a request, or began one (msSinceStart). */
+  /** When it was accepted or last answered a request (msSinceStart). */
   lastActive: number;
 }
 
@@ -330,7 +330,6 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
   }
   const abort = { aborted: false };
   conn.aborts.set(request.id, abort);
-  conn.lastActive = msSinceStart();
   r.inFlight++;
   const started = msSinceStart();
   const timing: Array<[string, number]> = [];
@@ -428,6 +427,11 @@ function closeIfIdle(r: Responder, conn: Connection): void {
   else endConnection(conn);
 }
 
+/** closeIfIdle for every connection. */
+function closeIdle(r: Responder): void {
+  for (const conn of r.connections) closeIfIdle(r, conn);
+}
+
 /** Ends a connection after what it has to send, and closes it if its peer has not closed its side ENDED_GRACE_MS after that. */
 function endConnection(conn: Connection): void {
   if (conn.socket.writableEnded) return;
@@ -443,7 +447,7 @@ function stop(r: Responder, reason: string, linger = false): void {
     // A SIGTERM for a retired worker (the whole service stopping): no more lingering.
     if (!linger && r.lingering) {
       r.lingering = false;
-      for (const conn of r.connections) closeIfIdle(r, conn);
+      closeIdle(r);
     }
     return;
   }
@@ -453,15 +457,15 @@ function stop(r: Responder, reason: string, linger = false): void {
   r.server.close();
   const sweep = setInterval(() => {
     if (r.finishing) clearInterval(sweep);
-    for (const conn of r.connections) closeIfIdle(r, conn);
+    closeIdle(r);
   }, STOP_IDLE_MS / 4).unref();
   if (linger) {
     setTimeout(() => {
       r.lingering = false;
-      for (const conn of r.connections) closeIfIdle(r, conn);
+      closeIdle(r);
     }, KEPT_DRAIN_MS).unref();
   }
-  for (const conn of r.connections) closeIfIdle(r, conn);
+  closeIdle(r);
   setTimeout(() => {
     log(`giving up on ${r.connections.size} connections after ${SHUTDOWN_GRACE_MS} ms`);
     for (const conn of r.connections) conn.socket.destroy();
