@@ -14,15 +14,15 @@ export const NOT_MYSQL = 'ADRATER_NOT_MYSQL';
 const MAX_GREETING = 4096;
 
 /**
- * Why `start`, the first bytes a server sent, cannot begin a MySQL greeting (a packet of
- * sequence 0 whose payload starts with protocol version 10, or an ERR packet), or null when
- * it can (or is too short to tell).
+ * The message for `where` when `start`, the first bytes it sent, cannot begin a MySQL
+ * greeting (a packet of sequence 0 whose payload starts with protocol version 10, or an ERR
+ * packet), or null when it can (or is too short to tell).
  */
-export function notAGreeting(start: Buffer): string | null {
+export function notAGreeting(where: string, start: Buffer): string | null {
   if (start.length < 5) return null;
   if (start[3] === 0 && start.readUIntLE(0, 3) <= MAX_GREETING && (start[4] === 10 || start[4] === 0xff)) return null;
   const shown = start.toString('latin1', 0, 40).replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-  return `it spoke first with "${shown}${start.length > 40 ? '…' : ''}", not a MySQL greeting`;
+  return `${where} is not a MySQL server: it spoke first with "${shown}${start.length > 40 ? '…' : ''}", not a MySQL greeting`;
 }
 
 /** The message for a server that took the connection and sent nothing within `ms`. */

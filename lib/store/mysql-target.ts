@@ -62,19 +62,19 @@ const AUTH_PLUGINS = { client_ed25519: ed25519AuthPlugin };
 function checkedSocket(server: MysqlServer) {
   return ({ config }: { config: { socketPath?: string; port: number; host: string; enableKeepAlive?: boolean; keepAliveInitialDelay?: number; connectTimeout: number } }): Socket => {
     const socket = config.socketPath ? connect(config.socketPath) : connect(config.port, config.host);
-    if (!config.socketPath) {
-      socket.setNoDelay(true);
-      if (config.enableKeepAlive) socket.once('connect', () => socket.setKeepAlive(true, config.keepAliveInitialDelay));
-    }
+    if (!config.socketPath) socket.setNoDelay(true);
     const fail = (message: string, code: string) => socket.destroy(Object.assign(new Error(message), { code }));
     let connected = false;
-    socket.once('connect', () => (connected = true));
+    socket.once('connect', () => {
+      connected = true;
+      if (config.enableKeepAlive && !config.socketPath) socket.setKeepAlive(true, config.keepAliveInitialDelay);
+    });
     const timer = setTimeout(() => connected && fail(noGreeting(server.label, config.connectTimeout), 'ETIMEDOUT'), config.connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('data', (start: Buffer) => {
       clearTimeout(timer);
-      const why = notAGreeting(start);
-      if (why) fail(`${server.label} is not a MySQL server: ${why}`, NOT_MYSQL);
+      const message = notAGreeting(server.label, start);
+      if (message) fail(message, NOT_MYSQL);
     });
     return socket;
   };

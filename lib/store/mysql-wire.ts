@@ -228,8 +228,8 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   const received = (chunk: Buffer) => {
     if (!greeted) {
       greeted = true;
-      const why = notAGreeting(chunk);
-      if (why) return fail(new WireError(`${serverLabel(options)} is not a MySQL server: ${why}`, NOT_MYSQL, true));
+      const message = notAGreeting(serverLabel(options), chunk);
+      if (message) return fail(new WireError(message, NOT_MYSQL, true));
     }
     let data = buffered ? Buffer.concat([buffered, chunk]) : chunk;
     while (data.length >= 4) {

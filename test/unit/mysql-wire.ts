@@ -349,19 +349,19 @@ for (const transport of ['handle', 'net'] as const) {
 }
 
 t.test('notAGreeting: a greeting and an ERR packet sent instead pass; random first bytes are judged, never thrown on', async (t) => {
-  t.equal(notAGreeting(packet(0, greeting(Buffer.alloc(20, 7)))), null, 'a greeting');
-  t.equal(notAGreeting(packet(0, Buffer.concat([Buffer.from([0xff, 0x10, 0x04]), Buffer.from('Too many connections')]))), null, 'an ERR packet first (1040)');
-  t.equal(notAGreeting(Buffer.from([0x4a, 0, 0])), null, 'too short to tell: wait for more');
-  t.match(notAGreeting(packet(0, Buffer.concat([Buffer.from([10]), Buffer.alloc(5000)]))), /^it spoke first with "/, 'a first packet longer than any greeting');
+  t.equal(notAGreeting('db:3306', packet(0, greeting(Buffer.alloc(20, 7)))), null, 'a greeting');
+  t.equal(notAGreeting('db:3306', packet(0, Buffer.concat([Buffer.from([0xff, 0x10, 0x04]), Buffer.from('Too many connections')]))), null, 'an ERR packet first (1040)');
+  t.equal(notAGreeting('db:3306', Buffer.from([0x4a, 0, 0])), null, 'too short to tell: wait for more');
+  t.match(notAGreeting('db:3306', packet(0, Buffer.concat([Buffer.from([10]), Buffer.alloc(5000)]))), /^db:3306 is not a MySQL server: it spoke first with "/, 'a first packet longer than any greeting');
   const random = seeded(3306);
   let judged = 0;
   const unprintable: string[] = [];
   for (let i = 0; i < 2000; i++) {
     const bytes = Buffer.from(Array.from({ length: random.int(64) }, () => random.int(256)));
-    const why = notAGreeting(bytes);
+    const why = notAGreeting('db:3306', bytes);
     if (why === null) continue;
     judged++;
-    if (!/^it spoke first with "[\x20-\x7e]*…?", not a MySQL greeting$/.test(why)) unprintable.push(why);
+    if (!/^db:3306 is not a MySQL server: it spoke first with "[\x20-\x7e]*…?", not a MySQL greeting$/.test(why)) unprintable.push(why);
   }
   t.ok(judged > 1500, `most random starts are no greeting (${judged} of 2,000)`);
   t.same(unprintable, [], 'each named in printable ASCII, its quotes escaped');
