@@ -56,6 +56,9 @@ async function supervisor(t: Test, store: ScratchStore, workers: number, args: s
   return responder;
 }
 
+/** How many lines of the responder's log (the supervisor's and its workers') `pattern` matches. */
+const logged = (responder: Responder, pattern: RegExp) => (responder.stderr().match(pattern) ?? []).length;
+
 async function status(port: number, remote = '127.0.0.1', query = ''): Promise<{ status: number; type: string; body: string }> {
   const client = await connectFcgi({ port, host: '127.0.0.1' });
   const answer = parseCgi((await client.request(getParams(query, { REQUEST_URI: `/status${query ? '?' + query : ''}`, REMOTE_ADDR: remote }))).stdout);
@@ -209,12 +212,12 @@ t.test('SIGHUP under load through nginx, POSTs on kept connections: only 200s, n
   await sleep(500 * SECONDS);
   writeFileSync(config, JSON.stringify({ maxUrls: 5 }));
   process.kill(responder.pid, 'SIGHUP');
-  await until('both workers replaced', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
+  await until('both workers replaced', () => logged(responder, /replaces worker/g) === 2, 30_000);
   await sleep(500 * SECONDS);
   const statuses = await load.stop();
   t.same(Object.keys(statuses), ['200'], `every answer during the reload is 200: ${JSON.stringify(statuses)}`);
   // The old workers close their kept connections once nginx stops using them, then exit.
-  await until('the old workers gone', () => (responder.stderr().match(/stopped after/g) ?? []).length === 2, 15_000);
+  await until('the old workers gone', () => logged(responder, /stopped after/g) === 2, 15_000);
   const now = await statusOf(responder.port!);
   const after = now.perWorker.map((w) => w.pid);
   t.equal(now.workers, 2);
@@ -242,7 +245,7 @@ t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configurati
   for (let reload = 1; reload <= 3; reload++) {
     await sleep(300 * SECONDS);
     process.kill(responder.pid, 'SIGHUP');
-    await until(`reload ${reload} done`, () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2 * reload, 30_000);
+    await until(`reload ${reload} done`, () => logged(responder, /replaces worker/g) === 2 * reload, 30_000);
   }
   await sleep(300 * SECONDS);
   const statuses = await load.stop();
@@ -262,12 +265,12 @@ t.test('SIGHUP again while the old workers still drain: each reload replaces onl
   for (let reload = 1; reload <= 2; reload++) {
     await sleep(300 * SECONDS);
     process.kill(responder.pid, 'SIGHUP');
-    await until(`reload ${reload} done`, () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2 * reload, 30_000);
+    await until(`reload ${reload} done`, () => logged(responder, /replaces worker/g) === 2 * reload, 30_000);
   }
-  t.ok((responder.stderr().match(/stopped after/g) ?? []).length < 4, 'some old workers still draining at the second reload');
-  t.equal((responder.stderr().match(/FastCGI responder ready on/g) ?? []).length, 6, 'two workers, then two for each reload');
+  t.ok(logged(responder, /stopped after/g) < 4, 'some old workers still draining at the second reload');
+  t.equal(logged(responder, /FastCGI responder ready on/g), 6, 'two workers, then two for each reload');
   const outcomes = await load.stop();
-  await until('the old workers gone', () => (responder.stderr().match(/stopped after/g) ?? []).length === 4, 15_000);
+  await until('the old workers gone', () => logged(responder, /stopped after/g) === 4, 15_000);
   t.equal((await statusOf(responder.port!)).workers, 2, 'two workers serve');
   t.same(Object.keys(countBy(outcomes)), ['200'], 'only 200s');
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}`);
@@ -282,13 +285,13 @@ t.test('SIGTERM while retired workers linger: every worker and the supervisor ex
   const load = startLoad(responder.port!, 8, (n) => ({ q: `url=linger-${n}.example`, domain: `linger-${n}.example` }));
   await sleep(300 * SECONDS);
   process.kill(responder.pid, 'SIGHUP');
-  await until('the reload done', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
-  t.equal((responder.stderr().match(/stopped after/g) ?? []).length, 0, 'the retired workers still serve their connections');
+  await until('the reload done', () => logged(responder, /replaces worker/g) === 2, 30_000);
+  t.equal(logged(responder, /stopped after/g), 0, 'the retired workers still serve their connections');
   const started = Date.now();
   process.kill(responder.pid, 'SIGTERM');
   t.equal(await responder.exited, 0, 'the supervisor exits 0');
   t.ok(Date.now() - started < 8000, `within the retired workers' 10-s linger (${Date.now() - started} ms)`);
-  t.equal((responder.stderr().match(/stopped after/g) ?? []).length, 4, 'all four workers stopped');
+  t.equal(logged(responder, /stopped after/g), 4, 'all four workers stopped');
   await load.stop();
 });
 
@@ -319,7 +322,7 @@ t.test('an upgrade: the new version installed beside the old, the symlink switch
   const responder = await startResponder({ db: store.url, bin: join(current, 'bin/adrater'), args: ['--workers', '2', '--status-path', '/status'] });
   t.teardown(() => responder.stop('SIGTERM'));
   await until('every worker ready', () => /supervisor: 2 of 2 workers ready/.test(responder.stderr()));
-  t.equal((responder.stderr().match(/FastCGI responder \(v1\) ready on/g) ?? []).length, 2, 'two v1 workers');
+  t.equal(logged(responder, /FastCGI responder \(v1\) ready on/g), 2, 'two v1 workers');
 
   const load = startLoad(responder.port!, 8, (n) => ({ q: `url=upgrade-${n}.example`, domain: `upgrade-${n}.example` }));
   await sleep(300 * SECONDS);
@@ -327,8 +330,8 @@ t.test('an upgrade: the new version installed beside the old, the symlink switch
   symlinkSync('v2', `${current}.new`);
   renameSync(`${current}.new`, current);
   process.kill(responder.pid, 'SIGHUP');
-  await until('both workers replaced by v2', () => (responder.stderr().match(/FastCGI responder \(v2\) ready on/g) ?? []).length === 2, 30_000);
-  await until('the reload done', () => (responder.stderr().match(/replaces worker/g) ?? []).length === 2, 30_000);
+  await until('both workers replaced by v2', () => logged(responder, /FastCGI responder \(v2\) ready on/g) === 2, 30_000);
+  await until('the reload done', () => logged(responder, /replaces worker/g) === 2, 30_000);
   await sleep(300 * SECONDS);
   const outcomes = await load.stop();
   // The old workers serve their kept connections on until these go idle (before stop 37 they
@@ -357,7 +360,7 @@ t.test('after a reload, the shared socket stays non-blocking in every worker, it
   const responder = await supervisor(t, store, 2, [], { ADRATER_CONFIG: config });
   const port = responder.port!;
   process.kill(responder.pid, 'SIGHUP');
-  await until('both workers replaced and gone', () => (responder.stderr().match(/stopped after \d+ requests/g) ?? []).length === 2, 30_000);
+  await until('both workers replaced and gone', () => logged(responder, /stopped after \d+ requests/g) === 2, 30_000);
   const answer = (client: FcgiClient, site: string) =>
     Promise.race([client.request(getParams(`url=${site}`)).then((a) => parseCgi(a.stdout).status), sleep(5000).then(() => 'no answer in 5 s')]);
   const clients: FcgiClient[] = [];
