@@ -154,11 +154,12 @@ t.test('kill -9 of a worker under load: replaced, every answer counted', async (
 /**
  * `clients` HTTP clients asking until stopped, over kept connections or not: each request a
  * GET of `ask(n)`, or a POST of its query as a form when `post`; the answers' statuses counted
- * (a request with no answer by its error's code: ECONNRESET …).
+ * (a request with no answer by its error's code: ECONNRESET …), and the unanswered paths kept.
  */
 function httpLoad(port: number, clients: number, ask: (n: number) => string, { keepAlive = true, post = false } = {}) {
   const agent = new Agent({ keepAlive, maxSockets: clients });
   const statuses: Record<string, number> = {};
+  const unanswered: string[] = [];
   let stopped = false;
   let n = 0;
   const load = Promise.all(Array.from({ length: clients }, async () => {
@@ -166,6 +167,7 @@ function httpLoad(port: number, clients: number, ask: (n: number) => string, { k
       const [path, query] = ask(n++).split('?');
       const code = await (post ? httpPost(port, path, query, agent) : httpGet(port, `${path}?${query}`, agent));
       statuses[code] = (statuses[code] ?? 0) + 1;
+      if (typeof code === 'string') unanswered.push(`${path}?${query}`);
     }
   }));
   return {
@@ -173,7 +175,7 @@ function httpLoad(port: number, clients: number, ask: (n: number) => string, { k
       stopped = true;
       await load;
       agent.destroy();
-      return statuses;
+      return { statuses, unanswered };
     },
   };
 }
@@ -214,7 +216,7 @@ t.test('SIGHUP under load through nginx, POSTs on kept connections: only 200s, n
   process.kill(responder.pid, 'SIGHUP');
   await until('both workers replaced', () => logged(responder, /replaces worker/g) === 2, 30_000);
   await sleep(500 * SECONDS);
-  const statuses = await load.stop();
+  const { statuses } = await load.stop();
   t.same(Object.keys(statuses), ['200'], `every answer during the reload is 200: ${JSON.stringify(statuses)}`);
   // The old workers close their kept connections once nginx stops using them, then exit.
   await until('the old workers gone', () => logged(responder, /stopped after/g) === 2, 15_000);
@@ -232,7 +234,7 @@ t.test('SIGHUP under load through nginx, POSTs on kept connections: only 200s, n
 // closes. With the shipped configuration (a connection per request) the old worker answers
 // every connection it accepted, including one that had sent nothing yet when it was told to
 // stop (before stop 37 it closed those at once: 5 of 52,028 requests lost over five reloads).
-t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configuration): only 200s', async (t) => {
+t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configuration): every request Apache read answered 200', async (t) => {
   const store = await scratch(t);
   const responder = await supervisor(t, store, 2);
   const site = exampleConfig('apache-proxy-fcgi.conf', { '127.0.0.1:9000': `127.0.0.1:${responder.port}` });
@@ -247,15 +249,25 @@ t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configurati
     await until(`reload ${reload} done`, () => logged(responder, /replaces worker/g) === 2 * reload, 30_000);
   }
   await sleep(300 * SECONDS);
-  const statuses = await load.stop();
-  // A request lost at the backend is a 503 to Apache's client and a proxy_fcgi error in its
-  // log, every time. Apache also resets a new client connection now and then with nothing
-  // answered and nothing logged (ECONNRESET: in about one run in five here, and in one CI
-  // run): counted, bounded, not taken for adrater's.
+  const { statuses, unanswered } = await load.stop();
+  // Apache logs a request once it has answered it, a moment after the client has the answer.
+  const answered = statuses['200'] ?? 0;
+  const accessLog = () => readFileSync(join(apache.dir, 'access.log'), 'utf8').split('\n').filter(Boolean);
+  await until('Apache has logged every answer', () => accessLog().length >= answered, 5_000).catch(() => {});
+  const read = accessLog();
+  // A request lost at the backend is a 503 to the client, a 503 in Apache's access log and a
+  // proxy_fcgi error in its error log, every time (as on the code before 7871316).
   t.same(Object.keys(statuses).filter((s) => /^\d+$/.test(s)), ['200'], `every answer over three reloads is 200: ${JSON.stringify(statuses)}`);
-  t.notMatch(apache.errorLog(), /proxy_fcgi:error/, 'no request failed at its backend (Apache logs each)');
-  const unanswered = Object.entries(statuses).filter(([s]) => !/^\d+$/.test(s));
-  t.ok(unanswered.reduce((sum, [, n]) => sum + n, 0) <= 3, `at most three requests left unanswered by Apache itself: ${JSON.stringify(unanswered)}`);
+  t.same([...new Set(read.map((line) => line.split(' ')[0]))], ['200'], `every request Apache read it answered 200 (${read.length})`);
+  t.notMatch(apache.errorLog(), /proxy_fcgi:error/, 'no request failed at its backend');
+  t.notMatch(apache.errorLog(), /AH00052|exit signal/, 'no Apache child died under the load');
+  // The previous machine's CI run once had four client connections reset with no answer and
+  // nothing in Apache's error log (about one run in five there; none in 210,000 requests with
+  // and without reloads on the next machine). adrater cannot lose a request Apache never read:
+  // each such request must be missing from Apache's access log, which holds every request it
+  // read, answered or not.
+  const readPaths = new Set(read.map((line) => line.split(' ')[2]));
+  t.same(unanswered.filter((path) => readPaths.has(path)), [], `no unanswered request had reached Apache's handlers (${unanswered.length} unanswered: ${unanswered.join(', ')})`);
   if (t.counts.fail > 0) t.comment(`the responder's log:\n${responder.stderr()}\nApache's:\n${apache.errorLog()}`);
   t.comment(`three reloads under load through Apache: ${JSON.stringify(statuses)}`);
 });

@@ -129,7 +129,10 @@ export async function startApache(mpm: 'event' | 'prefork', site: string, module
     `PidFile ${dir}/httpd.pid`,
     `DefaultRuntimeDir ${dir}`,
     `ErrorLog ${dir}/error.log`,
-    `LogLevel warn`,
+    // core:notice names an Apache child that died of a signal (AH00052), taking its connections
+    `LogLevel warn core:notice`,
+    // what Apache read of each request and what it answered, in the order it answered
+    `CustomLog ${dir}/access.log "%>s %r"`,
     `User www-data`,
     `Group www-data`,
     `LoadModule mpm_${mpm}_module ${MODULES}/mod_mpm_${mpm}.so`,
