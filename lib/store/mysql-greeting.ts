@@ -29,6 +29,30 @@ export function notAGreeting(where: string, start: Buffer): string | null {
 export const noGreeting = (where: string, ms: number) =>
   `connected to ${where}, but no MySQL greeting came within ${ms} ms (a MySQL server that has stalled, or a server of another protocol)`;
 
+/**
+ * The message for a server that greeted and then did not finish the login within `ms` (an
+ * authentication that hangs, such as PAM waiting on its directory, or a proxy that greets for
+ * servers it cannot reach): before, `connect ETIMEDOUT`, as if the host were unreachable.
+ */
+export const noLogin = (where: string, ms: number) =>
+  `connected to ${where}, which sent its MySQL greeting, but the login did not finish within ${ms} ms (an authentication that hangs, or a proxy waiting for its servers)`;
+
+/**
+ * Whether the server's packets in `chunk`, after the greeting, end the login (an OK or an
+ * ERR packet; an auth switch or more auth data does not), given `pending`: what was left of
+ * the previous chunk. Returns the bytes still pending, or true once the login has ended.
+ */
+export function loginEnds(pending: Buffer, chunk: Buffer): Buffer | true {
+  let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+  while (data.length >= 5) {
+    const end = 4 + data.readUIntLE(0, 3);
+    if (end > 4 && (data[4] === 0x00 || data[4] === 0xff)) return true;
+    if (data.length < end) break;
+    data = data.subarray(end);
+  }
+  return data;
+}
+
 /** `host:port` (an IPv6 address in brackets), or the socket's path: what a message names. */
 export const serverLabel = (o: { host?: string; port?: number; socketPath?: string }) =>
   o.socketPath ?? `${o.host?.includes(':') ? `[${o.host}]` : (o.host ?? 'localhost')}:${o.port ?? 3306}`;

@@ -26,7 +26,7 @@ import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
 import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
 import { ed25519AuthPlugin } from './mysql-ed25519.js';
-import { noGreeting, NOT_MYSQL, notAGreeting } from './mysql-greeting.js';
+import { loginEnds, noGreeting, noLogin, NOT_MYSQL, notAGreeting } from './mysql-greeting.js';
 import type { Target } from './mysql-retry.js';
 
 // What each connection sets for its own session, whatever the server's defaults (or its
@@ -55,27 +55,41 @@ const AUTH_PLUGINS = { client_ed25519: ed25519AuthPlugin };
 /**
  * mysql2's socket to `server`, made as mysql2 makes its own (from its config: TCP_NODELAY, and
  * keep-alive once connected where asked), but failed at once when the server's first bytes
- * are no MySQL greeting, and, when the server took the connection and sent nothing within
- * connectTimeout, failed saying so: mysql2's own timer, started just after this one with the
- * same delay (so always after it), says `connect ETIMEDOUT` either way (mysql-greeting.ts).
+ * are no MySQL greeting, and, when the server took the connection and did not greet or (without
+ * TLS) did not end the login within connectTimeout, failed saying which: mysql2's own timer,
+ * started just after this one with the same delay (so always after it), says `connect
+ * ETIMEDOUT` either way (mysql-greeting.ts). Over TLS mysql2 reads the socket's handle itself
+ * once the greeting is in, and a stalled login stays mysql2's `connect ETIMEDOUT`.
  */
 function checkedSocket(server: MysqlServer) {
-  return ({ config }: { config: { socketPath?: string; port: number; host: string; enableKeepAlive?: boolean; keepAliveInitialDelay?: number; connectTimeout: number } }): Socket => {
+  return ({ config }: { config: { socketPath?: string; port: number; host: string; enableKeepAlive?: boolean; keepAliveInitialDelay?: number; connectTimeout: number; ssl?: unknown } }): Socket => {
     const socket = config.socketPath ? connect(config.socketPath) : connect(config.port, config.host);
     if (!config.socketPath) socket.setNoDelay(true);
     const fail = (message: string, code: string) => socket.destroy(Object.assign(new Error(message), { code }));
     let connected = false;
+    let greeted = false;
     socket.once('connect', () => {
       connected = true;
       if (config.enableKeepAlive && !config.socketPath) socket.setKeepAlive(true, config.keepAliveInitialDelay);
     });
-    const timer = setTimeout(() => connected && fail(noGreeting(server.label, config.connectTimeout), 'ETIMEDOUT'), config.connectTimeout);
+    const stalled = () => connected && fail((greeted ? noLogin : noGreeting)(server.label, config.connectTimeout), 'ETIMEDOUT');
+    const timer = setTimeout(stalled, config.connectTimeout);
     socket.once('close', () => clearTimeout(timer));
     socket.once('data', (start: Buffer) => {
-      clearTimeout(timer);
+      greeted = true;
       const message = notAGreeting(server.label, start);
       if (message) fail(message, NOT_MYSQL);
+      else if (config.ssl) clearTimeout(timer);
     });
+    // Without TLS, the server's packets are read up to the login's answer, and no more.
+    let pending: Buffer = Buffer.alloc(0);
+    const watch = (chunk: Buffer) => {
+      const left = loginEnds(pending, chunk);
+      if (left !== true) return void (pending = left);
+      clearTimeout(timer);
+      socket.off('data', watch);
+    };
+    if (!config.ssl) socket.on('data', watch);
     return socket;
   };
 }

@@ -10,7 +10,7 @@
 // reads them alike.
 import { openWireSocket } from './wire-socket.js';
 import { SERVER_ERROR_NAMES } from './mysql-errors.js';
-import { noGreeting, NOT_MYSQL, notAGreeting, serverLabel } from './mysql-greeting.js';
+import { noGreeting, noLogin, NOT_MYSQL, notAGreeting, serverLabel } from './mysql-greeting.js';
 import type { WireSocket } from './wire-socket.js';
 
 export interface WireOptions {
@@ -412,7 +412,8 @@ export function connectWire(options: WireOptions): Promise<Wire> {
   const target = options.socketPath ? { path: options.socketPath } : { host: options.host ?? 'localhost', port: options.port ?? 3306 };
   return new Promise<Wire>((resolve, reject) => {
     const timer = setTimeout(() => {
-      const message = connected && !greeted ? noGreeting(serverLabel(options), options.connectTimeout) : 'connect ETIMEDOUT';
+      const where = serverLabel(options);
+      const message = !connected ? 'connect ETIMEDOUT' : greeted ? noLogin(where, options.connectTimeout) : noGreeting(where, options.connectTimeout);
       fail(new WireError(message, 'ETIMEDOUT', true));
     }, options.connectTimeout);
     openWireSocket(target, events, options.transport)

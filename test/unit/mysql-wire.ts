@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { connectWire, parseGreeting, parseRow, scramble, serverError, UnsupportedError, WireError } from '../../lib/store/mysql-wire.js';
 import { literal } from '../../lib/store/mysql-cgi.js';
 import { ed25519Signature } from '../../lib/store/mysql-ed25519.js';
-import { notAGreeting } from '../../lib/store/mysql-greeting.js';
+import { loginEnds, notAGreeting } from '../../lib/store/mysql-greeting.js';
 import { seeded } from '../helpers/random.js';
 import { socketServer } from '../helpers/socket-server.js';
 
@@ -122,6 +122,29 @@ t.test('literals need no escaping: hex strings with a utf8mb4 introducer, safe i
   t.throws(() => literal(2 ** 60), TypeError);
 });
 
+t.test("loginEnds: the login's answer (OK or ERR) found after the greeting, across chunks; an auth switch or more data is no end", async (t) => {
+  const greet = packet(0, greeting(Buffer.alloc(20, 1)));
+  const ok = packet(2, Buffer.from([0x00, 0, 0, 2, 0, 0, 0]));
+  const none = Buffer.alloc(0);
+  t.equal(loginEnds(none, Buffer.concat([greet, ok])), true, 'greeting and OK in one chunk');
+  t.equal(loginEnds(none, packet(0, Buffer.from([0xff, 0x10, 0x04, 0x23]))), true, 'an ERR in place of the greeting');
+  const switched = loginEnds(none, Buffer.concat([greet, packet(2, Buffer.from('\xfeclient_ed25519\0', 'latin1'))]));
+  t.same(switched, none, 'an auth switch: not yet, nothing pending');
+  t.equal(loginEnds(switched as Buffer, packet(4, Buffer.from([0xff, 0x15, 0x04]))), true, 'then an ERR');
+  t.same(loginEnds(none, packet(2, Buffer.from([0x01, 0x04]))), none, 'more auth data (caching_sha2 wants the password): not yet');
+  // Every split of greeting + OK into two chunks: the login ends with the chunk that holds
+  // the OK's first byte, not before.
+  const both = Buffer.concat([greet, ok]);
+  const wrong: number[] = [];
+  for (let at = 1; at < both.length; at++) {
+    const first = loginEnds(none, both.subarray(0, at));
+    const endsWithFirst = at >= greet.length + 5;
+    if (endsWithFirst ? first !== true : first === true || loginEnds(first, both.subarray(at)) !== true) wrong.push(at);
+  }
+  t.same(wrong, [], `each of ${both.length - 1} splits`);
+  t.same(loginEnds(none, Buffer.concat([packet(2, none), Buffer.from([1, 0, 0, 3])])), Buffer.from([1, 0, 0, 3]), 'an empty packet is no OK; a header alone is kept');
+});
+
 /** A server on loopback that does `greet` with each connection: its port. */
 const fakeServer = async (t: Test, greet: (socket: Socket) => void) => ((await socketServer(t, greet)) as { port: number }).port;
 
@@ -145,6 +168,15 @@ for (const transport of ['handle', 'net'] as const) {
       message: `connected to 127.0.0.1:${port}, but no MySQL greeting came within 300 ms (a MySQL server that has stalled, or a server of another protocol)`,
     });
     t.ok(Date.now() - started >= 250, 'waited for the time-out');
+  });
+
+  t.test(`${transport}: a server that greets and never answers the login: ETIMEDOUT after connectTimeout, saying it greeted`, async (t) => {
+    const port = await fakeServer(t, (socket) => socket.write(packet(0, greeting(Buffer.alloc(20, 1)))));
+    await t.rejects(connectWire(options(port, 300)), {
+      code: 'ETIMEDOUT',
+      fatal: true,
+      message: `connected to 127.0.0.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms (an authentication that hangs, or a proxy waiting for its servers)`,
+    });
   });
 
   // Servers of other protocols that speak first, at a port a database URL named by mistake.
@@ -191,7 +223,7 @@ for (const transport of ['handle', 'net'] as const) {
       socket.on('data', (data) => seen.push(data));
     });
     const started = Date.now();
-    await t.rejects(connectWire({ ...options(port, 400), tls }), { code: 'ETIMEDOUT', fatal: true });
+    await t.rejects(connectWire({ ...options(port, 400), tls }), { code: 'ETIMEDOUT', fatal: true, message: /which sent its MySQL greeting, but the login did not finish within 400 ms/ });
     t.ok(Date.now() - started >= 350, 'waited for the time-out');
     const request = Buffer.concat(seen).subarray(0, 36);
     t.same([request.readUIntLE(0, 3), request[3]], [32, 1], 'a 32-byte SSL request, sequence 1');
