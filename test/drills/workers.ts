@@ -253,7 +253,7 @@ t.test('SIGHUP under load through Apache mod_proxy_fcgi (the shipped configurati
   // Apache logs a request once it has answered it, a moment after the client has the answer.
   const answered = statuses['200'] ?? 0;
   const accessLog = () => readFileSync(join(apache.dir, 'access.log'), 'utf8').split('\n').filter(Boolean);
-  await until('Apache has logged every answer', () => accessLog().length >= answered, 5_000).catch(() => {});
+  await until('Apache has logged every answer', () => accessLog().length >= answered, 5_000);
   const read = accessLog();
   // A request lost at the backend is a 503 to the client, a 503 in Apache's access log and a
   // proxy_fcgi error in its error log, every time (as on the code before 7871316).
