@@ -52,14 +52,33 @@ const SESSION =
 // The authentication methods mysql2 lacks: MariaDB's ed25519 accounts.
 const AUTH_PLUGINS = { client_ed25519: ed25519AuthPlugin };
 
+/** A TCP connection's two ends, the same for a socket and the TLS socket mysql2 makes over it. */
+interface Ends {
+  localAddress?: string;
+  localPort?: number;
+  remoteAddress?: string;
+  remotePort?: number;
+}
+const endsOf = (s: Ends) => `${s.localAddress}:${s.localPort} ${s.remoteAddress}:${s.remotePort}`;
+
+// Over TLS mysql2 reads the socket's handle itself once the greeting is in, so the end of the
+// login is seen where mysql2 hands the connection over (loginDone), found by its two ends.
+const tlsLogins = new Map<string, () => void>();
+
+/** Called with each connection mysql2 has logged in: its TLS login no longer times out. */
+function loginDone(stream: unknown): void {
+  const key = endsOf(stream as Ends);
+  tlsLogins.get(key)?.();
+}
+
 /**
  * mysql2's socket to `server`, made as mysql2 makes its own (from its config: TCP_NODELAY, and
  * keep-alive once connected where asked), but failed at once when the server's first bytes
- * are no MySQL greeting, and, when the server took the connection and did not greet or (without
- * TLS) did not end the login within connectTimeout, failed saying which: mysql2's own timer,
- * started just after this one with the same delay (so always after it), says `connect
- * ETIMEDOUT` either way (mysql-greeting.ts). Over TLS mysql2 reads the socket's handle itself
- * once the greeting is in, and a stalled login stays mysql2's `connect ETIMEDOUT`.
+ * are no MySQL greeting, and, when the server took the connection and did not greet, or did
+ * not end the login, within connectTimeout, failed saying which: mysql2's own timer, started
+ * just after this one with the same delay (so always after it), says `connect ETIMEDOUT`
+ * either way (mysql-greeting.ts). (Over TLS on a Unix socket, whose connections have no ends
+ * to tell apart, the timer stops at the greeting and a stalled login is mysql2's line.)
  */
 function checkedSocket(server: MysqlServer) {
   return ({ config }: { config: { socketPath?: string; port: number; host: string; enableKeepAlive?: boolean; keepAliveInitialDelay?: number; connectTimeout: number; ssl?: unknown } }): Socket => {
@@ -78,8 +97,16 @@ function checkedSocket(server: MysqlServer) {
     socket.once('data', (start: Buffer) => {
       greeted = true;
       const message = notAGreeting(server.label, start);
-      if (message) fail(message, NOT_MYSQL);
-      else if (config.ssl) clearTimeout(timer);
+      if (message) return fail(message, NOT_MYSQL);
+      if (!config.ssl) return;
+      if (config.socketPath) return clearTimeout(timer);
+      const key = endsOf(socket);
+      const done = () => {
+        clearTimeout(timer);
+        tlsLogins.delete(key);
+      };
+      tlsLogins.set(key, done);
+      socket.once('close', () => tlsLogins.get(key) === done && tlsLogins.delete(key));
     });
     // Without TLS, the server's packets are read up to the login's answer, and no more.
     let pending: Buffer = Buffer.alloc(0);
@@ -102,6 +129,7 @@ interface CoreConnection {
 async function connectOnce(server: MysqlServer): Promise<Connection> {
   // A few statements: mysql2's static row parser, not one compiled with `new Function` per result shape.
   const conn = await mysql.createConnection({ ...server.options, authPlugins: AUTH_PLUGINS, disableEval: true, stream: checkedSocket(server) });
+  loginDone((conn as unknown as { connection: { stream: unknown } }).connection.stream);
   // A connection lost between queries must not become an uncaught 'error' event.
   conn.on('error', () => {});
   return conn;
@@ -184,6 +212,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
     if (current && current.index === i) return current;
     const pool = mysql.createPool({ ...servers[i].options, authPlugins: AUTH_PLUGINS, stream: checkedSocket(servers[i]), connectionLimit: options.poolSize, maxIdle: options.poolSize, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 });
     pool.on('connection', (conn) => {
+      loginDone((conn as unknown as { stream: unknown }).stream); // the core connection, as below
       // An idle pooled connection that loses its server reports it here; the pool drops it.
       conn.on('error', () => {});
       // Sent before the statement the connection was made for (mysql2 runs a connection's

@@ -7,6 +7,7 @@
 // commands through mysql2.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,9 @@ import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { errorOf, sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
+import { socketServer } from '../helpers/socket-server.js';
+import { refusedBoth } from '../helpers/refused.js';
+import { sleep } from '../helpers/wait.js';
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 
@@ -184,4 +188,58 @@ t.test('client certificates (?sslCert=&sslKey=): an account REQUIRE SUBJECT serv
     t.equal(started.code, 2, `responder: ${key}`);
     t.match(started.stderr, reason);
   }
+});
+
+// A login that stalls after the server's greeting (an authentication plugin waiting on its
+// directory, a proxy that greets for servers it cannot reach) is timed out and named as one,
+// over TLS too; a login that has ended is never timed out, however long its connection lives.
+// mysql2 reads a TLS socket itself once the greeting is in, so adrater sees such a login end
+// only where mysql2 hands the connection over: had it missed one, the pool's connection would
+// be cut at connectTimeout, and its next statement would go out on a new one.
+t.test('a login that stalls after the greeting is named as one, over TLS too; one that has ended is not timed out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-stall-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir, 'ca');
+  const cert = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${cert.cert}`, `--ssl-key=${cert.key}`] });
+  t.teardown(() => server.destroy());
+  await server.sql('CREATE DATABASE tls');
+  await server.sql("CREATE USER app@'%' IDENTIFIED BY 'app-pass' REQUIRE SSL");
+  await server.sql("CREATE USER plain@'%' IDENTIFIED BY 'plain-pass'");
+  await server.sql("GRANT ALL ON tls.* TO app@'%', plain@'%'");
+  const tlsUrl = (port: number, timeout: number) => `mysql://app:app-pass@127.0.0.1:${port}/tls?sslCa=${ca}&connectTimeout=${timeout}`;
+  t.equal((await run(['db', 'init'], { ADRATER_DB: tlsUrl(server.port, 3000) })).code, 0, 'db init');
+
+  const sessions = async (user: string) => (await server.sql('SELECT id FROM information_schema.processlist WHERE user = ? ORDER BY id', [user])).map((row) => Number(row.id));
+  for (const [user, url] of [
+    ['app', tlsUrl(server.port, 400)],
+    ['plain', `mysql://plain:plain-pass@127.0.0.1:${server.port}/tls?connectTimeout=400`],
+  ]) {
+    const responder = await startResponder({ db: url });
+    t.teardown(() => responder.stop());
+    t.equal((await answerOnce(responder.port!, getParams('url=first.example'))).status, 200, `${user}: the first answer`);
+    const before = await sessions(user);
+    await sleep(1200); // three times connectTimeout
+    t.equal((await answerOnce(responder.port!, getParams('url=second.example'))).status, 200, `${user}: an answer past connectTimeout`);
+    const after = await sessions(user);
+    t.ok(before.length > 0 && before.every((id) => after.includes(id)), `${user}: the pool's connections live on (${before} -> ${after})`);
+    await responder.stop();
+    t.notMatch(responder.stderr(), /ETIMEDOUT|did not finish/, `${user}: nothing timed out`);
+  }
+
+  // A stand-in that relays this server's greeting (it offers TLS) and swallows what follows:
+  // the client's SSL request, then its TLS handshake.
+  const { port } = (await socketServer(t, (client) => {
+    const mariadb = connect(server.port, '127.0.0.1');
+    mariadb.once('data', (greeting) => client.write(greeting));
+    mariadb.on('error', () => {});
+    client.on('close', () => mariadb.destroy());
+  })) as { port: number };
+  const stalledUrl = tlsUrl(port, 300);
+  // (mysql2 gives any failure of its TLS handshake its own code, HANDSHAKE_SSL_ERROR; the CGI client's is ETIMEDOUT.)
+  const reason = new RegExp(`503 database unavailable: MySQL unavailable: (ETIMEDOUT|HANDSHAKE_SSL_ERROR): connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms`);
+  await refusedBoth(t, stalledUrl, reason);
+  const command = await run(['queue'], { ADRATER_DB: stalledUrl });
+  t.equal(command.code, 1, 'a command exits 1');
+  t.match(command.stderr, 'which sent its MySQL greeting, but the login did not finish within 300 ms');
 });
