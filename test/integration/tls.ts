@@ -6,12 +6,14 @@
 // client (lib/store/mysql-wire.ts, tried here directly too); a responder's pool and the
 // commands through mysql2.
 import t from 'tap';
+import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateMariadb } from '../helpers/mariadb.js';
+import type { PrivateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { errorOf, sites } from '../helpers/xml.js';
@@ -36,17 +38,29 @@ function makeCert(dir: string, ca: string, name: string, altNames: string): { ce
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
-t.test('TLS to the database: verified against the CA given, by name for a host name', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-'));
+/** A directory for a test's certificates, removed when `t` ends. */
+function certDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A private MariaDB serving TLS with `cert` (signed by the CA at `ca`), its database `tls` made; stopped when `t` ends. */
+async function tlsMariadb(t: Test, ca: string, cert: { cert: string; key: string }): Promise<PrivateMariadb> {
+  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${cert.cert}`, `--ssl-key=${cert.key}`] });
+  t.teardown(() => server.destroy());
+  await server.sql('CREATE DATABASE tls');
+  return server;
+}
+
+t.test('TLS to the database: verified against the CA given, by name for a host name', async (t) => {
+  const dir = certDir(t, 'adrater-tls-');
   const ca = makeCa(dir, 'ca');
   const otherCa = makeCa(dir, 'other-ca');
   const dbExample = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
   const localhost = makeCert(dir, 'ca', 'localhost', 'DNS:localhost');
 
-  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${dbExample.cert}`, `--ssl-key=${dbExample.key}`] });
-  t.teardown(() => server.destroy());
-  await server.sql('CREATE DATABASE tls');
+  const server = await tlsMariadb(t, ca, dbExample);
   await server.sql("CREATE USER app@'%' IDENTIFIED BY 'app-pass' REQUIRE SSL");
   await server.sql("GRANT ALL ON tls.* TO app@'%'");
   const url = (host: string, query: string) => `mysql://app:app-pass@${host}:${server.port}/tls${query}`;
@@ -129,8 +143,7 @@ t.test('TLS to the database: verified against the CA given, by name for a host n
 });
 
 t.test('client certificates (?sslCert=&sslKey=): an account REQUIRE SUBJECT served; a key that cannot be used is a bad setting', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-client-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = certDir(t, 'adrater-tls-client-');
   const ca = makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
   const server = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
@@ -141,9 +154,7 @@ t.test('client certificates (?sslCert=&sslKey=): an account REQUIRE SUBJECT serv
   const encryptedOldKey = join(dir, 'encrypted-old.key'); // the older PEM form: Proc-Type: 4,ENCRYPTED
   openssl(dir, ['pkey', '-in', client.key, '-aes128', '-traditional', '-passout', 'pass:secret', '-out', encryptedOldKey]);
 
-  const db = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${server.cert}`, `--ssl-key=${server.key}`] });
-  t.teardown(() => db.destroy());
-  await db.sql('CREATE DATABASE tls');
+  const db = await tlsMariadb(t, ca, server);
   // The certificate is the credential the server checks beside the password: its subject and its issuer.
   await db.sql("CREATE USER certified@'%' IDENTIFIED BY 'cert-pass' REQUIRE SUBJECT '/CN=adrater-client' AND ISSUER '/CN=ca'");
   await db.sql("GRANT ALL ON tls.* TO certified@'%'");
@@ -197,13 +208,10 @@ t.test('client certificates (?sslCert=&sslKey=): an account REQUIRE SUBJECT serv
 // only where mysql2 hands the connection over: had it missed one, the pool's connection would
 // be cut at connectTimeout, and its next statement would go out on a new one.
 t.test('a login that stalls after the greeting is named as one, over TLS too; one that has ended is not timed out', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'adrater-tls-stall-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = certDir(t, 'adrater-tls-stall-');
   const ca = makeCa(dir, 'ca');
   const cert = makeCert(dir, 'ca', 'db-example', 'DNS:db.example');
-  const server = await privateMariadb({ grants: true, args: () => ['--skip-log-bin', `--ssl-ca=${ca}`, `--ssl-cert=${cert.cert}`, `--ssl-key=${cert.key}`] });
-  t.teardown(() => server.destroy());
-  await server.sql('CREATE DATABASE tls');
+  const server = await tlsMariadb(t, ca, cert);
   await server.sql("CREATE USER app@'%' IDENTIFIED BY 'app-pass' REQUIRE SSL");
   await server.sql("CREATE USER plain@'%' IDENTIFIED BY 'plain-pass'");
   await server.sql("GRANT ALL ON tls.* TO app@'%', plain@'%'");
