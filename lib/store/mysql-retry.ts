@@ -14,6 +14,17 @@ export const code = (err: unknown): string => {
   return SERVER_ERROR_NAMES.get(e?.errno ?? 0) ?? e?.code ?? '';
 };
 
+/**
+ * A driver error as a failover line names it: its code (`fallback` when it has none), and its
+ * message where that says more than the code does (a Galera node's "WSREP has not yet prepared
+ * node for application use", a read-only server's, a stalled login's), as the 503 line does.
+ */
+export function reasonOf(err: unknown, fallback: string): string {
+  const name = code(err) || fallback;
+  const message = (err as { message?: string } | null | undefined)?.message;
+  return message && !message.includes(name) ? `${name}: ${message}` : name;
+}
+
 // The server is not there for us: another listed server may be.
 const LOST = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EPIPE',
@@ -167,7 +178,7 @@ export async function singleConnection<C>(servers: MysqlServer[], connect: (serv
       } catch (err) {
         failure = err;
         if (!serverLost(err)) throw err;
-        if (i + 1 < servers.length) log(`database ${servers[i].label}: ${code(err) || 'unreachable'}; trying ${servers[i + 1].label}`);
+        if (i + 1 < servers.length) log(`database ${servers[i].label}: ${reasonOf(err, 'unreachable')}; trying ${servers[i + 1].label}`);
       }
     }
     throw failure;
@@ -185,7 +196,7 @@ export async function singleConnection<C>(servers: MysqlServer[], connect: (serv
             throw err;
           }
           if (!again(err) || at + 1 >= servers.length) throw err;
-          log(`database ${servers[at].label}: ${code(err) || 'lost'}; trying ${servers[at + 1].label}`);
+          log(`database ${servers[at].label}: ${reasonOf(err, 'lost')}; trying ${servers[at + 1].label}`);
           await end(connection).catch(() => {});
           // Nowhere to go (the rest refuse, or want what this client does not speak): this
           // statement's own failure is the answer.

@@ -24,7 +24,7 @@ import mysql from 'mysql2/promise';
 import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { log } from '../core/log.js';
 import type { MysqlServer } from './mysql-servers.js';
-import { code, serverLost, singleConnection, tries } from './mysql-retry.js';
+import { code, reasonOf, serverLost, singleConnection, tries } from './mysql-retry.js';
 import { ed25519AuthPlugin } from './mysql-ed25519.js';
 import { loginEnds, noGreeting, noLogin, NOT_MYSQL, notAGreeting } from './mysql-greeting.js';
 import type { Target } from './mysql-retry.js';
@@ -247,7 +247,7 @@ export function failoverPools(servers: MysqlServer[], options: FailoverOptions):
   const moveOn = (i: number, err: unknown) => {
     if (i !== index || servers.length === 1) return;
     const next = (i + 1) % servers.length;
-    log(`database ${servers[i].label} lost (${code(err) || 'unreachable'}); using ${servers[next].label}`);
+    log(`database ${servers[i].label} lost (${reasonOf(err, 'unreachable')}); using ${servers[next].label}`);
     switchTo(next, true);
   };
   const reads = options.reads ?? false;

@@ -129,7 +129,7 @@ t.test('TLS to the database: verified against the CA given, by name for a host n
   const listed = `mysql://app:app-pass@127.0.0.1:3306,127.0.0.1:${server.port}/tls?sslCa=${ca}`;
   const viaList = await cgi(listed, { query: 'url=listed.example' });
   t.equal(viaList.status, 200, `a CGI run: the second listed server (${viaList.stderr})`);
-  t.match(viaList.stderr, /database 127\.0\.0\.1:3306: HANDSHAKE_NO_SSL_SUPPORT; trying/);
+  t.match(viaList.stderr, /database 127\.0\.0\.1:3306: HANDSHAKE_NO_SSL_SUPPORT: Server does not support secure connection; trying/);
   const listResponder = await startResponder({ db: listed });
   t.teardown(() => listResponder.stop());
   t.equal((await answerOnce(listResponder.port!, getParams('url=listed.example'))).status, 200, 'a responder: the second listed server');
@@ -250,4 +250,15 @@ t.test('a login that stalls after the greeting is named as one, over TLS too; on
   const command = await run(['queue'], { ADRATER_DB: stalledUrl });
   t.equal(command.code, 1, 'a command exits 1');
   t.match(command.stderr, 'which sent its MySQL greeting, but the login did not finish within 300 ms');
+
+  // Listed first, the stalled server is passed over for the next one, which serves.
+  const listed = `mysql://app:app-pass@127.0.0.1:${port},127.0.0.1:${server.port}/tls?sslCa=${ca}&connectTimeout=300`;
+  const viaCgi = await cgi(listed, { query: 'url=after-stall.example' });
+  t.equal(viaCgi.status, 200, `a CGI run: the next listed server (${viaCgi.stderr})`);
+  t.match(viaCgi.stderr, new RegExp(`database 127\\.0\\.0\\.1:${port}: ETIMEDOUT: connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms .*; trying`));
+  const responder = await startResponder({ db: listed });
+  t.teardown(() => responder.stop());
+  t.equal((await answerOnce(responder.port!, getParams('url=after-stall.example'))).status, 200, 'a responder: the next listed server');
+  await responder.stop();
+  t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${port} lost \\(HANDSHAKE_SSL_ERROR: connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms .*\\); using`));
 });

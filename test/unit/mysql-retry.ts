@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { classify, code, notApplied, readAgain, serverLost } from '../../lib/store/mysql-retry.js';
+import { classify, code, notApplied, readAgain, reasonOf, serverLost } from '../../lib/store/mysql-retry.js';
 import { DatabaseError, UnavailableError } from '../../lib/core/errors.js';
 import { WireError } from '../../lib/store/mysql-wire.js';
 
@@ -107,4 +107,15 @@ t.test("every server error mysql2 names is read alike from a CGI run's client an
   }
   t.ok(numbers > 1000, `mysql2's table read (${numbers} numbers)`);
   t.same(differ, [], 'read alike');
+});
+
+t.test("a failover line's reason: the code, and the message where it says more", async (t) => {
+  const wsrep = mysql2(1047, 'ER_UNKNOWN_COM_ERROR', 'WSREP has not yet prepared node for application use');
+  t.equal(reasonOf(wsrep, 'lost'), 'ER_UNKNOWN_COM_ERROR: WSREP has not yet prepared node for application use');
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' });
+  t.equal(reasonOf(refused, 'unreachable'), 'ECONNREFUSED', 'a message that only repeats the code is left out');
+  t.equal(reasonOf(new Error(''), 'lost'), 'lost', 'no code, no message: the fallback');
+  t.equal(reasonOf(undefined, 'unreachable'), 'unreachable');
+  const stalled = new WireError('connected to 127.0.0.1:3306, which sent its MySQL greeting, but the login did not finish within 3000 ms', 'ETIMEDOUT', true);
+  t.match(reasonOf(stalled, 'unreachable'), /^ETIMEDOUT: connected to 127\.0\.0\.1:3306, which sent its MySQL greeting/);
 });
