@@ -61,8 +61,7 @@ interface Ends {
 }
 const endsOf = (s: Ends) => `${s.localAddress}:${s.localPort} ${s.remoteAddress}:${s.remotePort}`;
 
-// Over TLS mysql2 reads the socket's handle itself once the greeting is in, so the end of the
-// login is seen where mysql2 hands the connection over (loginDone), found by its two ends.
+// TLS logins under way, by their connections' two ends (checkedSocket, loginDone).
 const tlsLogins = new Map<string, () => void>();
 
 /** Called with each connection mysql2 has logged in: its TLS login no longer times out. */
@@ -94,11 +93,10 @@ function checkedSocket(server: MysqlServer) {
     const stalled = () => connected && fail((greeted ? noLogin : noGreeting)(server.label, config.connectTimeout), 'ETIMEDOUT');
     const timer = setTimeout(stalled, config.connectTimeout);
     socket.once('close', () => clearTimeout(timer));
-    socket.once('data', (start: Buffer) => {
-      greeted = true;
-      const message = notAGreeting(server.label, start);
-      if (message) return fail(message, NOT_MYSQL);
-      if (!config.ssl) return;
+    // Over TLS mysql2 reads the socket's handle itself once the greeting is in: the login's end
+    // is seen where mysql2 hands the connection over (loginDone).
+    const awaitTlsLogin = () => {
+      socket.off('data', read);
       if (config.socketPath) return clearTimeout(timer);
       const key = endsOf(socket);
       const done = () => {
@@ -107,16 +105,23 @@ function checkedSocket(server: MysqlServer) {
       };
       tlsLogins.set(key, done);
       socket.once('close', () => tlsLogins.get(key) === done && tlsLogins.delete(key));
-    });
-    // Without TLS, the server's packets are read up to the login's answer, and no more.
+    };
+    // The server's packets, read up to the login's answer and no more: the first must begin a
+    // greeting; then, without TLS, the login ends with an OK or an ERR packet.
     let pending: Buffer = Buffer.alloc(0);
-    const watch = (chunk: Buffer) => {
+    const read = (chunk: Buffer) => {
+      if (!greeted) {
+        greeted = true;
+        const message = notAGreeting(server.label, chunk);
+        if (message) return fail(message, NOT_MYSQL);
+        if (config.ssl) return awaitTlsLogin();
+      }
       const left = loginEnds(pending, chunk);
       if (left !== true) return void (pending = left);
       clearTimeout(timer);
-      socket.off('data', watch);
+      socket.off('data', read);
     };
-    if (!config.ssl) socket.on('data', watch);
+    socket.on('data', read);
     return socket;
   };
 }
