@@ -7,9 +7,8 @@
 // (mysql2) alike; real servers of the two kinds are stood in for by a socket that writes
 // what NATS writes, and one that writes nothing.
 import t from 'tap';
-import { connect } from 'node:net';
 import { run } from '../helpers/run.js';
-import { socketServer } from '../helpers/socket-server.js';
+import { greetsThenSilent, socketServer } from '../helpers/socket-server.js';
 import { refusedBoth } from '../helpers/refused.js';
 
 const NATS_INFO = 'INFO {"server_id":"NB6KU7VDEIKCOF6M36P4K","server_name":"nats","version":"2.9.15","proto":1}\r\n';
@@ -36,17 +35,11 @@ t.test('a server that says nothing: 503 after connectTimeout, saying the connect
   t.match(command.stderr, 'but no MySQL greeting came within 300 ms');
 });
 
-// A server that greets and then leaves the login unanswered (an authentication plugin waiting
-// on its directory; a proxy that greets for servers it cannot reach): stood in for by a
-// socket that relays MariaDB's own greeting and swallows the client's answer. Before stop 38
-// the line said `connect ETIMEDOUT`, as if the host were unreachable.
+// A server that greets and then leaves the login unanswered, stood in for by a socket that
+// relays MariaDB's own greeting (greetsThenSilent). Before stop 38 the line said `connect
+// ETIMEDOUT`, as if the host were unreachable.
 t.test('a server that greets and never ends the login: 503 after connectTimeout, saying it greeted', async (t) => {
-  const { port } = (await socketServer(t, (client) => {
-    const mariadb = connect(3306, '127.0.0.1');
-    mariadb.once('data', (greeting) => client.write(greeting));
-    mariadb.on('error', () => {});
-    client.on('close', () => mariadb.destroy());
-  })) as { port: number };
+  const port = await greetsThenSilent(t, 3306);
   const url = `mysql://root@127.0.0.1:${port}/test?connectTimeout=300`;
   const reason = new RegExp(`503 database unavailable: MySQL unavailable: ETIMEDOUT: connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms`);
   await refusedBoth(t, url, reason);

@@ -8,7 +8,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { errorOf, sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
-import { socketServer } from '../helpers/socket-server.js';
+import { greetsThenSilent } from '../helpers/socket-server.js';
 import { refusedBoth } from '../helpers/refused.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -237,12 +236,7 @@ t.test('a login that stalls after the greeting is named as one, over TLS too; on
 
   // A stand-in that relays this server's greeting (it offers TLS) and swallows what follows:
   // the client's SSL request, then its TLS handshake.
-  const { port } = (await socketServer(t, (client) => {
-    const mariadb = connect(server.port, '127.0.0.1');
-    mariadb.once('data', (greeting) => client.write(greeting));
-    mariadb.on('error', () => {});
-    client.on('close', () => mariadb.destroy());
-  })) as { port: number };
+  const port = await greetsThenSilent(t, server.port);
   const stalledUrl = tlsUrl(port, 300);
   // (mysql2 gives any failure of its TLS handshake its own code, HANDSHAKE_SSL_ERROR; the CGI client's is ETIMEDOUT.)
   const reason = new RegExp(`503 database unavailable: MySQL unavailable: (ETIMEDOUT|HANDSHAKE_SSL_ERROR): connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms`);
