@@ -12,7 +12,7 @@ export type Address = { fd: number } | { path: string } | { host: string; port: 
 // longer path short without a word and binds the socket where the shorter path leads: a
 // file in some other directory, and the responder's chmod of the path it was given failed
 // with ENOENT.
-const MAX_SOCKET_PATH = 107;
+export const MAX_SOCKET_PATH = 107;
 
 /**
  * --listen's address; without it, systemd's socket (fd 3) or the one on fd 0. A supervisor's

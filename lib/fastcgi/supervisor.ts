@@ -4,14 +4,18 @@
 // on fd 4 (inherited.ts says why not on fd 0, as mod_fcgid gives it). The supervisor never
 // accepts a connection itself: it only binds the socket (`--listen`) or passes on the one it
 // was given (fd 0, systemd's fd 3), and each worker listens and accepts on that shared socket.
+// Until the first worker listens, a connection to a bound socket is refused: a Unix socket is
+// therefore bound under a hidden name beside its path and linked to the path once a worker
+// listens, so that the path appears only when it accepts, as a single responder's does.
 import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import { chmodSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Settings } from '../core/settings.js';
 import { log } from '../core/log.js';
-import { clearStaleSocket, parseListen, removeSocketFile } from './listener.js';
+import { clearStaleSocket, MAX_SOCKET_PATH, parseListen, removeSocketFile } from './listener.js';
 import { WORKER_SOCKET_FD } from './inherited.js';
 import type { Address } from './listener.js';
 import { sumStatus } from './status.js';
@@ -52,33 +56,64 @@ interface Supervisor {
   env: NodeJS.ProcessEnv;
   /** The listening socket's descriptor; each worker's WORKER_SOCKET_FD. */
   fd: number;
+  /** A Unix socket bound under its hidden name: linked to its path once a worker listens (or not, when the path was taken meanwhile). */
+  staged: { hidden: string; path: string; state: 'hidden' | 'linked' | 'failed' } | null;
   workers: Set<Worker>;
   crashes: number[];
   stopping: boolean;
   reloading: boolean;
 }
 
-/** A socket bound (not listening: the workers listen) for `address`, and its descriptor. */
-async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown }> {
-  if ('fd' in address) return { fd: address.fd, keep: null };
-  if ('path' in address) await clearStaleSocket(address.path);
+/**
+ * A socket bound (not listening: the workers listen) for `address`, and its descriptor; a
+ * Unix socket under its hidden name (hiddenPath), unless that name would not fit.
+ */
+async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown; hidden: string | null }> {
+  if ('fd' in address) return { fd: address.fd, keep: null, hidden: null };
+  let hidden: string | null = null;
+  if ('path' in address) {
+    await clearStaleSocket(address.path);
+    hidden = hiddenPath(address.path);
+    if (hidden) await clearStaleSocket(hidden); // one a supervisor that died before it had a worker left
+  }
   // net's own bind-only handle, as the cluster module makes one for its workers: public APIs
   // would listen, and the supervisor's event loop would then accept connections too.
   const create = (net as unknown as { _createServerHandle(address: string, port: number, type: number): { fd: number } | number })._createServerHandle;
-  const handle = 'path' in address ? create(address.path, -1, -1) : create(address.host, address.port, net.isIP(address.host) || 4);
+  const handle = 'path' in address ? create(hidden ?? address.path, -1, -1) : create(address.host, address.port, net.isIP(address.host) || 4);
   if (typeof handle === 'number') throw new Error(`cannot bind ${'path' in address ? address.path : `${address.host}:${address.port}`} (error ${handle})`);
-  if ('path' in address) chmodSync(address.path, 0o660);
-  return { fd: handle.fd, keep: handle };
+  if ('path' in address) chmodSync(hidden ?? address.path, 0o660);
+  return { fd: handle.fd, keep: handle, hidden };
+}
+
+/** `dir/.name` for `dir/name`; null past a socket path's length (the socket is then bound at its path, refusing until a worker listens). */
+function hiddenPath(path: string): string | null {
+  const hidden = join(dirname(path), `.${basename(path)}`);
+  return Buffer.byteLength(hidden) <= MAX_SOCKET_PATH ? hidden : null;
+}
+
+/** A worker listens: the socket's path now leads to it (a link, which fails rather than replace a path another process took meanwhile). */
+function publish(staged: NonNullable<Supervisor['staged']>): void {
+  const { hidden, path } = staged;
+  try {
+    linkSync(hidden, path);
+    staged.state = 'linked';
+    unlinkSync(hidden);
+  } catch (err) {
+    staged.state = 'failed';
+    log(`supervisor: cannot put the socket at ${path}: ${(err as Error).message}; stopping`);
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  }
 }
 
 export async function runSupervisor(settings: Settings, workerEnv: Record<string, string>): Promise<void> {
   const address = parseListen(settings.listen);
-  const { fd, keep } = await bindSocket(address);
+  const { fd, keep, hidden } = await bindSocket(address);
   const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv, ADRATER_WORKER: '1' };
   delete env.LISTEN_FDS; // systemd's socket is the workers' WORKER_SOCKET_FD now
   delete env.LISTEN_PID;
   delete env.LISTEN_FDNAMES;
-  const s: Supervisor = { settings, env, fd, workers: new Set(), crashes: [], stopping: false, reloading: false };
+  const s: Supervisor = { settings, env, fd, staged: hidden && 'path' in address ? { hidden, path: address.path, state: 'hidden' } : null, workers: new Set(), crashes: [], stopping: false, reloading: false };
   const count = settings.workers === 0 ? availableParallelism() : settings.workers;
   const stopped = new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(s, signal).then(resolve));
@@ -88,7 +123,8 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   const ready = await Promise.all(Array.from({ length: count }, () => startWorker(s).ready));
   log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
   await stopped;
-  removeSocketFile(address);
+  if (!s.staged || s.staged.state === 'linked') removeSocketFile(address); // not another process's
+  if (hidden && existsSync(hidden)) unlinkSync(hidden); // no worker ever listened, or the path was taken
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 
@@ -105,6 +141,7 @@ function startWorker(s: Supervisor, trial = false): Worker {
       clearTimeout(timer);
       worker.serving = true;
       worker.served = true;
+      if (s.staged?.state === 'hidden') publish(s.staged);
       markReady(true);
     }
     if (message.type === 'status?') void answerStatus(s, child, message.id);

@@ -12,7 +12,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, renameSync, symlinkSync, writeFileSync, chmodSync, rmSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, symlinkSync, writeFileSync, chmodSync, rmSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { connectFcgi, encodeRequest } from '../../lib/fastcgi/client.js';
@@ -415,6 +415,44 @@ t.test('SIGTERM with a request in flight: answered, then every worker and the su
   t.equal(await responder.exited, 0, 'exit 0');
   t.match(responder.stderr(), /supervisor: stopped/);
 });
+
+// Before stop 39 the supervisor bound a Unix socket at its path and its first worker listened
+// on it ~0.1 s later (longer on a slow machine): a client that connected as soon as the path
+// was there (a script waiting for it, as the peers rig does) was refused.
+t.test('--listen PATH with workers: the path appears only once a worker accepts on it', async (t) => {
+  const store = await scratch(t);
+  const dir = serverDir('adrater-socket-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'adrater.sock');
+  const child = spawn('/usr/bin/env', ['-i', `PATH=${WEB_SERVER_PATH}`, `ADRATER_DB=${store.url}`, BIN, 'fcgi', '--listen', path, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  const started = Date.now();
+  while (!existsSync(path)) {
+    if (child.exitCode !== null || Date.now() - started > 15_000) throw new Error(`no socket at ${path}: ${log}`);
+    await sleep(2);
+  }
+  // At once, as a web server's first request would: no retry.
+  const answer = await answerAt(path, getParams('url=first.example'));
+  t.equal(answer.status, 200, 'a connection made as the path appears is accepted and answered');
+  t.same(sites(answer.body).map((s) => s.status), ['queued']);
+  t.same(readdirSync(dir), ['adrater.sock'], 'the hidden name it was bound under is gone');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0');
+  t.same(readdirSync(dir), [], 'the socket removed at the stop');
+});
+
+/** One request on a connection of its own to the responder at a Unix socket `path`, made once: its answer, parsed. */
+async function answerAt(path: string, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
+  const client = await connectFcgi({ path });
+  try {
+    return parseCgi((await client.request(params)).stdout);
+  } finally {
+    client.close();
+  }
+}
 
 t.test('--max-requests recycles a worker; a serving worker killed again and again is replaced within 1 s each time', async (t) => {
   const store = await scratch(t);
