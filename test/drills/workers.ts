@@ -24,7 +24,7 @@ import { sleep, until } from '../helpers/wait.js';
 import { parseCgi, ROOT } from '../helpers/run.js';
 import { mysqlStore, sqliteStore } from '../helpers/stores.js';
 import type { ScratchStore } from '../helpers/stores.js';
-import { getParams, startResponder, statusOf } from '../helpers/fcgi.js';
+import { answerOnce, getParams, startResponder, statusOf } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
 import { exampleConfig, startApache, startNginx, serverDir } from '../helpers/servers.js';
@@ -435,7 +435,7 @@ t.test('--listen PATH with workers: the path appears only once a worker accepts 
     await sleep(2);
   }
   // At once, as a web server's first request would: no retry.
-  const answer = await answerAt(path, getParams('url=first.example'));
+  const answer = await answerOnce(path, getParams('url=first.example'));
   t.equal(answer.status, 200, 'a connection made as the path appears is accepted and answered');
   t.same(sites(answer.body).map((s) => s.status), ['queued']);
   t.same(readdirSync(dir), ['adrater.sock'], 'the hidden name it was bound under is gone');
@@ -443,16 +443,6 @@ t.test('--listen PATH with workers: the path appears only once a worker accepts 
   t.equal(await exited, 0, 'exit 0');
   t.same(readdirSync(dir), [], 'the socket removed at the stop');
 });
-
-/** One request on a connection of its own to the responder at a Unix socket `path`, made once: its answer, parsed. */
-async function answerAt(path: string, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
-  const client = await connectFcgi({ path });
-  try {
-    return parseCgi((await client.request(params)).stdout);
-  } finally {
-    client.close();
-  }
-}
 
 t.test('--max-requests recycles a worker; a serving worker killed again and again is replaced within 1 s each time', async (t) => {
   const store = await scratch(t);

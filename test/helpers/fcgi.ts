@@ -22,9 +22,9 @@ export const getParams = (query: string, extra: Record<string, string> = {}): Re
   ...extra,
 });
 
-/** One request on a connection of its own to a responder on 127.0.0.1:`port`: its answer, parsed. */
-export async function answerOnce(port: number, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
-  const client = await connectFcgi({ port, host: '127.0.0.1' });
+/** One request on a connection of its own to a responder on 127.0.0.1:`at` (a port) or at a Unix socket path: its answer, parsed. */
+export async function answerOnce(at: number | string, params: Record<string, string>): Promise<ReturnType<typeof parseCgi>> {
+  const client = await connectFcgi(typeof at === 'string' ? { path: at } : { port: at, host: '127.0.0.1' });
   try {
     return parseCgi((await client.request(params)).stdout);
   } finally {
