@@ -64,12 +64,14 @@ interface Supervisor {
   reloading: boolean;
 }
 
+type Staged = NonNullable<Supervisor['staged']>;
+
 /**
  * A socket bound (not listening: the workers listen) for `address`, and its descriptor; a
- * Unix socket under its hidden name (hiddenPath), unless that name would not fit.
+ * Unix socket under its hidden name (hiddenPath, `staged`), unless that name would not fit.
  */
-async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown; hidden: string | null }> {
-  if ('fd' in address) return { fd: address.fd, keep: null, hidden: null };
+async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown; staged: Staged | null }> {
+  if ('fd' in address) return { fd: address.fd, keep: null, staged: null };
   let hidden: string | null = null;
   if ('path' in address) {
     await clearStaleSocket(address.path);
@@ -82,7 +84,7 @@ async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown
   const handle = 'path' in address ? create(hidden ?? address.path, -1, -1) : create(address.host, address.port, net.isIP(address.host) || 4);
   if (typeof handle === 'number') throw new Error(`cannot bind ${'path' in address ? address.path : `${address.host}:${address.port}`} (error ${handle})`);
   if ('path' in address) chmodSync(hidden ?? address.path, 0o660);
-  return { fd: handle.fd, keep: handle, hidden };
+  return { fd: handle.fd, keep: handle, staged: hidden && 'path' in address ? { hidden, path: address.path, state: 'hidden' } : null };
 }
 
 /** `dir/.name` for `dir/name`; null past a socket path's length (the socket is then bound at its path, refusing until a worker listens). */
@@ -92,7 +94,7 @@ function hiddenPath(path: string): string | null {
 }
 
 /** A worker listens: the socket's path now leads to it (a link, which fails rather than replace a path another process took meanwhile). */
-function publish(staged: NonNullable<Supervisor['staged']>): void {
+function publish(staged: Staged): void {
   const { hidden, path } = staged;
   try {
     linkSync(hidden, path);
@@ -108,12 +110,12 @@ function publish(staged: NonNullable<Supervisor['staged']>): void {
 
 export async function runSupervisor(settings: Settings, workerEnv: Record<string, string>): Promise<void> {
   const address = parseListen(settings.listen);
-  const { fd, keep, hidden } = await bindSocket(address);
+  const { fd, keep, staged } = await bindSocket(address);
   const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv, ADRATER_WORKER: '1' };
   delete env.LISTEN_FDS; // systemd's socket is the workers' WORKER_SOCKET_FD now
   delete env.LISTEN_PID;
   delete env.LISTEN_FDNAMES;
-  const s: Supervisor = { settings, env, fd, staged: hidden && 'path' in address ? { hidden, path: address.path, state: 'hidden' } : null, workers: new Set(), crashes: [], stopping: false, reloading: false };
+  const s: Supervisor = { settings, env, fd, staged, workers: new Set(), crashes: [], stopping: false, reloading: false };
   const count = settings.workers === 0 ? availableParallelism() : settings.workers;
   const stopped = new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(s, signal).then(resolve));
@@ -123,8 +125,8 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   const ready = await Promise.all(Array.from({ length: count }, () => startWorker(s).ready));
   log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
   await stopped;
-  if (!s.staged || s.staged.state === 'linked') removeSocketFile(address); // not another process's
-  if (hidden && existsSync(hidden)) unlinkSync(hidden); // no worker ever listened, or the path was taken
+  if (!staged || staged.state === 'linked') removeSocketFile(address); // not another process's
+  if (staged && existsSync(staged.hidden)) unlinkSync(staged.hidden); // no worker ever listened, or the path was taken
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 
