@@ -444,6 +444,32 @@ t.test('--listen PATH with workers: the path appears only once a worker accepts 
   t.same(readdirSync(dir), [], 'the socket removed at the stop');
 });
 
+t.test('--listen PATH with workers: a path another process takes before the first worker listens is left to it', async (t) => {
+  const store = await scratch(t);
+  const dir = serverDir('adrater-socket-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'adrater.sock');
+  const hidden = join(dir, '.adrater.sock');
+  const child = spawn('/usr/bin/env', ['-i', `PATH=${WEB_SERVER_PATH}`, `ADRATER_DB=${store.url}`, BIN, 'fcgi', '--listen', path, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  const started = Date.now();
+  // The window: bound under its hidden name, no worker ready yet (a worker's start is a
+  // whole Node start, ~0.1 s or more; polled every 1 ms).
+  while (!existsSync(hidden)) {
+    if (child.exitCode !== null || existsSync(path) || Date.now() - started > 15_000) throw new Error(`no hidden socket at ${hidden} before ${path}: ${log}`);
+    await sleep(1);
+  }
+  writeFileSync(path, 'another process was here\n');
+  await until('the supervisor to stop', () => child.exitCode !== null, 15_000);
+  t.equal(await exited, 1, 'the supervisor stops with exit 1 once its first worker is ready');
+  t.match(log, new RegExp(`supervisor: cannot put the socket at ${path}: EEXIST[^\\n]*; stopping`), 'it says why');
+  t.equal(readFileSync(path, 'utf8'), 'another process was here\n', 'the other process\'s file is left as it was');
+  t.same(readdirSync(dir), ['adrater.sock'], 'its own hidden name removed');
+});
+
 t.test('--max-requests recycles a worker; a serving worker killed again and again is replaced within 1 s each time', async (t) => {
   const store = await scratch(t);
   const responder = await supervisor(t, store, 2, ['--max-requests', '3']);

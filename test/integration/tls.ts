@@ -9,15 +9,18 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { privateMariadb } from '../helpers/mariadb.js';
 import type { PrivateMariadb } from '../helpers/mariadb.js';
 import { cgi, run } from '../helpers/run.js';
 import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 import { errorOf, sites } from '../helpers/xml.js';
 import { connectWire } from '../../lib/store/mysql-wire.js';
-import { greetsThenSilent } from '../helpers/socket-server.js';
+import { greetsThenSilent, socketServer } from '../helpers/socket-server.js';
 import { refusedBoth } from '../helpers/refused.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -42,6 +45,45 @@ function certDir(t: Test, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A stand-in for a server whose login hangs once TLS is up: it relays the greeting of the
+ * server at `port` (which offers TLS), takes the client's 36-byte SSL request, completes the
+ * TLS handshake itself with `cert`, and swallows the login. Its port, and what it saw.
+ */
+async function tlsThenSilent(t: Test, port: number, cert: { cert: string; key: string }): Promise<{ port: number; seen: { secured: number; loginBytes: number } }> {
+  const key = readFileSync(cert.key);
+  const pem = readFileSync(cert.cert);
+  const seen = { secured: 0, loginBytes: 0 };
+  const stand = await socketServer(t, (client) => {
+    const server = connect(port, '127.0.0.1');
+    server.on('error', () => {});
+    server.once('data', (greeting) => {
+      client.write(greeting);
+      server.destroy();
+    });
+    let head = Buffer.alloc(0);
+    const sslRequest = (data: Buffer) => {
+      head = Buffer.concat([head, data]);
+      if (head.length < 36) return;
+      client.off('data', sslRequest);
+      const raw = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, done) {
+          client.write(chunk, () => done());
+        },
+      });
+      client.on('data', (more) => raw.push(more));
+      const secure = new TLSSocket(raw, { isServer: true, key, cert: pem });
+      secure.on('secure', () => seen.secured++);
+      secure.on('data', (login: Buffer) => (seen.loginBytes += login.length));
+      secure.on('error', () => {});
+      if (head.length > 36) raw.push(head.subarray(36)); // the ClientHello, sent with it
+    };
+    client.on('data', sslRequest);
+  });
+  return { port: (stand as { port: number }).port, seen };
 }
 
 /** A private MariaDB serving TLS with `cert` (signed by the CA at `ca`), its database `tls` made; stopped when `t` ends. */
@@ -255,4 +297,12 @@ t.test('a login that stalls after the greeting is named as one, over TLS too; on
   t.equal((await answerOnce(responder.port!, getParams('url=after-stall.example'))).status, 200, 'a responder: the next listed server');
   await responder.stop();
   t.match(responder.stderr(), new RegExp(`database 127\\.0\\.0\\.1:${port} lost \\(HANDSHAKE_SSL_ERROR: connected to 127\\.0\\.0\\.1:${port}, which sent its MySQL greeting, but the login did not finish within 300 ms .*\\); using`));
+  // TLS up, then the login unanswered: the handshake is done, the wait is for the login's
+  // answer, and it ends at connectTimeout in both lives as well.
+  const afterTls = await tlsThenSilent(t, server.port, cert);
+  const afterTlsUrl = tlsUrl(afterTls.port, 300);
+  const started = Date.now();
+  await refusedBoth(t, afterTlsUrl, new RegExp(`503 database unavailable: MySQL unavailable: ETIMEDOUT: connected to 127\\.0\\.0\\.1:${afterTls.port}, which sent its MySQL greeting, but the login did not finish within 300 ms`));
+  t.ok(afterTls.seen.secured >= 2 && afterTls.seen.loginBytes > 0, `TLS was up and a login sent in it (${afterTls.seen.secured} handshakes, ${afterTls.seen.loginBytes} bytes of login)`);
+  t.comment(`a CGI run and a responder's request refused in ${Date.now() - started} ms`);
 });
