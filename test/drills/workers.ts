@@ -416,11 +416,12 @@ t.test('SIGTERM with a request in flight: answered, then every worker and the su
   t.match(responder.stderr(), /supervisor: stopped/);
 });
 
-// Before stop 39 the supervisor bound a Unix socket at its path and its first worker listened
-// on it ~0.1 s later (longer on a slow machine): a client that connected as soon as the path
-// was there (a script waiting for it, as the peers rig does) was refused.
-t.test('--listen PATH with workers: the path appears only once a worker accepts on it', async (t) => {
-  const store = await scratch(t);
+/**
+ * A supervisor of two workers started with `--listen DIR/adrater.sock` (spawned here, not by
+ * startResponder, which waits for a worker's `ready`: these tests must come before it), and
+ * the moment `appeared` names a file in DIR, polled every millisecond.
+ */
+async function supervisorAtPath(t: Test, store: ScratchStore, appeared: string) {
   const dir = serverDir('adrater-socket-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'adrater.sock');
@@ -430,10 +431,18 @@ t.test('--listen PATH with workers: the path appears only once a worker accepts 
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
   const started = Date.now();
-  while (!existsSync(path)) {
-    if (child.exitCode !== null || Date.now() - started > 15_000) throw new Error(`no socket at ${path}: ${log}`);
-    await sleep(2);
+  while (!existsSync(join(dir, appeared))) {
+    if (child.exitCode !== null || Date.now() - started > 15_000) throw new Error(`no ${appeared} in ${dir}: ${log}`);
+    await sleep(1);
   }
+  return { dir, path, child, exited, log: () => log };
+}
+
+// Before stop 39 the supervisor bound a Unix socket at its path and its first worker listened
+// on it ~0.1 s later (longer on a slow machine): a client that connected as soon as the path
+// was there (a script waiting for it, as the peers rig does) was refused.
+t.test('--listen PATH with workers: the path appears only once a worker accepts on it', async (t) => {
+  const { dir, path, child, exited } = await supervisorAtPath(t, await scratch(t), 'adrater.sock');
   // At once, as a web server's first request would: no retry.
   const answer = await answerOnce(path, getParams('url=first.example'));
   t.equal(answer.status, 200, 'a connection made as the path appears is accepted and answered');
@@ -445,28 +454,15 @@ t.test('--listen PATH with workers: the path appears only once a worker accepts 
 });
 
 t.test('--listen PATH with workers: a path another process takes before the first worker listens is left to it', async (t) => {
-  const store = await scratch(t);
-  const dir = serverDir('adrater-socket-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'adrater.sock');
-  const hidden = join(dir, '.adrater.sock');
-  const child = spawn('/usr/bin/env', ['-i', `PATH=${WEB_SERVER_PATH}`, `ADRATER_DB=${store.url}`, BIN, 'fcgi', '--listen', path, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
-  const started = Date.now();
-  // The window: bound under its hidden name, no worker ready yet (a worker's start is a
-  // whole Node start, ~0.1 s or more; polled every 1 ms).
-  while (!existsSync(hidden)) {
-    if (child.exitCode !== null || existsSync(path) || Date.now() - started > 15_000) throw new Error(`no hidden socket at ${hidden} before ${path}: ${log}`);
-    await sleep(1);
-  }
+  // The window: bound under its hidden name, no worker ready yet (a worker's start is a whole
+  // Node start, ~0.1 s or more).
+  const { dir, path, child, exited, log } = await supervisorAtPath(t, await scratch(t), '.adrater.sock');
+  t.notOk(existsSync(path), 'the path is not there yet');
   writeFileSync(path, 'another process was here\n');
   await until('the supervisor to stop', () => child.exitCode !== null, 15_000);
   t.equal(await exited, 1, 'the supervisor stops with exit 1 once its first worker is ready');
-  t.match(log, new RegExp(`supervisor: cannot put the socket at ${path}: EEXIST[^\\n]*; stopping`), 'it says why');
-  t.equal(readFileSync(path, 'utf8'), 'another process was here\n', 'the other process\'s file is left as it was');
+  t.match(log(), new RegExp(`supervisor: cannot put the socket at ${path}: EEXIST[^\\n]*; stopping`), 'it says why');
+  t.equal(readFileSync(path, 'utf8'), 'another process was here\n', "the other process's file is left as it was");
   t.same(readdirSync(dir), ['adrater.sock'], 'its own hidden name removed');
 });
 
