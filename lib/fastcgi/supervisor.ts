@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import { chmodSync, existsSync, linkSync, unlinkSync } from 'node:fs';
+import { chmodSync, linkSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Settings } from '../core/settings.js';
 import { log } from '../core/log.js';
@@ -72,19 +72,24 @@ type Staged = NonNullable<Supervisor['staged']>;
  */
 async function bindSocket(address: Address): Promise<{ fd: number; keep: unknown; staged: Staged | null }> {
   if ('fd' in address) return { fd: address.fd, keep: null, staged: null };
-  let hidden: string | null = null;
-  if ('path' in address) {
-    await clearStaleSocket(address.path);
-    hidden = hiddenPath(address.path);
-    if (hidden) await clearStaleSocket(hidden); // one a supervisor that died before it had a worker left
-  }
   // net's own bind-only handle, as the cluster module makes one for its workers: public APIs
   // would listen, and the supervisor's event loop would then accept connections too.
   const create = (net as unknown as { _createServerHandle(address: string, port: number, type: number): { fd: number } | number })._createServerHandle;
-  const handle = 'path' in address ? create(hidden ?? address.path, -1, -1) : create(address.host, address.port, net.isIP(address.host) || 4);
-  if (typeof handle === 'number') throw new Error(`cannot bind ${'path' in address ? address.path : `${address.host}:${address.port}`} (error ${handle})`);
-  if ('path' in address) chmodSync(hidden ?? address.path, 0o660);
-  return { fd: handle.fd, keep: handle, staged: hidden && 'path' in address ? { hidden, path: address.path, state: 'hidden' } : null };
+  const bound = (handle: { fd: number } | number, what: string) => {
+    if (typeof handle === 'number') throw new Error(`cannot bind ${what} (error ${handle})`);
+    return handle;
+  };
+  if ('host' in address) {
+    const handle = bound(create(address.host, address.port, net.isIP(address.host) || 4), `${address.host}:${address.port}`);
+    return { fd: handle.fd, keep: handle, staged: null };
+  }
+  await clearStaleSocket(address.path);
+  const hidden = hiddenPath(address.path);
+  if (hidden) await clearStaleSocket(hidden); // one a supervisor that died before it had a worker left
+  const at = hidden ?? address.path;
+  const handle = bound(create(at, -1, -1), address.path);
+  chmodSync(at, 0o660);
+  return { fd: handle.fd, keep: handle, staged: hidden ? { hidden, path: address.path, state: 'hidden' } : null };
 }
 
 /** `dir/.name` for `dir/name`; null past a socket path's length (the socket is then bound at its path, refusing until a worker listens). */
@@ -95,17 +100,17 @@ function hiddenPath(path: string): string | null {
 
 /** A worker listens: the socket's path now leads to it (a link, which fails rather than replace a path another process took meanwhile). */
 function publish(staged: Staged): void {
-  const { hidden, path } = staged;
   try {
-    linkSync(hidden, path);
-    staged.state = 'linked';
-    unlinkSync(hidden);
+    linkSync(staged.hidden, staged.path);
   } catch (err) {
     staged.state = 'failed';
-    log(`supervisor: cannot put the socket at ${path}: ${(err as Error).message}; stopping`);
+    log(`supervisor: cannot put the socket at ${staged.path}: ${(err as Error).message}; stopping`);
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
+    return;
   }
+  staged.state = 'linked';
+  rmSync(staged.hidden, { force: true });
 }
 
 export async function runSupervisor(settings: Settings, workerEnv: Record<string, string>): Promise<void> {
@@ -126,7 +131,7 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
   await stopped;
   if (!staged || staged.state === 'linked') removeSocketFile(address); // not another process's
-  if (staged && existsSync(staged.hidden)) unlinkSync(staged.hidden); // no worker ever listened, or the path was taken
+  if (staged) rmSync(staged.hidden, { force: true }); // no worker ever listened, or the path was taken
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 
