@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Server } from 'node:net';
 import { isSupervisedWorker, listens, systemdSocket, WORKER_SOCKET_FD } from './inherited.js';
+import { log } from '../core/log.js';
 
 export type Address = { fd: number } | { path: string } | { host: string; port: number };
 
@@ -92,9 +93,19 @@ function listenError(address: Address, err: NodeJS.ErrnoException): Error {
   return err;
 }
 
-/** Removes the socket file a Unix listener leaves behind. */
-export function removeSocketFile(address: Address): void {
-  if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
+/**
+ * Removes a socket file this process made (its path as it stops, a supervisor's hidden name).
+ * One already gone is fine. One that cannot go (its directory made append-only, say) is said
+ * in one line and left, as nginx leaves its own: the stop, or the serving, it follows has
+ * succeeded, and the next start finds it stale. (An exception here ended a responder's stop
+ * with a stack trace and exit 1, and a supervisor as its first worker became ready.)
+ */
+export function removeSocketFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log(`cannot remove the socket ${path}: ${(err as Error).message}; left in place`);
+  }
 }
 
 /**

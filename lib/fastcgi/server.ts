@@ -477,7 +477,7 @@ async function maybeFinish(r: Responder): Promise<void> {
   if (r.finishing || r.connections.size > 0 || r.inFlight > 0) return;
   r.finishing = true;
   await r.store.close();
-  removeSocketFile(r.address);
+  if ('path' in r.address) removeSocketFile(r.address.path);
   log(`stopped after ${r.served} requests`);
   r.finished();
 }

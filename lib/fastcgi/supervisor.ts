@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import { chmodSync, linkSync, rmSync } from 'node:fs';
+import { chmodSync, linkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Settings } from '../core/settings.js';
 import { log } from '../core/log.js';
@@ -110,7 +110,7 @@ function publish(staged: Staged): void {
     return;
   }
   staged.state = 'linked';
-  rmSync(staged.hidden, { force: true });
+  removeSocketFile(staged.hidden);
 }
 
 export async function runSupervisor(settings: Settings, workerEnv: Record<string, string>): Promise<void> {
@@ -130,8 +130,8 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   const ready = await Promise.all(Array.from({ length: count }, () => startWorker(s).ready));
   log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
   await stopped;
-  if (!staged || staged.state === 'linked') removeSocketFile(address); // not another process's
-  if (staged) rmSync(staged.hidden, { force: true }); // no worker ever listened, or the path was taken
+  if ('path' in address && (!staged || staged.state === 'linked')) removeSocketFile(address.path); // not another process's
+  if (staged) removeSocketFile(staged.hidden); // no worker ever listened, or the path was taken
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 

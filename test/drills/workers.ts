@@ -27,7 +27,7 @@ import type { ScratchStore } from '../helpers/stores.js';
 import { answerOnce, getParams, startResponder, statusOf } from '../helpers/fcgi.js';
 import type { Responder } from '../helpers/fcgi.js';
 import { startLoad, countBy } from '../helpers/load.js';
-import { exampleConfig, startApache, startNginx, serverDir } from '../helpers/servers.js';
+import { appendOnlyDir, noAppendOnlyDir, exampleConfig, startApache, startNginx, serverDir } from '../helpers/servers.js';
 import { sites } from '../helpers/xml.js';
 
 const SECONDS = Number(process.env.ADRATER_DRILL_SECONDS ?? 2);
@@ -419,11 +419,12 @@ t.test('SIGTERM with a request in flight: answered, then every worker and the su
 /**
  * A supervisor of two workers started with `--listen DIR/adrater.sock` (spawned here, not by
  * startResponder, which waits for a worker's `ready`: these tests must come before it), and
- * the moment `appeared` names a file in DIR, polled every millisecond.
+ * the moment `appeared` names a file in DIR, polled every millisecond. DIR is `given`, or one
+ * of its own.
  */
-async function supervisorAtPath(t: Test, store: ScratchStore, appeared: string) {
-  const dir = serverDir('adrater-socket-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+async function supervisorAtPath(t: Test, store: ScratchStore, appeared: string, given?: string) {
+  const dir = given ?? serverDir('adrater-socket-');
+  if (!given) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'adrater.sock');
   const child = spawn('/usr/bin/env', ['-i', `PATH=${WEB_SERVER_PATH}`, `ADRATER_DB=${store.url}`, BIN, 'fcgi', '--listen', path, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -464,6 +465,22 @@ t.test('--listen PATH with workers: a path another process takes before the firs
   t.match(log(), new RegExp(`supervisor: cannot put the socket at ${path}: EEXIST[^\\n]*; stopping`), 'it says why');
   t.equal(readFileSync(path, 'utf8'), 'another process was here\n', "the other process's file is left as it was");
   t.same(readdirSync(dir), ['adrater.sock'], 'its own hidden name removed');
+});
+
+// Before stop 41 the supervisor removed the hidden name with rmSync, which, refused, tried it
+// as a directory and threw ENOTDIR as the first worker became ready: the supervisor died, and
+// its workers with it.
+t.test('--listen PATH with workers in a directory that lets nothing be removed: served, one line a name left, exit 0', { skip: noAppendOnlyDir() }, async (t) => {
+  const dir = appendOnlyDir(t, 'adrater-socket-');
+  const { path, child, exited, log } = await supervisorAtPath(t, await scratch(t), 'adrater.sock', dir);
+  t.equal((await answerOnce(path, getParams('url=kept.example'))).status, 200, 'linked and serving, its hidden name still there');
+  const hidden = join(dir, '.adrater.sock');
+  t.match(log(), `cannot remove the socket ${hidden}: EPERM`, 'the hidden name left, in one line');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0');
+  t.match(log(), `cannot remove the socket ${path}: EPERM`, 'the path left at the stop, in one line');
+  t.notMatch(log(), /\n\s+at /, 'no stack trace');
+  t.same(readdirSync(dir).sort(), ['.adrater.sock', 'adrater.sock'], 'both names left where they were');
 });
 
 t.test('--max-requests recycles a worker; a serving worker killed again and again is replaced within 1 s each time', async (t) => {

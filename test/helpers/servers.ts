@@ -35,6 +35,37 @@ export function serverDir(prefix: string): string {
   return dir;
 }
 
+/**
+ * Why this machine cannot make an append-only directory (`chattr +a`: needs root and ext4 or
+ * the like), or false: for a test's `skip`.
+ */
+export function noAppendOnlyDir(): string | false {
+  const probe = mkdtempSync(join(tmpdir(), 'adrater-chattr-'));
+  try {
+    execFileSync('chattr', ['+a', probe], { stdio: 'ignore' });
+    execFileSync('chattr', ['-a', probe], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'no append-only directory here (chattr +a needs root and ext4 or the like)';
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A directory made append-only: entries can be made (a socket bound, a link) but never
+ * removed. Made removable again, and removed, at the teardown.
+ */
+export function appendOnlyDir(t: Test, prefix: string): string {
+  const dir = serverDir(prefix);
+  execFileSync('chattr', ['+a', dir]);
+  t.teardown(() => {
+    execFileSync('chattr', ['-a', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 /** A user's uid and gid on this machine (www-data, which the web servers run adrater as; nobody). */
 export function idsOf(user: string): { uid: number; gid: number } {
   const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, user]).toString().trim()));

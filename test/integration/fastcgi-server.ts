@@ -11,6 +11,7 @@ import { parseCgi, BIN, run, WEB_SERVER_PATH } from '../helpers/run.js';
 import { sqliteStore } from '../helpers/stores.js';
 import { startResponder, statusOf, answerOnce } from '../helpers/fcgi.js';
 import { sites, errorOf } from '../helpers/xml.js';
+import { appendOnlyDir, noAppendOnlyDir } from '../helpers/servers.js';
 
 const params = (query: string, extra: Record<string, string> = {}) => ({
   GATEWAY_INTERFACE: 'CGI/1.1',
@@ -341,6 +342,19 @@ t.test('life cycle', async (t) => {
     const second = startResponder({ db: store.url, path });
     await t.rejects(second, /in use by another process/, 'a live socket is not taken over');
     t.equal(await responder.stop(), 0);
+  });
+
+  // Before stop 41 the stop's unlink threw: a stack trace in the web server's log and exit 1.
+  await t.test('a socket its directory does not let it remove: one line at the stop, exit 0', { skip: noAppendOnlyDir() }, async (t) => {
+    const dir = appendOnlyDir(t, 'adrater-sock-');
+    const path = join(dir, 'adrater.sock');
+    const responder = await startResponder({ db: store.url, path });
+    t.equal((await answerOnce(path, params('url=kept.example'))).status, 200);
+    t.equal(await responder.stop(), 0, 'exit 0: the stop itself went well');
+    t.match(responder.stderr(), `cannot remove the socket ${path}: EPERM: operation not permitted, unlink '${path}'; left in place\n`, 'said in one line');
+    t.match(responder.stderr(), /stopped after 1 requests/, 'and the stop went on');
+    t.notMatch(responder.stderr(), /\n\s+at /, 'no stack trace');
+    t.same(readdirSync(dir), ['adrater.sock'], 'the socket left where it was');
   });
 
   await t.test('nowhere to listen (a path that cannot be, no socket on fd 0): refused with the reason, nothing bound elsewhere', async (t) => {
