@@ -64,7 +64,11 @@ export async function clearStaleSocket(path: string): Promise<void> {
     probe.on('error', () => resolve(false));
   });
   if (alive) throw new Error(`${path} is in use by another process`);
-  unlinkSync(path);
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    throw new Error(`cannot listen on ${path}: a stale socket there cannot be removed (${(err as Error).message})`);
+  }
 }
 
 /**

@@ -344,7 +344,8 @@ t.test('life cycle', async (t) => {
     t.equal(await responder.stop(), 0);
   });
 
-  // Before stop 41 the stop's unlink threw: a stack trace in the web server's log and exit 1.
+  // Before stop 41 the stop's unlink threw: a stack trace in the web server's log and exit 1;
+// the next start said only `EPERM: operation not permitted, unlink …`.
   await t.test('a socket its directory does not let it remove: one line at the stop, exit 0', { skip: noAppendOnlyDir() }, async (t) => {
     const dir = appendOnlyDir(t, 'adrater-sock-');
     const path = join(dir, 'adrater.sock');
@@ -355,6 +356,10 @@ t.test('life cycle', async (t) => {
     t.match(responder.stderr(), /stopped after 1 requests/, 'and the stop went on');
     t.notMatch(responder.stderr(), /\n\s+at /, 'no stack trace');
     t.same(readdirSync(dir), ['adrater.sock'], 'the socket left where it was');
+    const again = await run(['fcgi', '--listen', path], { ADRATER_DB: store.url });
+    t.equal(again.code, 1, 'a start there is refused');
+    t.match(again.stderr, `cannot listen on ${path}: a stale socket there cannot be removed (EPERM: operation not permitted, unlink '${path}')\n`, 'with the reason');
+    t.equal(again.stderr.trimEnd().split('\n').length, 1, 'in one line');
   });
 
   await t.test('nowhere to listen (a path that cannot be, no socket on fd 0): refused with the reason, nothing bound elsewhere', async (t) => {
