@@ -264,7 +264,7 @@ const leanSqlite = {
  * text and keeps it, for a showHelp() called later from the handler. adrater never calls it
  * (a usage error is one line: lib/cli/cli.ts), and the layout, string-width's grapheme
  * segmenting of every word, held up every command and a responder's readiness: `fcgi
- * --listen` ready 233-244 -> 173-175 ms a start (median of 15, stop 41's machine).
+ * --listen` ready 233-244 -> 173-179 ms a start (median of 15, stop 41's machine).
  */
 const COMMAND = /[\\/]yargs[\\/]build[\\/]lib[\\/]command\.js$/;
 const HELP_CACHED = 'yargs.getInternalMethods().getUsageInstance().cacheHelpMessage();';
