@@ -167,6 +167,19 @@ function withModuleTable(entry, modules) {
 const tldtsInAdrater = tldtsPrecomputed(OUT);
 
 /**
+ * In the module `filter` matches: `from`, which it must hold exactly once (or the build stops,
+ * saying that it no longer `does` as expected), replaced by `to`. For a dependency's line
+ * that costs every run and that adrater has no use for.
+ */
+function replaceOnce(b, filter, from, to, does) {
+  b.onLoad({ filter }, (args) => {
+    const source = readFileSync(args.path, 'utf8');
+    if (source.split(from).length !== 2) throw new Error(`${args.path} no longer ${does} as the build expects: update lib/build/build.mjs`);
+    return { contents: source.replace(from, () => to), loader: 'js' };
+  });
+}
+
+/**
  * In mysql.js, what mysql2 loads but a look-up over plain TCP in utf8mb4 rarely or never
  * uses is left out of a CGI run's load (lib/store/lazy-module.ts): `tls`, `zlib`, `crypto`,
  * `long`, mysql2's error-name table and the commands and packets below load on first use; iconv-lite is a UTF-8 stand-in that
@@ -233,11 +246,7 @@ const leanMysql = {
     // with a require esbuild cannot see: Node then searches every node_modules above
     // dist/lib and builds a MODULE_NOT_FOUND error in each CGI run. The bundle has no
     // cardinal, so the probe fails at once (mysql2 then prints plain text, as without it).
-    b.onLoad({ filter: HELPERS }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      if (!source.includes(CARDINAL)) throw new Error(`${args.path} no longer requires cardinal as the build expects: update lib/build/build.mjs`);
-      return { contents: source.replace(CARDINAL, "(() => { throw new Error('cardinal is not bundled'); })()"), loader: 'js' };
-    });
+    replaceOnce(b, HELPERS, CARDINAL, "(() => { throw new Error('cardinal is not bundled'); })()", 'requires cardinal');
   },
 };
 
@@ -251,11 +260,7 @@ const FS_ACCESS = 'const fsAccess = promisify(fs.access);';
 const leanSqlite = {
   name: 'lean-sqlite',
   setup(b) {
-    b.onLoad({ filter: BACKUP }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      if (!source.includes(FS_ACCESS)) throw new Error(`${args.path} no longer promisifies fs.access as the build expects: update lib/build/build.mjs`);
-      return { contents: source.replace(FS_ACCESS, 'let fsAccessMade;\nconst fsAccess = (...args) => (fsAccessMade ??= promisify(fs.access))(...args);'), loader: 'js' };
-    });
+    replaceOnce(b, BACKUP, FS_ACCESS, 'let fsAccessMade;\nconst fsAccess = (...args) => (fsAccessMade ??= promisify(fs.access))(...args);', 'promisifies fs.access');
   },
 };
 
@@ -271,11 +276,7 @@ const HELP_CACHED = 'yargs.getInternalMethods().getUsageInstance().cacheHelpMess
 const leanYargs = {
   name: 'lean-yargs',
   setup(b) {
-    b.onLoad({ filter: COMMAND }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      if (source.split(HELP_CACHED).length !== 2) throw new Error(`${args.path} no longer caches a command's help once as the build expects: update lib/build/build.mjs`);
-      return { contents: source.replace(HELP_CACHED, ''), loader: 'js' };
-    });
+    replaceOnce(b, COMMAND, HELP_CACHED, '', "caches a command's help");
   },
 };
 
