@@ -131,7 +131,7 @@ export async function runSupervisor(settings: Settings, workerEnv: Record<string
   log(`supervisor: ${ready.filter(Boolean).length} of ${count} workers ready`);
   await stopped;
   if ('path' in address && (!staged || staged.state === 'linked')) removeSocketFile(address.path); // not another process's
-  if (staged) removeSocketFile(staged.hidden); // no worker ever listened, or the path was taken
+  if (staged) removeSocketFile(staged.hidden); // there still if no worker ever listened, the path was taken, or publish could not remove it
   void keep; // the bound handle lived until here, holding the socket for workers yet to come
 }
 

@@ -475,6 +475,8 @@ t.test('--listen PATH with workers in a directory that lets nothing be removed: 
   const { path, child, exited, log } = await supervisorAtPath(t, await scratch(t), 'adrater.sock', dir);
   t.equal((await answerOnce(path, getParams('url=kept.example'))).status, 200, 'linked and serving, its hidden name still there');
   const hidden = join(dir, '.adrater.sock');
+  // Said as the path was linked; read from the supervisor's stderr pipe in its own time.
+  await until('the line on the hidden name', () => log().includes(`cannot remove the socket ${hidden}`), 5_000).catch(() => {});
   t.match(log(), `cannot remove the socket ${hidden}: EPERM`, 'the hidden name left, in one line');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'exit 0');

@@ -345,7 +345,7 @@ t.test('life cycle', async (t) => {
   });
 
   // Before stop 41 the stop's unlink threw: a stack trace in the web server's log and exit 1;
-// the next start said only `EPERM: operation not permitted, unlink …`.
+  // the next start said only `EPERM: operation not permitted, unlink …`.
   await t.test('a socket its directory does not let it remove: one line at the stop, exit 0', { skip: noAppendOnlyDir() }, async (t) => {
     const dir = appendOnlyDir(t, 'adrater-sock-');
     const path = join(dir, 'adrater.sock');
