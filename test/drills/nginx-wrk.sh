@@ -4,9 +4,11 @@
 # 8 rated, 2 new; the two wrk threads ask for different sites), a table of ROWS ratings.
 # Prints wrk's figures, the CPU microseconds per request of the responder and of MariaDB
 # (from /proc, over the wrk run), and its RSS.
+# ALLOC=1: also the bytes the responder allocates a request over the measured run, and where
+# (test/drills/alloc-sample.cjs).
 # WINDOWS=N: first N windows of 2 s from the responder's start, a line each (req/s, p99, CPU
 # per request): its JIT warm-up as it happens; the measured run then follows them.
-# Usage: [UNIX=1] [URLS=10] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+# Usage: [UNIX=1] [URLS=10] [ALLOC=1] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/drills/nginx-fcgi.sh
@@ -43,7 +45,12 @@ listen="127.0.0.1:$fcgi_port"; upstream="$listen"
 [ "${UNIX:-}" = 1 ] && listen="$work/adrater.sock" && upstream="unix:$listen"
 # shellcheck disable=SC2086
 if [ -n "${NODE_FLAGS:-}" ]; then start=(node $NODE_FLAGS bin/adrater); else start=(bin/adrater); fi
-env -i PATH=/usr/bin:/bin ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
+alloc=()
+if [ "${ALLOC:-}" = 1 ]; then
+  start=(node -r "$PWD/test/drills/alloc-sample.cjs" ${NODE_FLAGS:-} bin/adrater)
+  alloc=(ADRATER_ALLOC_OUT="$work/alloc.json")
+fi
+env -i PATH=/usr/bin:/bin "${alloc[@]}" ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
 start_fcgi_nginx "$work" "$http_port" "$upstream"
@@ -81,9 +88,11 @@ for window in $(seq "${WINDOWS:-0}"); do
   rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/window.txt"); p99=$(awk '/ 99%/ {print $2}' "$work/window.txt")
   echo "window $window ($(( window * 2 - 2 ))-$(( window * 2 )) s): $rate req/s, p99 $p99, responder $(( (r1 - r0) * 1000000 / hz / n )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / n )) us a request"
 done
+[ "${ALLOC:-}" = 1 ] && kill -USR2 "$responder"
 r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb"); io0=($(io)); st0=($(statements))
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
 r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb"); io1=($(io)); st1=($(statements))
+[ "${ALLOC:-}" = 1 ] && kill -USR2 "$responder"
 grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|Socket errors" "$work/wrk.txt"
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 echo "CPU per request: responder $(( (r1 - r0) * 1000000 / hz / requests )) us, MariaDB $(( (m1 - m0) * 1000000 / hz / requests )) us"
@@ -91,3 +100,13 @@ per() { awk -v d="$1" -v n="$requests" 'BEGIN {printf "%.2f", d / n}'; }
 echo "per request: responder read calls $(per $((io1[0] - io0[0]))), write calls $(per $((io1[1] - io0[1]))); MariaDB SELECTs and INSERTs $(per $((st1[0] + st1[1] - st0[0] - st0[1]))), prepared executions $(per $((st1[2] - st0[2]))), Handler_commit $(per $((st1[3] - st0[3])))"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
 echo "queued rows (one per request that got an answer, the windows' included): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
+if [ "${ALLOC:-}" = 1 ]; then
+  for _ in $(seq 50); do [ -s "$work/alloc.json" ] && break; sleep 0.1; done
+  node -e '
+    const { total, bySelf, byOwn } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const n = Number(process.argv[2]);
+    const row = ([name, bytes]) => `${String(Math.round(bytes / n)).padStart(8)}  ${name}`;
+    console.log(`allocated a request: ${Math.round(total / n)} bytes (sampled, freed objects included)`);
+    console.log("by the function allocating:"); bySelf.slice(0, 15).forEach((e) => console.log(row(e)));
+    console.log("by the first frame of dist/lib above it:"); byOwn.slice(0, 15).forEach((e) => console.log(row(e)));' "$work/alloc.json" "$requests"
+fi
