@@ -1,6 +1,7 @@
 // For a persistent process: while one look-up (or queue write) is in flight, those of the
 // requests that arrive meanwhile gather and go to the database together in the next one.
-// A batch is taken a few turns of the event loop after the ask or answer that starts it: each
+// A batch is taken a few turns of the event loop after the ask that starts it (or the answer
+// of the batch before, for the asks made while that one was in flight): each
 // turn runs every I/O callback that is ready (a non-blocking poll while an immediate is
 // pending), so the requests read meanwhile join it instead of waiting a whole round trip
 // for the next statement. Fewer, larger statements cost less CPU per request on both sides
@@ -105,7 +106,10 @@ export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>, 
 
   async function drain(): Promise<void> {
     running = true;
-    for (;;) {
+    // Nothing asked while the last batch was in flight: the turn is left free at once (gathering
+    // for nothing would hold it, and the other kind's batch, asked by the answers just given,
+    // would wait those turns too); the next ask starts this again.
+    while (waiting.length > 0) {
       // The batch is taken once the turn is ours: asks keep joining while the other kind's statement is in flight.
       const granted = turn();
       const done = typeof granted === 'function' ? granted : await granted;

@@ -149,6 +149,30 @@ t.test('batchers sharing a turn have one statement in flight between them; each 
   t.same(await Promise.all([first, looked, ...written, moreWritten]), [1, 2, 10, 20, 30]);
 });
 
+t.test('a batcher with nothing asked meanwhile leaves the shared turn at its answer: the writes its answers ask go a batch wait later', async (t) => {
+  const lookups = gate();
+  const writes = gate();
+  const turn = sharedTurn(60_000);
+  const lookup = batcher(lookups.run, turn);
+  const write = batcher(writes.run, turn);
+  // As a responder's requests do: each answered look-up asks for its queue write at once.
+  const done = [1, 2].map((n) => lookup([n]).then((sum) => write([sum * 10])));
+  await lookups.tick();
+  t.same(lookups.batches, [[[1], [2]]]);
+  // Turns of the event loop from the look-up's answer until the writes' batch is sent.
+  let turns = 0;
+  const sentAfter = new Promise<number>((resolve) => {
+    const count = () => (writes.batches.length > 0 ? resolve(turns) : (turns++, setImmediate(count)));
+    setImmediate(count);
+  });
+  await lookups.release();
+  const turnsTaken = await sentAfter;
+  t.ok(turnsTaken <= GATHER_TURNS + 1, `sent ${turnsTaken} turns after the answer: within ${GATHER_TURNS + 1}, not after an empty wait of the look-ups' first`);
+  t.same(writes.batches, [[[10], [20]]], 'the two writes went as one batch');
+  await writes.release();
+  t.same(await Promise.all(done), [10, 20]);
+});
+
 t.test('a statement in flight longer than the hold gives its turn up; its own batcher still waits for it', async (t) => {
   const lookups = gate();
   const writes = gate();
