@@ -33,6 +33,14 @@ function gate() {
   return { batches, run, tick, release: async () => (releases.shift()!(), await tick()), failNext: () => (failNext = true) };
 }
 
+/** A look-up batcher and a write batcher sharing one turn, each over its own gate. */
+function sharingATurn(holdMs: number) {
+  const lookups = gate();
+  const writes = gate();
+  const turn = sharedTurn(holdMs);
+  return { lookups, writes, lookup: batcher(lookups.run, turn), write: batcher(writes.run, turn) };
+}
+
 t.test('asks gather while a batch is in flight; each caller gets its own answer', async (t) => {
   const g = gate();
   const ask = batcher(g.run);
@@ -128,11 +136,7 @@ t.test('an ask aborted while it waits is dropped before its batch is sent', asyn
 });
 
 t.test('batchers sharing a turn have one statement in flight between them; each gathers while the other runs', async (t) => {
-  const lookups = gate();
-  const writes = gate();
-  const turn = sharedTurn(60_000);
-  const lookup = batcher(lookups.run, turn);
-  const write = batcher(writes.run, turn);
+  const { lookups, writes, lookup, write } = sharingATurn(60_000);
   const first = lookup([1]);
   await lookups.tick();
   const written = [write([10]), write([20])];
@@ -150,11 +154,7 @@ t.test('batchers sharing a turn have one statement in flight between them; each 
 });
 
 t.test('a batcher with nothing asked meanwhile leaves the shared turn at its answer: the writes its answers ask go a batch wait later', async (t) => {
-  const lookups = gate();
-  const writes = gate();
-  const turn = sharedTurn(60_000);
-  const lookup = batcher(lookups.run, turn);
-  const write = batcher(writes.run, turn);
+  const { lookups, writes, lookup, write } = sharingATurn(60_000);
   // As a responder's requests do: each answered look-up asks for its queue write at once.
   const done = [1, 2].map((n) => lookup([n]).then((sum) => write([sum * 10])));
   await lookups.tick();
@@ -174,12 +174,8 @@ t.test('a batcher with nothing asked meanwhile leaves the shared turn at its ans
 });
 
 t.test('a statement in flight longer than the hold gives its turn up; its own batcher still waits for it', async (t) => {
-  const lookups = gate();
-  const writes = gate();
   const holdMs = 200;
-  const turn = sharedTurn(holdMs);
-  const lookup = batcher(lookups.run, turn);
-  const write = batcher(writes.run, turn);
+  const { lookups, writes, lookup, write } = sharingATurn(holdMs);
   const slow = lookup([1]);
   await lookups.tick();
   const written = write([10]);
