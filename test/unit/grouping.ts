@@ -174,8 +174,7 @@ t.test('a batcher with nothing asked meanwhile leaves the shared turn at its ans
 });
 
 t.test('a statement in flight longer than the hold gives its turn up; its own batcher still waits for it', async (t) => {
-  const holdMs = 200;
-  const { lookups, writes, lookup, write } = sharingATurn(holdMs);
+  const { lookups, writes, lookup, write } = sharingATurn(200);
   const slow = lookup([1]);
   await lookups.tick();
   const written = write([10]);
