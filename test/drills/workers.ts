@@ -304,7 +304,9 @@ t.test('SIGTERM while retired workers linger: every worker and the supervisor ex
   await sleep(300 * SECONDS);
   process.kill(responder.pid, 'SIGHUP');
   await until('the reload done', () => logged(responder, /replaces worker/g) === 2, 30_000);
-  t.equal(logged(responder, /stopped after/g), 0, 'the retired workers still serve their connections');
+  // A retired worker that held none of the load's 8 kept connections stops at once (the kernel
+  // hands each new connection to whichever worker takes it first, and one may take all 8).
+  t.ok(logged(responder, /stopped after/g) < 2, 'a retired worker still serves its connections');
   const started = Date.now();
   process.kill(responder.pid, 'SIGTERM');
   t.equal(await responder.exited, 0, 'the supervisor exits 0');
