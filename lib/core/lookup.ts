@@ -8,25 +8,29 @@ import type { AbortFlag } from './errors.js';
 import type { SiteResult } from './render.js';
 import type { LookupRequest } from './request.js';
 
-export interface Progress {
-  /** Called after the database work so the handler can report where time went. */
-  mark(phase: string): void;
-  /** Aborted: the step not yet started (the look-up, the queue write) is not started. */
-  signal?: AbortFlag;
+/** Each site's result, known once the look-up has answered, and the commit its queue rows are waiting for. */
+export interface Rated {
+  results: SiteResult[];
+  /** Settles once the queue rows are committed: with null, or with what kept them from it. A 200 waits for it. */
+  committed: Promise<unknown>;
 }
 
-export async function rateSites(store: Store, request: LookupRequest, now: Date, progress: Progress): Promise<SiteResult[]> {
+/** `signal` aborted: the step not yet started (the look-up, the queue write) is not started. */
+export async function rateSites(store: Store, request: LookupRequest, now: Date, signal?: AbortFlag): Promise<Rated> {
   const keys = request.urls.map(siteKey);
   const domains = distinctDomains(keys);
   const ratings = new Map<string, RatingRow>();
-  for (const row of await store.lookup(domains, progress.signal)) ratings.set(row.domain, row);
+  for (const row of await store.lookup(domains, signal)) ratings.set(row.domain, row);
 
   const nowText = sqlTime(now);
   const isFresh = (row: RatingRow) => row.expiresAt === null || row.expiresAt > nowText;
-  await enqueueMissing(store, domains, ratings, isFresh, request, nowText, progress.signal);
-  progress.mark('query');
+  // Held as a value, not a rejection, until the caller awaits it: nothing may reject unhandled meanwhile.
+  const committed = enqueueMissing(store, domains, ratings, isFresh, request, nowText, signal).then(
+    () => null,
+    (err: unknown) => err ?? new Error('the queue write failed'),
+  );
 
-  return keys.map((key, i): SiteResult => {
+  const results = keys.map((key, i): SiteResult => {
     const url = request.urls[i];
     if (!('domain' in key)) return { url, status: 'invalid', reason: key.reason };
     const row = ratings.get(key.domain);
@@ -41,6 +45,7 @@ export async function rateSites(store: Store, request: LookupRequest, now: Date,
       info: row.info || undefined, // an empty info says nothing: leave it out
     };
   });
+  return { results, committed };
 }
 
 /** The valid keys' domains, each once, in request order (a loop: flatMap made an array per URL). */

@@ -22,7 +22,8 @@ import type { AbortFlag } from '../core/errors.js';
 import type { QueueItem, RatingRow, Store } from './store.js';
 
 const MAX_BATCH_ROWS = 2000;
-// Turns of the event loop a batch waits for more asks. Peers rig, statements a request:
+// Turns of the event loop a batch waits for more asks (a look-up's, whose asks come as requests
+// are read; a queue write taking turns with the look-ups waits one). Peers rig, statements a request:
 // 0.48 taking the batch at once, 0.40 after one turn, 0.32-0.36 after two, 0.28-0.35 after
 // four, and no fewer after eight.
 export const GATHER_TURNS = 4;
@@ -73,10 +74,10 @@ const ownTurn: Turn = () => () => {};
 
 /**
  * Calls `run` with the asks of every waiting caller, one batch at a time (at most
- * MAX_BATCH_ROWS rows, but never fewer than one ask), each in a `turn`, and gives each
- * caller its answer.
+ * MAX_BATCH_ROWS rows, but never fewer than one ask), each in a `turn` and taken
+ * `gatherTurns` turns of the event loop after it, and gives each caller its answer.
  */
-export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>, turn: Turn = ownTurn): (ask: Row[], signal?: AbortFlag) => Promise<Answer> {
+export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>, turn: Turn = ownTurn, gatherTurns = GATHER_TURNS): (ask: Row[], signal?: AbortFlag) => Promise<Answer> {
   const waiting: Array<Waiting<Row, Answer>> = [];
   let running = false;
 
@@ -100,7 +101,7 @@ export function batcher<Row, Answer>(run: (asks: Row[][]) => Promise<Answer[]>, 
   const gathered = () =>
     new Promise<Array<Waiting<Row, Answer>>>((resolve) => {
       let turns = 0;
-      const turn = () => (++turns > GATHER_TURNS ? resolve(nextBatch()) : setImmediate(turn));
+      const turn = () => (++turns > gatherTurns ? resolve(nextBatch()) : setImmediate(turn));
       turn();
     });
 
@@ -175,12 +176,19 @@ export function grouped(store: Store, { separateServers = false, holdMs = HOLD_M
     for (const row of await store.lookup(distinct(asks))) found.set(row.domain, row);
     return asks.map((domains) => rowsOf(domains, found));
   }, lookupTurn);
-  const enqueue = batcher(async (asks: QueueItem[][]): Promise<void[]> => {
-    await store.enqueue(asks.flat());
-    return asks.map(() => undefined);
-  }, enqueueTurn);
+  // Taking turns, the queue writes are asked by the answers of one look-up, all in one turn of
+  // the event loop: the batch goes at the end of it (writesAtTurnEnd), before the answers are rendered.
+  const enqueue = batcher(
+    async (asks: QueueItem[][]): Promise<void[]> => {
+      await store.enqueue(asks.flat());
+      return asks.map(() => undefined);
+    },
+    enqueueTurn,
+    separateServers ? GATHER_TURNS : 1,
+  );
   return {
     ...store,
+    writesAtTurnEnd: !separateServers,
     lookup: (domains, signal) => (domains.length === 0 ? Promise.resolve([]) : lookup(domains, signal)),
     enqueue: (items, signal) => (items.length === 0 ? Promise.resolve() : enqueue(items, signal)),
   };

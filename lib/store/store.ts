@@ -52,6 +52,12 @@ export interface Store {
    * once the rows are committed. Aborted before the write is sent: rejects, writes nothing.
    */
   enqueue(items: QueueItem[], signal?: AbortFlag): Promise<void>;
+  /**
+   * The queue writes asked in one turn of the event loop go to the database together at its
+   * end (lib/store/grouping.ts, taking turns): work a request needs only once its rows are
+   * committed is best done in the next turn, while the database works.
+   */
+  readonly writesAtTurnEnd?: boolean;
   /** Applies pending migrations; returns the versions before and after. */
   migrate(): Promise<{ from: number; to: number }>;
   /** Upserts ratings in one transaction (newer rated_at wins unless force); rated domains leave the queue. */

@@ -222,6 +222,25 @@ t.test('grouped(): on one server a look-up waits for the queue write in flight; 
   }
 });
 
+t.test('grouped(): taking turns, a queue write goes at the end of the turn it was asked in; with --db-read it gathers as a look-up does', async (t) => {
+  for (const separateServers of [false, true]) {
+    let turn = 0;
+    let sentIn = -1;
+    const store = { kind: 'mysql', lookup: async () => [], enqueue: async () => void (sentIn = turn) } as unknown as Store;
+    const g = grouped(store, { separateServers });
+    t.equal(g.writesAtTurnEnd, !separateServers, 'the store says whether its writes go at the end of the turn');
+    const written = g.enqueue([{ domain: 'new.example', priority: 1, sourceIp: null, now: '2026-11-28 00:00:00' }]);
+    // Counted from the ask, as the handler's rendering is: a turn of the event loop each.
+    await new Promise<void>((resolve) => {
+      const next = () => (sentIn >= 0 || turn > 2 * GATHER_TURNS ? resolve() : (turn++, setImmediate(next)));
+      setImmediate(next);
+    });
+    await written;
+    if (separateServers) t.ok(sentIn >= GATHER_TURNS - 1, `two servers: sent ${sentIn} turns after the ask, gathered like a look-up`);
+    else t.equal(sentIn, 0, 'one server: sent before the next turn, so before the answers are rendered (core/handler.ts)');
+  }
+});
+
 t.test('grouped() over a real store: concurrent callers get exactly their own rows', async (t) => {
   const scratch = await sqliteStore();
   t.teardown(() => scratch.close());

@@ -55,3 +55,47 @@ t.test('handle: a store that cannot be reached is 503 with Retry-After; the form
   t.equal(typeOf(response), 'application/json', 'format from the body counts once the body is parsed');
   t.match(logged, [/503 database unavailable: MySQL unavailable: ECONNREFUSED/]);
 });
+
+t.test('handle: a 200 waits for its queue rows to be committed; a queue write that fails before the answer is made is a 503, and nothing rejects unhandled', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  const incoming = receive({ QUERY_STRING: 'url=rated.example&url=new.example' }, limits);
+  const rated = { domain: 'rated.example', rating: 'A', info: null, ratedAt: '2026-01-01 00:00:00', expiresAt: null };
+  // As a persistent process's MySQL store: the answer is rendered a turn later, before the commit.
+  const storeWith = (enqueue: Store['enqueue']) => async () => ({ kind: 'mysql', writesAtTurnEnd: true, lookup: async () => [rated], enqueue }) as unknown as Store;
+  const turns = (n: number) => new Promise<void>((resolve) => (function next(left: number): void { if (left === 0) resolve(); else setImmediate(() => next(left - 1)); })(n));
+
+  let commit = () => {};
+  const queued: string[] = [];
+  const pending = handle(incoming, Buffer.alloc(0), {
+    limits,
+    retryAfter: 5,
+    log: () => {},
+    timing: [],
+    store: storeWith((items) => (queued.push(...items.map((i) => i.domain)), new Promise<void>((resolve) => (commit = resolve)))),
+  });
+  let answered = false;
+  void pending.then(() => (answered = true));
+  await turns(5);
+  t.same(queued, ['new.example'], 'the queue write was asked');
+  t.notOk(answered, 'no answer before the commit');
+  commit();
+  const response = await pending;
+  t.equal(response.status, 200);
+  t.match(response.body, /<site url="new\.example" domain="new\.example" status="queued"\/>/);
+  t.match(response.headers.find(([k]) => k === 'Server-Timing')?.[1], /^connect;dur=[\d.]+, query;dur=[\d.]+, render;dur=[\d.]+$/);
+
+  const logged: string[] = [];
+  const failed = await handle(incoming, Buffer.alloc(0), {
+    limits,
+    retryAfter: 5,
+    log: (line) => logged.push(line),
+    store: storeWith(() => Promise.reject(new UnavailableError('MySQL unavailable: server gone'))),
+  });
+  await turns(2);
+  t.equal(failed.status, 503);
+  t.match(logged, [/503 database unavailable: MySQL unavailable: server gone/]);
+  t.same(unhandled, [], 'no rejection went unhandled');
+});
