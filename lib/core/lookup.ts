@@ -27,7 +27,7 @@ export async function rateSites(store: Store, request: LookupRequest, now: Date,
   // Held as a value, not a rejection, until the caller awaits it: nothing may reject unhandled meanwhile.
   const committed = enqueueMissing(store, domains, ratings, isFresh, request, nowText, signal).then(
     () => null,
-    (err: unknown) => err ?? new Error('the queue write failed'),
+    (err: unknown) => err || new Error('the queue write failed'),
   );
 
   const results = keys.map((key, i): SiteResult => {
