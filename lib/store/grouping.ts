@@ -171,24 +171,25 @@ export interface GroupingOptions {
 export function grouped(store: Store, { separateServers = false, holdMs = HOLD_MS }: GroupingOptions = {}): Store {
   const lookupTurn = separateServers ? ownTurn : sharedTurn(holdMs);
   const enqueueTurn = separateServers ? ownTurn : lookupTurn;
+  // Taking turns, the queue writes are asked by the answers of one look-up, all in one turn of
+  // the event loop: their batch goes at the end of it, before the answers are rendered.
+  const writesAtTurnEnd = !separateServers;
   const lookup = batcher(async (asks: string[][]): Promise<RatingRow[][]> => {
     const found = new Map<string, RatingRow>();
     for (const row of await store.lookup(distinct(asks))) found.set(row.domain, row);
     return asks.map((domains) => rowsOf(domains, found));
   }, lookupTurn);
-  // Taking turns, the queue writes are asked by the answers of one look-up, all in one turn of
-  // the event loop: the batch goes at the end of it (writesAtTurnEnd), before the answers are rendered.
   const enqueue = batcher(
     async (asks: QueueItem[][]): Promise<void[]> => {
       await store.enqueue(asks.flat());
       return asks.map(() => undefined);
     },
     enqueueTurn,
-    separateServers ? GATHER_TURNS : 1,
+    writesAtTurnEnd ? 1 : GATHER_TURNS,
   );
   return {
     ...store,
-    writesAtTurnEnd: !separateServers,
+    writesAtTurnEnd,
     lookup: (domains, signal) => (domains.length === 0 ? Promise.resolve([]) : lookup(domains, signal)),
     enqueue: (items, signal) => (items.length === 0 ? Promise.resolve() : enqueue(items, signal)),
   };

@@ -54,8 +54,9 @@ export interface Store {
   enqueue(items: QueueItem[], signal?: AbortFlag): Promise<void>;
   /**
    * The queue writes asked in one turn of the event loop go to the database together at its
-   * end (lib/store/grouping.ts, taking turns): work a request needs only once its rows are
-   * committed is best done in the next turn, while the database works.
+   * end (lib/store/grouping.ts, taking turns; later only if a look-up is still in flight then):
+   * work a request needs only once its rows are committed is best done in the next turn,
+   * while the database works.
    */
   readonly writesAtTurnEnd?: boolean;
   /** Applies pending migrations; returns the versions before and after. */

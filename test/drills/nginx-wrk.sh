@@ -43,13 +43,10 @@ bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
 # UNIX=1: nginx reaches the responder over a Unix socket (as the peers rig does), else TCP.
 listen="127.0.0.1:$fcgi_port"; upstream="$listen"
 [ "${UNIX:-}" = 1 ] && listen="$work/adrater.sock" && upstream="unix:$listen"
+preload=(); alloc=()
+[ "${ALLOC:-}" = 1 ] && preload=(-r "$PWD/test/drills/alloc-sample.cjs") && alloc=(ADRATER_ALLOC_OUT="$work/alloc.json")
 # shellcheck disable=SC2086
-if [ -n "${NODE_FLAGS:-}" ]; then start=(node $NODE_FLAGS bin/adrater); else start=(bin/adrater); fi
-alloc=()
-if [ "${ALLOC:-}" = 1 ]; then
-  start=(node -r "$PWD/test/drills/alloc-sample.cjs" ${NODE_FLAGS:-} bin/adrater)
-  alloc=(ADRATER_ALLOC_OUT="$work/alloc.json")
-fi
+if [ -n "${NODE_FLAGS:-}" ] || [ ${#preload[@]} -gt 0 ]; then start=(node "${preload[@]}" ${NODE_FLAGS:-} bin/adrater); else start=(bin/adrater); fi
 env -i PATH=/usr/bin:/bin "${alloc[@]}" ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
