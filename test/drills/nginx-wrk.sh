@@ -6,9 +6,12 @@
 # (from /proc, over the wrk run), and its RSS.
 # ALLOC=1: also the bytes the responder allocates a request over the measured run, and where
 # (test/drills/alloc-sample.cjs).
+# PERF=1: also where the responder (every thread, the kernel's part included) and MariaDB spent
+# their CPU over the measured run: perf's cpu-clock samples (Debian's linux-perf), summed up by
+# test/drills/perf-summary.cjs.
 # WINDOWS=N: first N windows of 2 s from the responder's start, a line each (req/s, p99, CPU
 # per request): its JIT warm-up as it happens; the measured run then follows them.
-# Usage: [UNIX=1] [URLS=10] [ALLOC=1] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
+# Usage: [UNIX=1] [URLS=10] [ALLOC=1] [PERF=1] [WINDOWS=N] [NODE_FLAGS=--cpu-prof…] [FCGI_ARGS=…] nginx-wrk.sh [ROWS=100000] [SECONDS=10] [DB=mysql://root@127.0.0.1:3306]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/drills/nginx-fcgi.sh
@@ -26,6 +29,7 @@ http_port=$(free_port)
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "${responder:-}" ] && kill -TERM "$responder" 2>/dev/null && wait "$responder" 2>/dev/null || true
+  [ -n "${responder:-}" ] && rm -f "/tmp/perf-$responder.map"
   mysql --protocol=tcp -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $name" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -43,10 +47,15 @@ bin/adrater import "$work/ratings.csv" --db "$url" 2>&1 | tail -1
 # UNIX=1: nginx reaches the responder over a Unix socket (as the peers rig does), else TCP.
 listen="127.0.0.1:$fcgi_port"; upstream="$listen"
 [ "${UNIX:-}" = 1 ] && listen="$work/adrater.sock" && upstream="unix:$listen"
-preload=(); alloc=()
-[ "${ALLOC:-}" = 1 ] && preload=(-r "$PWD/test/drills/alloc-sample.cjs") && alloc=(ADRATER_ALLOC_OUT="$work/alloc.json")
+node_args=(); alloc=()
+[ "${ALLOC:-}" = 1 ] && node_args=(-r "$PWD/test/drills/alloc-sample.cjs") && alloc=(ADRATER_ALLOC_OUT="$work/alloc.json")
+# V8 names the code it compiles for perf in /tmp/perf-PID.map (removed when done).
+if [ "${PERF:-}" = 1 ]; then
+  command -v perf >/dev/null || { echo "PERF=1 needs perf (apt-get install linux-perf)" >&2; exit 2; }
+  node_args+=(--perf-basic-prof)
+fi
 # shellcheck disable=SC2086
-if [ -n "${NODE_FLAGS:-}" ] || [ ${#preload[@]} -gt 0 ]; then start=(node "${preload[@]}" ${NODE_FLAGS:-} bin/adrater); else start=(bin/adrater); fi
+if [ -n "${NODE_FLAGS:-}" ] || [ ${#node_args[@]} -gt 0 ]; then start=(node "${node_args[@]}" ${NODE_FLAGS:-} bin/adrater); else start=(bin/adrater); fi
 env -i PATH=/usr/bin:/bin "${alloc[@]}" ADRATER_DB="$url" "${start[@]}" fcgi --listen "$listen" ${FCGI_ARGS:-} 2>"$work/responder.log" &
 responder=$!
 mariadb=$(ss -ltnpH 'sport = :3306' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
@@ -87,6 +96,7 @@ for window in $(seq "${WINDOWS:-0}"); do
 done
 [ "${ALLOC:-}" = 1 ] && kill -USR2 "$responder"
 r0=$(cpu_ticks "$responder"); m0=$(cpu_ticks "$mariadb"); io0=($(io)); st0=($(statements))
+[ "${PERF:-}" = 1 ] && { perf record -q -e cpu-clock -F 999 -g -p "$responder,$mariadb" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null & perf_job=$!; }
 wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/requests.lua" "http://127.0.0.1:$http_port/" > "$work/wrk.txt"
 r1=$(cpu_ticks "$responder"); m1=$(cpu_ticks "$mariadb"); io1=($(io)); st1=($(statements))
 [ "${ALLOC:-}" = 1 ] && kill -USR2 "$responder"
@@ -97,6 +107,10 @@ per() { awk -v d="$1" -v n="$requests" 'BEGIN {printf "%.2f", d / n}'; }
 echo "per request: responder read calls $(per $((io1[0] - io0[0]))), write calls $(per $((io1[1] - io0[1]))); MariaDB SELECTs and INSERTs $(per $((st1[0] + st1[1] - st0[0] - st0[1]))), prepared executions $(per $((st1[2] - st0[2]))), Handler_commit $(per $((st1[3] - st0[3])))"
 echo "responder RSS after the run: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$responder/status)"
 echo "queued rows (one per request that got an answer, the windows' included): $(mysql --protocol=tcp -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $name.rating_queue")"
+if [ "${PERF:-}" = 1 ]; then
+  wait "$perf_job" || true
+  perf script -F comm,pid,tid,ip,sym,dso -i "$work/perf.data" 2>/dev/null | node test/drills/perf-summary.cjs "$responder" "$mariadb"
+fi
 if [ "${ALLOC:-}" = 1 ]; then
   for _ in $(seq 50); do [ -s "$work/alloc.json" ] && break; sleep 0.1; done
   node -e '
