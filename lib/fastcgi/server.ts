@@ -8,7 +8,8 @@
 // the open-file limit (past it, libuv accepts and closes, and the responder serves again
 // once descriptors are free).
 import { createServer } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { Server, Socket } from 'node:net';
 import { createSession } from './session.js';
 import type { FcgiRequest } from './session.js';
@@ -129,21 +130,37 @@ interface Connection {
   lastActive: number;
 }
 
-// A persistent responder keeps V8's young generation at the size it has when serving starts
-// (2 MB semi-spaces, after loading; test/integration/young-generation.ts), so that its RSS
-// stays where it settles: left to grow (to 16 MB each) it holds
-// ~30 MB more and still grows after a million requests, for ~10-15 % less CPU per request
-// (README, Performance). Who prefers that starts node with its own --max-semi-space-size,
-// and it is left alone. Not a flag on the bin's #! line: any V8 flag there makes V8 refuse
-// Node's own code cache for its built-in modules, ~8 ms of every CGI run. The growth factor
-// is read at each scavenge, so setting it here acts on this process from now on.
-function keepYoungGenerationSmall(): void {
+// A persistent responder lets V8's young generation grow to semi-spaces of 4 MB and holds it
+// there, so that its RSS stays where it settles: left to grow (to 16 MB each) it holds ~30 MB
+// more and still grows after a million requests. Held instead at its size when serving starts
+// (1 MB semi-spaces), a scavenge came every ~16 requests and copied the requests in flight
+// (~260 KB of a 10-URL cycle's 16) each time: the collector took ~16 % of the responder's CPU.
+// At 4 MB a scavenge comes about a fifth as often, as long: 10-15 % less CPU a 10-URL request
+// for ~6 MB more RSS (README, Performance; test/integration/young-generation.ts). Who prefers otherwise starts node with
+// its own --max-semi-space-size, and it is left alone. Not a flag on the bin's #! line: any V8
+// flag there makes V8 refuse Node's own code cache for its built-in modules, ~8 ms of every
+// CGI run. V8 fixes the largest size as it starts but reads the growth factor at each
+// scavenge: so the growth is stopped, from a collection's report, once the new space (both
+// semi-spaces) has reached the size.
+const YOUNG_GENERATION_BYTES = 8 * 2 ** 20;
+function holdYoungGeneration(): void {
   const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag));
-  if (!chosen) setFlagsFromString('--semi-space-growth-factor=1');
+  if (chosen) return;
+  const grown = () => (getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0) >= YOUNG_GENERATION_BYTES;
+  const hold = () => setFlagsFromString('--semi-space-growth-factor=1');
+  if (grown()) return hold();
+  // V8 doubles the new space at a scavenge, and several scavenges apart: each report is read
+  // before the next doubling can come.
+  const scavenges = new PerformanceObserver(() => {
+    if (!grown()) return;
+    hold();
+    scavenges.disconnect();
+  });
+  scavenges.observe({ entryTypes: ['gc'] });
 }
 
 export async function runFastCgi(settings: Settings): Promise<void> {
-  keepYoungGenerationSmall();
+  holdYoungGeneration();
   const maxConns = connectionLimit(RESERVED_FDS + settings.poolSize);
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
