@@ -136,12 +136,12 @@ interface Connection {
 // (1 MB semi-spaces), a scavenge came every ~16 requests and copied the requests in flight
 // (~260 KB of a 10-URL cycle's 16) each time: the collector took ~16 % of the responder's CPU.
 // At 4 MB a scavenge comes about a fifth as often, as long: 10-15 % less CPU a 10-URL request
-// for ~6 MB more RSS (README, Performance; test/integration/young-generation.ts). Who prefers otherwise starts node with
-// its own --max-semi-space-size, and it is left alone. Not a flag on the bin's #! line: any V8
-// flag there makes V8 refuse Node's own code cache for its built-in modules, ~8 ms of every
-// CGI run. V8 fixes the largest size as it starts but reads the growth factor at each
-// scavenge: so the growth is stopped, from a collection's report, once the new space (both
-// semi-spaces) has reached the size.
+// for ~6 MB more RSS (README, Performance; test/integration/young-generation.ts). Who prefers
+// otherwise starts node with its own --max-semi-space-size, and it is left alone. Not a flag on
+// the bin's #! line: any V8 flag there makes V8 refuse Node's own code cache for its built-in
+// modules, ~8 ms of every CGI run. V8 fixes the largest size as it starts but reads the growth
+// factor at each scavenge: so the growth is stopped, from a collection's report, once the new
+// space (both semi-spaces) has reached the size.
 const YOUNG_GENERATION_BYTES = 8 * 2 ** 20;
 function holdYoungGeneration(): void {
   const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag));

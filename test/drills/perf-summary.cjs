@@ -2,7 +2,7 @@
 // and prints where two processes spent their CPU: the responder (every thread, the kernel's
 // part included, which --cpu-prof does not see) and MariaDB (by the server's own entry
 // points, which its binary exports). Shares are of each process's samples.
-// Usage: perf script -i perf.data | node perf-summary.cjs RESPONDER_PID MARIADB_PID
+// Usage: perf script -F comm,pid,tid,ip,sym,dso -i perf.data | node perf-summary.cjs RESPONDER_PID MARIADB_PID
 'use strict';
 const [responderPid, mariadbPid] = process.argv.slice(2);
 
