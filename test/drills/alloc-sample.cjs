@@ -43,7 +43,8 @@ function summary(profile) {
     const { node, above } = frames.get(nodeId);
     total += size;
     add(bySelf, name(node), size);
-    const own = [node, ...above.reverse()].find((frame) => /\/dist\/lib\/[^/]+\.js$/.test(frame.callFrame.url));
+    // Nearest frame first; `above` is shared by every sample of this node, so not reversed in place.
+    const own = [node, ...above.slice().reverse()].find((frame) => /\/dist\/lib\/[^/]+\.js$/.test(frame.callFrame.url));
     add(byOwn, own ? name(own) : '(no frame of dist/lib: Node alone)', size);
   }
   const top = (map) => [...map].sort((a, b) => b[1] - a[1]).slice(0, 25);
