@@ -107,12 +107,22 @@ try {
 }
 const mode = adrater.chooseMode(argv, process.env);
 function exit(code) {
-  // Only CGI runs write the cache: they are what it is for, and a process started with
-  // other flags (node --require … bin/adrater fcgi) must not replace it.
   if (mode === 'cgi' && written.length > 0) saveCodeCache();
   process.exit(code);
 }
-adrater.run(mode, argv, started).then(
+// A responder writes the caches of the bundles it compiled without one (fcgi.js and
+// mysql.js, which no CGI run loads; cli.js when started by a command line) once it has
+// answered its first request: they then hold its request path, and its V8 flags are still
+// those of every start (its young generation's flag comes later, lib/fastcgi/server.ts:
+// a cache written after it would be refused by every start). Not at its exit, and never
+// when node was started with flags of its own (node --cpu-prof bin/adrater fcgi), whose
+// caches every plain start would refuse. A CGI run writes at its exit.
+function firstAnswered() {
+  if (written.length === 0 || process.execArgv.length > 0 || (process.env.NODE_OPTIONS || '').trim() !== '') return;
+  saveCodeCache();
+  written.length = 0;
+}
+adrater.run(mode, argv, started, firstAnswered).then(
   () => exit(process.exitCode ?? 0),
   (err) => {
     process.stderr.write(`adrater: ${err && err.message ? err.message : String(err)}\n`);

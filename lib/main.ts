@@ -24,12 +24,16 @@ function serveMode(): 'cgi' | 'fastcgi' {
   return isSupervisedWorker() || systemdSocket() || stdinIsListening() ? 'fastcgi' : 'cgi';
 }
 
-/** Runs the mode; `started` is when the bin began (ms since the process started). */
-export async function run(mode: Mode, argv: string[], started: number): Promise<void> {
+/**
+ * Runs the mode; `started` is when the bin began (ms since the process started);
+ * `firstAnswered` is called once a responder has answered its first request (the bin then
+ * writes the code caches it had none of).
+ */
+export async function run(mode: Mode, argv: string[], started: number, firstAnswered: () => void = () => {}): Promise<void> {
   if (mode === 'command') {
     setLogStyle('command');
     const { runCli } = await import('./cli/cli.js');
-    return runCli(argv, (settings, mode = serveMode(), workerEnv = {}) => serve(mode, settings, started, workerEnv));
+    return runCli(argv, (settings, mode = serveMode(), workerEnv = {}) => serve(mode, settings, started, firstAnswered, workerEnv));
   }
   let settings: Settings;
   try {
@@ -39,7 +43,7 @@ export async function run(mode: Mode, argv: string[], started: number): Promise<
     if (mode === 'cgi') return runCgiUnconfigured(process.env, err.message);
     return refuseConfiguration(err);
   }
-  return serve(mode, settings, started);
+  return serve(mode, settings, started, firstAnswered);
 }
 
 /** A responder's start refused for its settings: one line in the web server's log, exit 2. */
@@ -49,7 +53,7 @@ function refuseConfiguration(err: SettingsError): void {
 }
 
 /** Runs a transport; `workerEnv` carries a command line's settings to a supervisor's workers. */
-async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: number, workerEnv: Record<string, string> = {}): Promise<void> {
+async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: number, firstAnswered: () => void, workerEnv: Record<string, string> = {}): Promise<void> {
   setLogStyle('server');
   if (mode === 'fastcgi' && settings.workers !== 1 && !isSupervisedWorker()) {
     const { runSupervisor } = await import('./fastcgi/responder.js');
@@ -58,7 +62,7 @@ async function serve(mode: 'cgi' | 'fastcgi', settings: Settings, started: numbe
   if (mode === 'fastcgi') {
     const { runFastCgi } = await import('./fastcgi/responder.js');
     // A database URL that cannot be read is found as the responder starts (lib/fastcgi/server.ts).
-    return runFastCgi(settings).catch((err: unknown) => {
+    return runFastCgi(settings, firstAnswered).catch((err: unknown) => {
       if (!(err instanceof SettingsError)) throw err;
       refuseConfiguration(err);
     });

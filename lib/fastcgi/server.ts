@@ -110,6 +110,8 @@ interface Responder {
   address: Address;
   /** The supervisor, when this process is one of its workers. */
   channel: SupervisorChannel | null;
+  /** Told once, when the first look-up has been answered; then null. */
+  firstAnswered: (() => void) | null;
   finished(): void;
 }
 
@@ -159,7 +161,7 @@ function holdYoungGeneration(): void {
   scavenges.observe({ entryTypes: ['gc'] });
 }
 
-export async function runFastCgi(settings: Settings): Promise<void> {
+export async function runFastCgi(settings: Settings, firstAnswered: () => void = () => {}): Promise<void> {
   holdYoungGeneration();
   const maxConns = connectionLimit(RESERVED_FDS + settings.poolSize);
   let finished!: () => void;
@@ -188,6 +190,7 @@ export async function runFastCgi(settings: Settings): Promise<void> {
     server: createServer(),
     address: parseListen(settings.listen),
     channel: null,
+    firstAnswered,
     finished,
   };
   r.channel = supervisorChannel(() => counters(r));
@@ -362,6 +365,11 @@ function take(r: Responder, conn: Connection, request: FcgiRequest): void {
       log(`req=${newRequestId()} slow: ${elapsed.toFixed(1)} ms, status ${response.status}, ${timing.map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ') || 'no database work'}`);
     }
     conn.session.respond(request.id, responseBytes(response));
+    if (r.firstAnswered && !statusPoll) {
+      const told = r.firstAnswered;
+      r.firstAnswered = null;
+      told();
+    }
     conn.lastActive = msSinceStart();
     if (!request.keepConn) endConnection(conn);
     // Supervised, a recycled worker lingers as a retired one does; its successor starts as it exits.

@@ -10,22 +10,8 @@ import { join } from 'node:path';
 import { ROOT, WEB_SERVER_PATH, cgiGetAs } from '../helpers/run.js';
 import { sites } from '../helpers/xml.js';
 import { mysqlAdmin, mysqlStore } from '../helpers/stores.js';
-
-/** The built package copied to a fresh place: bin/, dist/lib/ (without caches unless asked), package.json, node_modules by symlink. */
-function installCopy(withCaches = false): { dir: string; cgi: string; caches: () => string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'adrater-install-'));
-  chmodSync(dir, 0o755);
-  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
-  mkdirSync(join(dir, 'dist/lib'), { recursive: true });
-  for (const f of readdirSync(join(ROOT, 'dist/lib'))) if (withCaches || !f.endsWith('.v8cache')) cpSync(join(ROOT, 'dist/lib', f), join(dir, 'dist/lib', f));
-  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  mkdirSync(join(dir, 'cgi-bin'));
-  symlinkSync('../bin/adrater', join(dir, 'cgi-bin/adrater.cgi'));
-  const caches = () => readdirSync(join(dir, 'dist/lib')).filter((f) => f.endsWith('.v8cache')).sort();
-  return { dir, cgi: join(dir, 'cgi-bin/adrater.cgi'), caches };
-}
-
+import { installCopy } from '../helpers/install.js';
+import { answerOnce, getParams, startResponder } from '../helpers/fcgi.js';
 
 t.test('a copy elsewhere, through a symlink: caches written, then used, then survive corruption', async (t) => {
   const install = installCopy();
@@ -105,9 +91,7 @@ t.test("the build's caches are accepted by a real look-up on each store: none is
   t.teardown(() => rmSync(install.dir, { recursive: true, force: true }));
   const snapshot = () => Object.fromEntries(install.caches().map((f) => [f, readFileSync(join(install.dir, 'dist/lib', f)).toString('base64')]));
   const built = snapshot();
-  // (mysql.js's may be there too: a CGI run handed to mysql2 in another test writes it.)
-  const wanted = ['adrater.js.v8cache', 'mysql-cgi.js.v8cache', 'sqlite.js.v8cache'];
-  t.same(Object.keys(built).filter((f) => wanted.includes(f)), wanted, 'the caches a CGI run reads, as the build wrote them');
+  t.same(Object.keys(built), ['adrater.js.v8cache', 'cli.js.v8cache', 'fcgi.js.v8cache', 'mysql-cgi.js.v8cache', 'mysql.js.v8cache', 'sqlite.js.v8cache'], "the caches a CGI run and a responder read, as the build wrote them");
   const onSqlite = cgiGetAs(install.cgi, `sqlite:${join(install.dir, 'ratings.sqlite')}`, 'url=one.example');
   t.equal(onSqlite.status, 200, onSqlite.stderr);
   const mysql = await mysqlStore(t);
@@ -117,6 +101,10 @@ t.test("the build's caches are accepted by a real look-up on each store: none is
     const onMysql = cgiGetAs(install.cgi, mysql.url, 'url=rated.example&url=two.example');
     t.equal(onMysql.status, 200, onMysql.stderr);
     t.same(sites(onMysql.body).map((s) => s.status), ['rated', 'queued']);
+    const responder = await startResponder({ db: mysql.url, bin: join(install.dir, 'bin/adrater') });
+    const answer = await answerOnce(responder.port!, getParams('url=rated.example&url=three.example'));
+    t.equal(await responder.stop(), 0, responder.stderr());
+    t.same(sites(answer.body).map((s) => s.status), ['rated', 'queued'], 'a responder on MySQL (fcgi.js, cli.js, mysql.js)');
   }
   t.same(snapshot(), built, 'every cache as the build wrote it');
 });
