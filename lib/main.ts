@@ -29,7 +29,7 @@ function serveMode(): 'cgi' | 'fastcgi' {
  * `firstAnswered` is called once a responder has answered its first request (the bin then
  * writes the code caches it had none of).
  */
-export async function run(mode: Mode, argv: string[], started: number, firstAnswered: () => void = () => {}): Promise<void> {
+export async function run(mode: Mode, argv: string[], started: number, firstAnswered: () => void): Promise<void> {
   if (mode === 'command') {
     setLogStyle('command');
     const { runCli } = await import('./cli/cli.js');

@@ -12,9 +12,9 @@ import { pathToFileURL } from 'node:url';
 const ANSWER_MS = 10_000;
 
 /**
- * Runs `work(responders)` with lib/bench/responder.ts's freePort and a `lookUpOnce(db,
- * params)` that starts the responder on `db`, asks `params`, stops it and resolves to the
- * answer's stdout (status line, headers, body). It rejects when the responder does not start,
+ * Runs `work({ lookUpOnce, freePort })`: lib/bench/responder.ts's freePort, and lookUpOnce(db,
+ * params), which starts a responder on `db`, asks `params`, stops it and resolves to the
+ * answer's stdout (status line, headers, body); it rejects when the responder does not start,
  * does not answer within ANSWER_MS, or does not exit 0 on SIGTERM.
  */
 export async function withResponders(root, work) {

@@ -110,7 +110,7 @@ interface Responder {
   address: Address;
   /** The supervisor, when this process is one of its workers. */
   channel: SupervisorChannel | null;
-  /** Told once, when the first look-up has been answered; then null. */
+  /** Told once, when its first request (a status poll aside) has been answered; then null. */
   firstAnswered: (() => void) | null;
   finished(): void;
 }
@@ -161,7 +161,7 @@ function holdYoungGeneration(): void {
   scavenges.observe({ entryTypes: ['gc'] });
 }
 
-export async function runFastCgi(settings: Settings, firstAnswered: () => void = () => {}): Promise<void> {
+export async function runFastCgi(settings: Settings, firstAnswered: () => void): Promise<void> {
   holdYoungGeneration();
   const maxConns = connectionLimit(RESERVED_FDS + settings.poolSize);
   let finished!: () => void;
